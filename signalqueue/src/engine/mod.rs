@@ -1,0 +1,263 @@
+//! Queue engines: where signals wait between `send` and the worker.
+//!
+//! An engine stores opaque bytes (an encoded [`Envelope`](crate::Envelope)); it never needs to
+//! decode them, so garbage pushed into a queue by hand is claimed like anything else and the
+//! worker dead-letters it with its raw bytes.
+//!
+//! Every engine gives the same contract, which the worker relies on:
+//! - [`Engine::enqueue`] returns `Ok` only once the engine holds the signals durably (as durable
+//!   as that engine is: see `docs/engines.md`).
+//! - [`Engine::claim`] hands out entries under a lease. A claimed entry stays in the engine until
+//!   it is acknowledged, retried, dead-lettered or released; if the lease expires first (the
+//!   worker died, or stalled), the entry becomes claimable again, by anyone.
+//! - Every claim carries a fence. Acknowledging, renewing, retrying or dead-lettering with a
+//!   token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
+//!   workers never both complete one claim.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::envelope::EnvelopeId;
+
+pub mod memory;
+mod url;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "redis")]
+pub mod redis;
+
+pub use self::url::{open, redact_url, EngineUrl};
+
+/// A shared handle to an engine, as the runtime and the worker hold it.
+pub type SharedEngine = Arc<dyn Engine>;
+
+/// One signal to enqueue: its id and its encoded envelope.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The envelope's id (unique, sortable by time).
+    pub id: EnvelopeId,
+    /// The encoded envelope (see `docs/wire-format.md`).
+    pub payload: Vec<u8>,
+}
+
+/// Identifies one claim of one entry; the engine refuses it once the lease is lost.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimToken {
+    /// The engine's key for the entry (a row id, an envelope id, a stream id...).
+    pub key: String,
+    /// The fence: changes at every claim of the entry, so a stale claim can be told apart.
+    pub fence: u64,
+}
+
+/// An entry handed to a worker under a lease.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// What to present back to the engine to finish this claim.
+    pub token: ClaimToken,
+    /// The stored bytes, exactly as enqueued (or as a retry rewrote them).
+    pub payload: Vec<u8>,
+    /// How many times this entry has been claimed, this claim included. A number that keeps
+    /// growing without the envelope's attempt growing means the entry crashes workers.
+    pub deliveries: u32,
+}
+
+/// An entry read without being removed (for `dump`, the admin page, `dead list`).
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The engine's key for the entry.
+    pub key: String,
+    /// The stored bytes.
+    pub payload: Vec<u8>,
+}
+
+/// A dead letter: an entry the worker gave up on, with why.
+#[derive(Clone, Debug)]
+pub struct DeadEntry {
+    /// The engine's key for the dead entry (what `replay_dead` takes).
+    pub key: String,
+    /// The stored bytes, unchanged, so nothing is lost.
+    pub payload: Vec<u8>,
+    /// Why it died: the receiver's error, the decode error, "unknown signal"...
+    pub reason: String,
+    /// When it was dead-lettered.
+    pub died_at: SystemTime,
+}
+
+/// How many entries an engine holds, by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Waiting to be claimed now.
+    pub pending: u64,
+    /// Waiting for a retry time in the future.
+    pub scheduled: u64,
+    /// Claimed by a worker, lease not yet expired (or expired but not yet reclaimed).
+    pub in_flight: u64,
+    /// Dead letters kept.
+    pub dead: u64,
+}
+
+/// Options every engine takes, from the queue's configuration.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// The queue's name (`default`, `emails`...); engines use it to name their keys or rows.
+    pub queue: String,
+    /// How often a polling engine looks for new entries (SQLite).
+    pub poll_interval: Duration,
+    /// How many dead letters to keep at most; older ones are dropped (retention by default).
+    pub dead_max: u64,
+    /// How long dead letters are kept at most.
+    pub dead_ttl: Duration,
+}
+
+impl EngineOptions {
+    /// The defaults for a queue named `queue`.
+    pub fn new(queue: impl Into<String>) -> Self {
+        EngineOptions {
+            queue: queue.into(),
+            poll_interval: Duration::from_millis(300),
+            dead_max: 100_000,
+            dead_ttl: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+/// What went wrong inside an engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The engine's server could not be reached or the connection broke; retrying later may work.
+    #[error("cannot reach {engine}: {message}; check that the server runs and the URL is right")]
+    Unavailable {
+        /// The engine's redacted URL.
+        engine: String,
+        /// What the client library said.
+        message: String,
+    },
+    /// The engine answered with an error.
+    #[error("{engine} failed: {message}")]
+    Failed {
+        /// The engine's redacted URL.
+        engine: String,
+        /// What the engine said.
+        message: String,
+    },
+}
+
+impl EngineError {
+    /// True when the failure is about reaching the engine (worth a reconnect and retry).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, EngineError::Unavailable { .. })
+    }
+}
+
+/// The storage behind a queue. See the module docs for the contract.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// A short name of the engine kind: `memory`, `sqlite`, `redis`, `redis-set`...
+    fn kind(&self) -> &'static str;
+
+    /// The engine's URL with any password removed, for logs and banners.
+    fn describe(&self) -> String;
+
+    /// Checks that the engine can be reached.
+    async fn ping(&self) -> Result<(), EngineError>;
+
+    /// Stores signals; returns once the engine holds all of them. An empty batch does nothing.
+    async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError>;
+
+    /// Claims up to `max` entries for `lease`, oldest first. Waits up to `wait` for the first
+    /// one when none is ready (blocking where the engine can, polling otherwise), then returns
+    /// what it has, possibly nothing. Entries whose lease expired are claimable again.
+    async fn claim(
+        &self,
+        max: usize,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Claimed>, EngineError>;
+
+    /// Extends the leases of claims still being worked on. One bool per token: `false` when
+    /// that lease was already lost.
+    async fn renew(&self, tokens: &[ClaimToken], lease: Duration)
+        -> Result<Vec<bool>, EngineError>;
+
+    /// Finishes claims: the entries are gone for good. One bool per token: `false` when the
+    /// lease was lost (the ack is refused and the entry is left to its new owner).
+    async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError>;
+
+    /// Puts a claimed entry back with a new payload (the envelope with its attempt and owed
+    /// receivers updated), claimable again from `not_before`. `false` when the lease was lost.
+    async fn retry(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        not_before: SystemTime,
+    ) -> Result<bool, EngineError>;
+
+    /// Moves a claimed entry to the dead letters with a reason; `payload` is what to keep
+    /// (normally the claimed bytes, unchanged). `false` when the lease was lost.
+    async fn dead_letter(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        reason: &str,
+    ) -> Result<bool, EngineError>;
+
+    /// Gives claims back unfinished (worker shutdown): claimable again at once, without
+    /// counting as a failed attempt. Stale tokens are ignored.
+    async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError>;
+
+    /// Counts entries by state.
+    async fn counts(&self) -> Result<Counts, EngineError>;
+
+    /// Reads up to `limit` pending entries (scheduled ones included), oldest first, removing
+    /// nothing.
+    async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError>;
+
+    /// Reads up to `limit` dead letters, oldest first, removing nothing.
+    async fn dead(&self, limit: usize) -> Result<Vec<DeadEntry>, EngineError>;
+
+    /// Removes every pending (and scheduled) entry; returns how many. In-flight claims stay.
+    async fn purge_pending(&self) -> Result<u64, EngineError>;
+
+    /// Removes every dead letter; returns how many.
+    async fn purge_dead(&self) -> Result<u64, EngineError>;
+
+    /// Moves dead letters back to the queue (all of them, or those with the given keys);
+    /// returns how many.
+    async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError>;
+}
+
+impl fmt::Debug for dyn Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Engine({})", self.describe())
+    }
+}
+
+/// A name for this process as a consumer: host, pid and a random part, so two processes never
+/// share an identity (apalis #504), and nothing has to be configured.
+pub fn consumer_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        format!(
+            "{}:{}:{:08x}",
+            host,
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    })
+}
+
+/// Milliseconds since the Unix epoch (what engines store for times).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The inverse of [`unix_ms`].
+pub fn from_unix_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}

@@ -1,0 +1,122 @@
+//! Choosing an engine by URL: `memory://`, `sqlite://PATH`, `redis://...`, `redis-set://...`.
+
+use crate::engine::{EngineOptions, SharedEngine};
+use crate::error::Error;
+
+/// A queue URL, split into the engine kind and the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineUrl {
+    /// The scheme: `memory`, `sqlite`, `redis`, `rediss`, `redis-set`, ...
+    pub scheme: String,
+    /// Everything after `scheme://`.
+    pub rest: String,
+}
+
+/// The schemes this build knows, for error messages.
+pub const KNOWN_SCHEMES: &str =
+    "`sqlite://PATH`, `redis://HOST:PORT/DB`, `rediss://...`, `redis-set://...`, `redis-cluster://HOST:PORT,...`, `memory://NAME`";
+
+impl EngineUrl {
+    /// Splits `url` at `://`; an error says which forms are allowed.
+    pub fn parse(url: &str) -> Result<EngineUrl, String> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(format!(
+                "`{url}` is not a queue URL; use one of {KNOWN_SCHEMES}"
+            ));
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        match scheme.as_str() {
+            "memory" | "sqlite" | "redis" | "rediss" | "redis-set" | "rediss-set"
+            | "redis-cluster" | "redis-set-cluster" => {}
+            other => {
+                return Err(format!(
+                    "unknown engine `{other}://` in `{}`; use one of {KNOWN_SCHEMES}",
+                    redact_url(url)
+                ))
+            }
+        }
+        if scheme == "sqlite" && rest.is_empty() {
+            return Err("`sqlite://` needs a file path, e.g. `sqlite://signalqueue.db`".into());
+        }
+        Ok(EngineUrl {
+            scheme,
+            rest: rest.to_string(),
+        })
+    }
+}
+
+/// `url` with the password (if any) replaced by `***`, safe for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // Userinfo ends at the last '@' before the first '/'.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{masked}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Opens the engine a URL names. Nothing is sent over the network before the first use, except
+/// where the engine must connect to exist; use [`Engine::ping`](crate::engine::Engine::ping) to
+/// check reachability.
+pub async fn open(url: &str, options: EngineOptions) -> Result<SharedEngine, Error> {
+    let parsed = EngineUrl::parse(url).map_err(|message| Error::Config {
+        origin: "queue URL".into(),
+        message,
+    })?;
+    match parsed.scheme.as_str() {
+        "memory" => Ok(crate::engine::memory::MemoryEngine::named(&parsed.rest, options)),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => crate::engine::sqlite::open(&parsed, options).await,
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" | "redis-set" | "rediss-set" | "redis-cluster" | "redis-set-cluster" => {
+            crate::engine::redis::open(url, &parsed, options).await
+        }
+        other => Err(Error::Config {
+            origin: "queue URL".into(),
+            message: format!(
+                "engine `{other}://` is not compiled into this build; enable the cargo feature `{}` of `signalqueue`",
+                if other.starts_with("redis") { "redis" } else { other }
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("redis://:secret@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact_url("rediss://user:pw@h:1/2"),
+            "rediss://user:***@h:1/2"
+        );
+        assert_eq!(redact_url("sqlite://q.db"), "sqlite://q.db");
+    }
+
+    #[test]
+    fn rejects_unknown_schemes_with_the_allowed_ones() {
+        let err = EngineUrl::parse("postgres://x").unwrap_err();
+        assert!(err.contains("unknown engine `postgres://`"), "{err}");
+        assert!(err.contains("sqlite://PATH"), "{err}");
+        let err = EngineUrl::parse("just-a-path").unwrap_err();
+        assert!(err.contains("is not a queue URL"), "{err}");
+    }
+}

@@ -1,0 +1,383 @@
+//! What travels through a queue: one signal, its arguments and its delivery state.
+//!
+//! Two encodings exist (see `docs/wire-format.md`, which is the specification):
+//! - binary (the default): a fixed frame starting `SQ\x01B`, the arguments encoded with
+//!   bincode 2 in serde mode;
+//! - JSON: one object with `"v": 1`, the arguments as a JSON object by name, for people who
+//!   read queues by eye or enqueue from other languages.
+//!
+//! The frame is ours rather than a serde struct so that the worker can read the signal name and
+//! the owed receivers without touching the arguments, and so that other languages can parse it.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Codec;
+
+/// The binary frame's magic and version: `S`, `Q`, format version 1, `B` for bincode args.
+pub const BINARY_MAGIC: [u8; 4] = *b"SQ\x01B";
+
+/// A signal's unique id: a ULID, so ids sort by the time they were made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnvelopeId(pub ulid::Ulid);
+
+impl EnvelopeId {
+    /// A new id for now.
+    pub fn new() -> Self {
+        EnvelopeId(ulid::Ulid::new())
+    }
+
+    /// When the id was made (millisecond precision).
+    pub fn timestamp(&self) -> SystemTime {
+        crate::engine::from_unix_ms(self.0.timestamp_ms())
+    }
+}
+
+impl Default for EnvelopeId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for EnvelopeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::str::FromStr for EnvelopeId {
+    type Err = ulid::DecodeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(EnvelopeId)
+    }
+}
+
+/// A signal's encoded arguments, in the codec it was sent with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// bincode 2 (serde mode, standard config) bytes of the signal's `Args` struct.
+    Bincode(Vec<u8>),
+    /// The signal's `Args` struct as a JSON object, one key per argument.
+    Json(serde_json::Value),
+}
+
+impl Payload {
+    /// The codec these arguments are in.
+    pub fn codec(&self) -> Codec {
+        match self {
+            Payload::Bincode(_) => Codec::Bincode,
+            Payload::Json(_) => Codec::Json,
+        }
+    }
+}
+
+/// One signal as it travels through a queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// Unique, sortable by time.
+    pub id: EnvelopeId,
+    /// The signal's wire name.
+    pub signal: String,
+    /// Who sent it, as a label (`"shop.Order"`), if anyone said.
+    pub sender: Option<String>,
+    /// When `send` was called.
+    pub enqueued_at: SystemTime,
+    /// Which delivery attempt this is, from 1.
+    pub attempt: u32,
+    /// The receivers still owed this signal, by name; `None` means all of them. A retry lists
+    /// only the receivers that failed, so those that succeeded do not run twice.
+    pub owed: Option<Vec<String>>,
+    /// The arguments.
+    pub args: Payload,
+}
+
+/// Why bytes from a queue are not an envelope, or its arguments do not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+impl Envelope {
+    /// A first-attempt envelope for `signal` with `args`, stamped now.
+    pub fn new(signal: impl Into<String>, sender: Option<String>, args: Payload) -> Envelope {
+        let id = EnvelopeId::new();
+        Envelope {
+            id,
+            signal: signal.into(),
+            sender,
+            enqueued_at: id.timestamp(),
+            attempt: 1,
+            owed: None,
+            args,
+        }
+    }
+
+    /// Encodes the envelope; the arguments' codec decides the frame (binary or JSON).
+    pub fn encode(&self) -> Vec<u8> {
+        match &self.args {
+            Payload::Bincode(args) => self.encode_binary(args),
+            Payload::Json(args) => {
+                let wire = JsonWire {
+                    v: 1,
+                    id: self.id,
+                    signal: &self.signal,
+                    sender: self.sender.as_deref(),
+                    enqueued_at_ms: crate::engine::unix_ms(self.enqueued_at),
+                    attempt: self.attempt,
+                    owed: self.owed.as_deref(),
+                    args,
+                };
+                serde_json::to_vec(&wire).expect("a JSON value always serializes")
+            }
+        }
+    }
+
+    fn encode_binary(&self, args: &[u8]) -> Vec<u8> {
+        let owed_len: usize = self
+            .owed
+            .iter()
+            .flatten()
+            .map(|r| 4 + r.len())
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(
+            4 + 16 + 8 + 4 + 1 + 4 + self.signal.len() + 4 + self.sender.as_ref().map_or(0, |s| s.len())
+                + 4 + owed_len + args.len(),
+        );
+        out.extend_from_slice(&BINARY_MAGIC);
+        out.extend_from_slice(&self.id.0 .0.to_be_bytes());
+        out.extend_from_slice(&crate::engine::unix_ms(self.enqueued_at).to_le_bytes());
+        out.extend_from_slice(&self.attempt.to_le_bytes());
+        let flags = u8::from(self.sender.is_some()) | (u8::from(self.owed.is_some()) << 1);
+        out.push(flags);
+        put_str(&mut out, &self.signal);
+        if let Some(sender) = &self.sender {
+            put_str(&mut out, sender);
+        }
+        if let Some(owed) = &self.owed {
+            out.extend_from_slice(&(owed.len() as u32).to_le_bytes());
+            for r in owed {
+                put_str(&mut out, r);
+            }
+        }
+        out.extend_from_slice(args);
+        out
+    }
+
+    /// Decodes bytes taken from a queue. The error says what is wrong, for the dead letter.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+        if bytes.starts_with(&BINARY_MAGIC) {
+            Self::decode_binary(&bytes[4..])
+        } else if bytes.first() == Some(&b'{') {
+            let wire: JsonWireOwned = serde_json::from_slice(bytes)
+                .map_err(|e| DecodeError(format!("malformed JSON envelope: {e}")))?;
+            if wire.v != 1 {
+                return Err(DecodeError(format!(
+                    "JSON envelope version {} is newer than this build understands (1); upgrade the worker",
+                    wire.v
+                )));
+            }
+            Ok(Envelope {
+                id: wire.id.unwrap_or_default(),
+                signal: wire.signal,
+                sender: wire.sender,
+                enqueued_at: wire
+                    .enqueued_at_ms
+                    .map(crate::engine::from_unix_ms)
+                    .unwrap_or_else(SystemTime::now),
+                attempt: wire.attempt.max(1),
+                owed: wire.owed,
+                args: Payload::Json(wire.args),
+            })
+        } else if bytes.len() >= 3 && bytes.starts_with(b"SQ") {
+            Err(DecodeError(format!(
+                "binary envelope format version {} is not understood by this build (1); upgrade the worker",
+                bytes[2]
+            )))
+        } else {
+            Err(DecodeError(format!(
+                "not a signalqueue envelope (starts with {:?}); it was not written by signalqueue's `send`",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(16)])
+            )))
+        }
+    }
+
+    fn decode_binary(mut b: &[u8]) -> Result<Envelope, DecodeError> {
+        let id = u128::from_be_bytes(take(&mut b, 16)?.try_into().expect("16 bytes"));
+        let enqueued_at_ms = u64::from_le_bytes(take(&mut b, 8)?.try_into().expect("8 bytes"));
+        let attempt = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes"));
+        let flags = take(&mut b, 1)?[0];
+        let signal = take_str(&mut b)?;
+        let sender = if flags & 1 != 0 {
+            Some(take_str(&mut b)?)
+        } else {
+            None
+        };
+        let owed = if flags & 2 != 0 {
+            let n = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes"));
+            let mut owed = Vec::with_capacity(n.min(1024) as usize);
+            for _ in 0..n {
+                owed.push(take_str(&mut b)?);
+            }
+            Some(owed)
+        } else {
+            None
+        };
+        Ok(Envelope {
+            id: EnvelopeId(ulid::Ulid(id)),
+            signal,
+            sender,
+            enqueued_at: SystemTime::UNIX_EPOCH + Duration::from_millis(enqueued_at_ms),
+            attempt,
+            owed,
+            args: Payload::Bincode(b.to_vec()),
+        })
+    }
+
+    /// The bytes that make two pending signals "identical" for `redis-set://`: the signal's
+    /// name, its sender and its arguments (not its id or time).
+    pub fn content_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.signal.len() + 64);
+        put_str(&mut key, &self.signal);
+        match &self.sender {
+            Some(s) => {
+                key.push(1);
+                put_str(&mut key, s);
+            }
+            None => key.push(0),
+        }
+        match &self.args {
+            Payload::Bincode(b) => {
+                key.push(b'B');
+                key.extend_from_slice(b);
+            }
+            Payload::Json(v) => {
+                key.push(b'J');
+                // serde_json's maps are ordered by key, so this is deterministic.
+                key.extend_from_slice(&serde_json::to_vec(v).expect("a JSON value serializes"));
+            }
+        }
+        key
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
+    if b.len() < n {
+        return Err(DecodeError(
+            "binary envelope is truncated; it was cut short or corrupted".into(),
+        ));
+    }
+    let (head, tail) = b.split_at(n);
+    *b = tail;
+    Ok(head)
+}
+
+fn take_str(b: &mut &[u8]) -> Result<String, DecodeError> {
+    let n = u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize;
+    let raw = take(b, n)?;
+    String::from_utf8(raw.to_vec())
+        .map_err(|_| DecodeError("binary envelope holds a name that is not UTF-8".into()))
+}
+
+#[derive(Serialize)]
+struct JsonWire<'a> {
+    v: u32,
+    id: EnvelopeId,
+    signal: &'a str,
+    sender: Option<&'a str>,
+    enqueued_at_ms: u64,
+    attempt: u32,
+    owed: Option<&'a [String]>,
+    args: &'a serde_json::Value,
+}
+
+/// The JSON frame as read: everything but `v`, `signal` and `args` may be left out by a
+/// producer in another language.
+#[derive(Deserialize)]
+struct JsonWireOwned {
+    v: u32,
+    #[serde(default)]
+    id: Option<EnvelopeId>,
+    signal: String,
+    #[serde(default)]
+    sender: Option<String>,
+    #[serde(default)]
+    enqueued_at_ms: Option<u64>,
+    #[serde(default)]
+    attempt: u32,
+    #[serde(default)]
+    owed: Option<Vec<String>>,
+    args: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(args: Payload) -> Envelope {
+        let mut e = Envelope::new("demo.two_args", Some("shop.Order".into()), args);
+        e.attempt = 3;
+        e.owed = Some(vec!["a::r1".into(), "b::r2".into()]);
+        e
+    }
+
+    #[test]
+    fn binary_round_trip() {
+        let e = sample(Payload::Bincode(vec![1, 2, 3, 0, 255]));
+        let bytes = e.encode();
+        assert!(bytes.starts_with(b"SQ\x01B"));
+        let d = Envelope::decode(&bytes).unwrap();
+        assert_eq!(d.id, e.id);
+        assert_eq!(d.signal, e.signal);
+        assert_eq!(d.sender, e.sender);
+        assert_eq!(d.attempt, 3);
+        assert_eq!(d.owed, e.owed);
+        assert_eq!(d.args, e.args);
+        assert_eq!(
+            crate::engine::unix_ms(d.enqueued_at),
+            crate::engine::unix_ms(e.enqueued_at)
+        );
+    }
+
+    #[test]
+    fn json_round_trip_and_minimal_foreign_producer() {
+        let e = sample(Payload::Json(serde_json::json!({"a": 7, "b": "x"})));
+        let d = Envelope::decode(&e.encode()).unwrap();
+        assert_eq!(d.id, e.id);
+        assert_eq!(d.owed, e.owed);
+        assert_eq!(d.args, e.args);
+        // What a producer in another language may write.
+        let d = Envelope::decode(br#"{"v":1,"signal":"demo.two_args","args":{"a":1,"b":"y"}}"#)
+            .unwrap();
+        assert_eq!(d.attempt, 1);
+        assert_eq!(d.owed, None);
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let err = Envelope::decode(b"hello world").unwrap_err();
+        assert!(err.0.contains("not a signalqueue envelope"), "{err}");
+        let err = Envelope::decode(b"SQ\x01Babc").unwrap_err();
+        assert!(err.0.contains("truncated"), "{err}");
+        let err = Envelope::decode(b"SQ\x09B").unwrap_err();
+        assert!(err.0.contains("version 9"), "{err}");
+        let err = Envelope::decode(b"{\"v\":1}").unwrap_err();
+        assert!(err.0.contains("malformed JSON envelope"), "{err}");
+    }
+
+    #[test]
+    fn content_key_ignores_id_and_time() {
+        let a = Envelope::new("s", None, Payload::Bincode(vec![1]));
+        let b = Envelope::new("s", None, Payload::Bincode(vec![1]));
+        let c = Envelope::new("s", Some("x".into()), Payload::Bincode(vec![1]));
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.content_key(), b.content_key());
+        assert_ne!(a.content_key(), c.content_key());
+    }
+}

@@ -1,0 +1,36 @@
+//! The one error type of the runtime.
+
+use crate::engine::EngineError;
+
+/// What can go wrong when sending a signal or setting signalqueue up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid; `origin` names the file (or variable) and key.
+    #[error("invalid configuration in {origin}: {message}")]
+    Config {
+        /// Where the bad value came from: a file and key, or an environment variable.
+        origin: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The registry of signals and receivers linked into this program is inconsistent.
+    #[error("{0}")]
+    Registry(String),
+    /// The signal names a queue that is not configured.
+    #[error("signal `{signal}` goes to queue `{queue}`, which is not configured; add `[queues.{queue}]` to signalqueue.toml")]
+    UnknownQueue {
+        /// The signal's wire name.
+        signal: String,
+        /// The queue it asked for.
+        queue: String,
+    },
+    /// The arguments could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] crate::codec::EncodeError),
+    /// The engine failed or could not be reached; the signal was not queued.
+    #[error("signal not queued: {0}")]
+    Engine(#[from] EngineError),
+    /// A blocking call was made where it would block an async runtime.
+    #[error("{0}")]
+    Blocking(String),
+}
