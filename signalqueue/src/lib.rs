@@ -1,10 +1,169 @@
-//! signalqueue: typed signals, sent now, handled later by a worker, through a durable queue.
+//! Typed signals, sent now, handled later by a worker, through a durable queue.
+//!
+//! The successor of django-signalqueue for Rust: declare a signal, write receivers anywhere in
+//! the program, and `send`. In the asynchronous runmode (the default) `send` returns once the
+//! signal is durably queued, and a worker process (`signalqueue-worker`) runs the receivers.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use signalqueue::{async_signal, receiver, BoxError};
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize)]
+//! pub struct Order { pub id: i64, pub total_cents: i64 }
+//!
+//! /// Sent when the checkout form is submitted.
+//! #[async_signal(providing_args = [instance: Order])]
+//! pub static FORM_SUBMIT: FormSubmit;
+//!
+//! #[receiver(FORM_SUBMIT)]
+//! async fn update_event_log(instance: Order) -> Result<(), BoxError> {
+//!     println!("order {} for {} cents", instance.id, instance.total_cents);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), signalqueue::Error> {
+//! // A process's queues come from signalqueue.toml (default: `sqlite://signalqueue.db`);
+//! // here an in-memory queue stands in, so the example needs no file.
+//! let runtime = signalqueue::Runtime::builder()
+//!     .queue("default", signalqueue::engine::open("memory://doc", signalqueue::engine::EngineOptions::new("default")).await?)
+//!     .build();
+//! runtime.scope(async {
+//!     let order = Order { id: 1, total_cents: 4200 };
+//!     // Queued: returns at once; a worker runs `update_event_log` later.
+//!     let sent = FORM_SUBMIT.send(order.clone()).await?;
+//!     assert!(matches!(sent, signalqueue::Sent::Queued(_)));
+//!     // Or run every receiver here and now, with a report of each one's outcome.
+//!     let report = FORM_SUBMIT.send_now(order).await;
+//!     assert!(report.is_success());
+//!     Ok(())
+//! }).await
+//! # }
+//! ```
+//!
+//! Run the receivers with `cargo run -p signalqueue-worker` (or a two-line binary of your
+//! own that links your crates: see `signalqueue-worker`). Longer topics live in `docs/`:
+//! `ARCHITECTURE.md`, `wire-format.md`, `engines.md`.
+
+// Generated code names `::signalqueue::...`; this makes that path work inside this crate too.
+extern crate self as signalqueue;
 
 pub mod codec;
+pub mod config;
+pub mod dispatch;
 pub mod engine;
 pub mod envelope;
 mod error;
+pub mod receiver;
+pub mod registry;
+pub mod runmode;
+pub mod runtime;
+pub mod signal;
 
 pub use crate::codec::Codec;
+pub use crate::config::Config;
+pub use crate::dispatch::{DispatchReport, Outcome, ReceiverOutcome};
 pub use crate::envelope::{Envelope, EnvelopeId, Payload};
 pub use crate::error::Error;
+pub use crate::receiver::{Delivery, ReceiverDef};
+pub use crate::registry::Registry;
+pub use crate::runmode::Runmode;
+pub use crate::runtime::{init, Runtime};
+pub use crate::signal::{SendOptions, Sender, Sent, Signal, SignalDef};
+
+/// The error type receivers may return: any error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Declares a typed asynchronous signal.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Order { pub id: i64 }
+/// use signalqueue::async_signal;
+///
+/// /// Sent when the checkout form is submitted.
+/// #[async_signal(providing_args = [instance: Order])]
+/// pub static FORM_SUBMIT: FormSubmit;
+///
+/// #[async_signal(providing_args = [a: u32, b: String], name = "demo.two_args", queue = "default")]
+/// pub static TWO_ARGS: TwoArgs;
+/// ```
+///
+/// On `static NAME: TypeName;` it generates:
+/// - the struct `TypeName`, the signal, with methods taking the `providing_args` in order:
+///   `send` (queue it, or run it inline in the sync runmode), `send_with` (with
+///   [`SendOptions`]: a sender, a runmode), `send_now` (run every receiver here),
+///   `send_blocking` (for non-async code), `send_many` (one round trip for a batch);
+/// - the struct `TypeNameArgs`, the arguments as one value (what `send_many` takes);
+/// - the static `NAME` and its registration, found by the worker at link time.
+///
+/// Keys:
+/// - `providing_args = [name: Type, ...]` (required): each type must be
+///   `Serialize + DeserializeOwned + Clone + Send + 'static`.
+/// - `name = "..."`: the wire name, which the queue carries and the worker looks up. It
+///   defaults to the static's Rust path (`my_app::signals::FORM_SUBMIT`), so moving or
+///   renaming the static changes it, and signals already queued under the old name would find
+///   no signal in a new worker (they are dead-lettered as unknown, not lost). Pin it with
+///   `name = "..."` for signals whose queue outlives a deploy.
+/// - `queue = "..."`: the configured queue it goes to (default `"default"`).
+pub use signalqueue_macros::async_signal;
+
+/// Registers a function as a receiver of a signal.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Clone, Serialize, Deserialize)] pub struct Order { pub id: i64 }
+/// # use signalqueue::async_signal;
+/// # #[async_signal(providing_args = [instance: Order])]
+/// # pub static FORM_SUBMIT: FormSubmit;
+/// use signalqueue::{receiver, BoxError, Delivery};
+///
+/// #[receiver(FORM_SUBMIT)]
+/// async fn update_event_log(instance: Order) -> Result<(), BoxError> {
+///     Ok(())
+/// }
+///
+/// // Only for signals sent by "shop.Order", with the delivery context, retried 3 times.
+/// #[receiver(FORM_SUBMIT, sender = "shop.Order", retries = 3)]
+/// async fn audit(delivery: &Delivery, instance: Order) {
+///     println!("attempt {} of {}", delivery.attempt, delivery.id);
+/// }
+///
+/// // A plain function runs on the blocking thread pool.
+/// #[receiver(FORM_SUBMIT)]
+/// fn write_file(instance: Order) -> std::io::Result<()> {
+///     Ok(())
+/// }
+/// ```
+///
+/// The parameters are the signal's `providing_args`, in order and type, optionally preceded by
+/// `&Delivery`. The function returns `()` or `Result<(), E>` with `E: Into<BoxError>`, and stays
+/// an ordinary function the program can call. Keys: `sender = "..."` (only signals from this
+/// sender), `retries = N` (failures retried N times before dead-lettering), `name = "..."` (the
+/// receiver's stable name; default: its Rust path).
+pub use signalqueue_macros::receiver;
+
+/// What generated code uses. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::codec::Codec;
+    pub use crate::envelope::{DecodeError, Payload};
+    pub use crate::receiver::{
+        run_blocking, split, Delivery, GlueRequest, GlueResponse, IntoReceiverResult, ReceiverDef,
+        ReceiverFuture, Split,
+    };
+    pub use crate::registry::{ReceiverRegistration, SignalRegistration};
+    pub use crate::signal::glue::*;
+    pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
+    pub use crate::{DispatchReport, EnvelopeId, Error};
+    pub use ::core;
+    pub use ::inventory;
+    pub use ::serde;
+    pub use ::std::boxed::Box;
+    pub use ::std::vec::Vec;
+}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

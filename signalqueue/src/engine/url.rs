@@ -13,7 +13,7 @@ pub struct EngineUrl {
 }
 
 /// The schemes this build knows, for error messages.
-pub const KNOWN_SCHEMES: &str =
+pub(crate) const KNOWN_SCHEMES: &str =
     "`sqlite://PATH`, `redis://HOST:PORT/DB`, `rediss://...`, `redis-set://...`, `redis-cluster://HOST:PORT,...`, `memory://NAME`";
 
 impl EngineUrl {

@@ -1,0 +1,146 @@
+//! Receivers: the functions `#[receiver]` registers, and what they are given.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use crate::envelope::EnvelopeId;
+use crate::signal::{ErasedArgs, Signal, SignalDef};
+use crate::BoxError;
+
+/// The future a receiver's glue returns. Not public API.
+#[doc(hidden)]
+pub type ReceiverFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// One receiver, as `#[receiver]` registers it.
+#[derive(Debug)]
+pub struct ReceiverDef {
+    /// The receiver's name: its Rust path (`my_app::receivers::update_event_log`), or the
+    /// `name = "..."` given to `#[receiver]`. Retries track owed receivers by this name.
+    pub name: &'static str,
+    /// Where it is declared (`file:line`).
+    pub location: &'static str,
+    /// Only signals sent by this sender reach it, when set.
+    pub sender: Option<&'static str>,
+    /// How many times a failure is retried before the signal is dead-lettered for it; `None`
+    /// takes the worker's default.
+    pub retries: Option<u32>,
+    /// One function answers both questions the runtime asks (which signal; run it), so that
+    /// the signal's path appears once in generated code and a mistyped path is one error.
+    #[doc(hidden)]
+    pub glue: for<'a> fn(GlueRequest<'a>) -> GlueResponse,
+}
+
+/// A question to a receiver's glue. Not public API.
+#[doc(hidden)]
+pub enum GlueRequest<'a> {
+    Signal,
+    Call(Delivery, &'a ErasedArgs),
+}
+
+/// The glue's answer. Not public API.
+#[doc(hidden)]
+pub enum GlueResponse {
+    Signal(&'static SignalDef),
+    Call(ReceiverFuture),
+}
+
+/// A request with the arguments typed by the signal. Not public API.
+#[doc(hidden)]
+pub enum Split<A> {
+    Signal(&'static SignalDef),
+    Call(Delivery, A),
+}
+
+/// Types a glue request by the signal `_signal` is an instance of. Not public API.
+#[doc(hidden)]
+pub fn split<S: Signal>(_signal: &S, request: GlueRequest<'_>) -> Split<S::Args> {
+    match request {
+        GlueRequest::Signal => Split::Signal(S::DEF),
+        GlueRequest::Call(delivery, args) => match args.downcast_ref::<S::Args>() {
+            Some(a) => Split::Call(delivery, a.clone()),
+            // The dispatcher hands a signal's receivers that signal's arguments only.
+            None => unreachable!("arguments of another signal reached `{}`", S::DEF.name),
+        },
+    }
+}
+
+impl ReceiverDef {
+    /// The signal this receiver listens to.
+    pub fn signal(&self) -> &'static SignalDef {
+        match (self.glue)(GlueRequest::Signal) {
+            GlueResponse::Signal(def) => def,
+            GlueResponse::Call(_) => unreachable!("glue answers the question asked"),
+        }
+    }
+
+    /// Starts the receiver on a delivery; the arguments are cloned before this returns.
+    pub fn call(&self, delivery: Delivery, args: &ErasedArgs) -> ReceiverFuture {
+        match (self.glue)(GlueRequest::Call(delivery, args)) {
+            GlueResponse::Call(fut) => fut,
+            GlueResponse::Signal(_) => unreachable!("glue answers the question asked"),
+        }
+    }
+
+    /// Whether a signal sent by `sender` is for this receiver.
+    pub fn accepts_sender(&self, sender: Option<&str>) -> bool {
+        match self.sender {
+            None => true,
+            Some(wanted) => sender == Some(wanted),
+        }
+    }
+}
+
+/// What a receiver may ask for as its first parameter (`delivery: &Delivery`): which signal,
+/// which attempt, who sent it and when.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The signal's id (the same across retries).
+    pub id: EnvelopeId,
+    /// The signal's wire name.
+    pub signal: &'static str,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+    /// The sender's label, if the signal was sent with one.
+    pub sender: Option<String>,
+    /// When `send` was called.
+    pub enqueued_at: SystemTime,
+}
+
+/// What a receiver may return: `()`, or `Result<(), E>` with `E: Into<BoxError>`.
+#[diagnostic::on_unimplemented(
+    message = "a receiver must return `()` or `Result<(), E>` where `E: Into<BoxError>`, not `{Self}`",
+    label = "this return type is not allowed for a receiver",
+    note = "return `Ok(())` on success and an error (anything convertible to `signalqueue::BoxError`) on failure"
+)]
+pub trait IntoReceiverResult {
+    /// Converts to the receiver's outcome.
+    fn into_receiver_result(self) -> Result<(), BoxError>;
+}
+
+impl IntoReceiverResult for () {
+    fn into_receiver_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> IntoReceiverResult for Result<(), E> {
+    fn into_receiver_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Runs a plain (non-async) receiver on the blocking pool, so it cannot stall the executor; a
+/// panic inside it is passed on as a panic. Not public API.
+#[doc(hidden)]
+pub async fn run_blocking<F, R>(f: F) -> Result<(), BoxError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: IntoReceiverResult + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.into_receiver_result(),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Box::new(e)),
+    }
+}

@@ -1,0 +1,231 @@
+//! The typed signal: what `#[async_signal]` generates, and how a send travels.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec::Codec;
+use crate::dispatch::DispatchReport;
+use crate::envelope::{DecodeError, Envelope, EnvelopeId, Payload};
+use crate::runmode::Runmode;
+
+/// A signal's arguments with their type erased, as receivers' glue takes them. Not public API.
+#[doc(hidden)]
+pub type ErasedArgs = Box<dyn Any + Send>;
+
+/// Everything the runtime knows about one signal. One `static` per `#[async_signal]`.
+#[derive(Debug)]
+pub struct SignalDef {
+    /// The wire name: what the envelope carries and the worker looks up.
+    pub name: &'static str,
+    /// The Rust path of the static (`my_app::signals::FORM_SUBMIT`).
+    pub rust_path: &'static str,
+    /// Where it is declared (`file:line`), for error messages.
+    pub location: &'static str,
+    /// The queue it is sent to.
+    pub queue: &'static str,
+    /// Its arguments, in order.
+    pub args: &'static [ArgDef],
+    /// The first line of its doc comment, if any.
+    pub doc: &'static str,
+    #[doc(hidden)]
+    pub decode: fn(&Payload) -> Result<ErasedArgs, DecodeError>,
+    #[doc(hidden)]
+    pub to_json: fn(&Payload) -> Result<serde_json::Value, DecodeError>,
+    #[doc(hidden)]
+    pub from_json: fn(serde_json::Value, Codec) -> Result<Payload, DecodeError>,
+}
+
+/// One of a signal's `providing_args`.
+#[derive(Debug)]
+pub struct ArgDef {
+    /// The argument's name.
+    pub name: &'static str,
+    /// Its type, as written in `providing_args`.
+    pub ty: &'static str,
+}
+
+/// Implemented by every signal type `#[async_signal]` generates.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a signal",
+    label = "expected the static of a signal declared with `#[async_signal]`",
+    note = "declare a signal with `#[async_signal(providing_args = [instance: Order])] pub static FORM_SUBMIT: FormSubmit;` and name the static in `#[receiver(FORM_SUBMIT)]`"
+)]
+pub trait Signal: Sync + 'static {
+    /// The arguments as one struct (`FormSubmitArgs` for `FormSubmit`).
+    type Args: Serialize + DeserializeOwned + Clone + Send + 'static;
+    /// The signal's description.
+    const DEF: &'static SignalDef;
+}
+
+/// Who sent a signal, as a label receivers may filter on (`"shop.Order"`).
+///
+/// As in Django the sender is optional. A receiver declared with
+/// `#[receiver(SIGNAL, sender = "shop.Order")]` only runs for signals sent by that sender.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Sender(Cow<'static, str>);
+
+impl Sender {
+    /// The sender's label.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&'static str> for Sender {
+    fn from(s: &'static str) -> Self {
+        Sender(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Sender {
+    fn from(s: String) -> Self {
+        Sender(Cow::Owned(s))
+    }
+}
+
+/// Per-call choices for a send: sender and runmode.
+#[derive(Clone, Debug, Default)]
+pub struct SendOptions {
+    pub(crate) sender: Option<Sender>,
+    pub(crate) runmode: Option<Runmode>,
+}
+
+impl SendOptions {
+    /// No sender, the configured runmode.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends as `sender` (receivers may filter on it).
+    pub fn sender(mut self, sender: impl Into<Sender>) -> Self {
+        self.sender = Some(sender.into());
+        self
+    }
+
+    /// Overrides the configured runmode for this call.
+    pub fn runmode(mut self, runmode: Runmode) -> Self {
+        self.runmode = Some(runmode);
+        self
+    }
+}
+
+/// What a `send` did.
+#[derive(Debug)]
+#[must_use = "a send can have run receivers that failed; look at the report or ignore it with `let _`"]
+pub enum Sent {
+    /// Asynchronous runmode: the signal is durably queued under this id.
+    Queued(EnvelopeId),
+    /// Synchronous runmode: the receivers ran here; this is how each did.
+    Ran(DispatchReport),
+}
+
+impl Sent {
+    /// The id of the queued signal, or of the in-process dispatch.
+    pub fn id(&self) -> EnvelopeId {
+        match self {
+            Sent::Queued(id) => *id,
+            Sent::Ran(report) => report.id,
+        }
+    }
+}
+
+/// Glue the macros call. Not public API.
+#[doc(hidden)]
+pub mod glue {
+    use super::*;
+    use crate::error::Error;
+    use crate::runtime::Runtime;
+
+    pub fn decode<A: DeserializeOwned + Send + 'static>(
+        payload: &Payload,
+    ) -> Result<ErasedArgs, DecodeError> {
+        crate::codec::decode::<A>(payload).map(|a| Box::new(a) as ErasedArgs)
+    }
+
+    pub fn to_json<A: DeserializeOwned + Serialize>(
+        payload: &Payload,
+    ) -> Result<serde_json::Value, DecodeError> {
+        crate::codec::to_json::<A>(payload)
+    }
+
+    pub fn from_json<A: DeserializeOwned + Serialize>(
+        value: serde_json::Value,
+        codec: Codec,
+    ) -> Result<Payload, DecodeError> {
+        let args: A = A::deserialize(value).map_err(|e| {
+            DecodeError(format!(
+                "the JSON does not match the signal's arguments: {e}"
+            ))
+        })?;
+        codec.encode(&args).map_err(|e| DecodeError(e.to_string()))
+    }
+
+    pub async fn send<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
+        let runtime = Runtime::current().await?;
+        send_via::<S>(&runtime, args, options).await
+    }
+
+    pub async fn send_via<S: Signal>(
+        runtime: &Runtime,
+        args: S::Args,
+        options: SendOptions,
+    ) -> Result<Sent, Error> {
+        let sender = options.sender.map(|s| s.0.into_owned());
+        match options.runmode.unwrap_or(runtime.runmode()) {
+            Runmode::Sync => Ok(Sent::Ran(
+                crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await,
+            )),
+            Runmode::Async => {
+                let payload = runtime.codec().encode(&args)?;
+                let envelope = Envelope::new(S::DEF.name, sender, payload);
+                let id = envelope.id;
+                runtime
+                    .queue_for(S::DEF)?
+                    .enqueue(&[crate::engine::Outgoing {
+                        id,
+                        payload: envelope.encode(),
+                    }])
+                    .await?;
+                Ok(Sent::Queued(id))
+            }
+        }
+    }
+
+    pub async fn send_many<S: Signal>(
+        batch: impl IntoIterator<Item = S::Args>,
+        options: SendOptions,
+    ) -> Result<Vec<EnvelopeId>, Error> {
+        let runtime = Runtime::current().await?;
+        let sender = options.sender.map(|s| s.0.into_owned());
+        let codec = runtime.codec();
+        let mut out = Vec::new();
+        for args in batch {
+            let envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
+            out.push(crate::engine::Outgoing {
+                id: envelope.id,
+                payload: envelope.encode(),
+            });
+        }
+        runtime.queue_for(S::DEF)?.enqueue(&out).await?;
+        Ok(out.into_iter().map(|o| o.id).collect())
+    }
+
+    pub async fn send_now<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
+        let sender = options.sender.map(|s| s.0.into_owned());
+        crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await
+    }
+
+    pub fn send_blocking<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
+        crate::runtime::block_on(send::<S>(args, options))?
+    }
+}
