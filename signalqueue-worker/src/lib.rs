@@ -8,6 +8,7 @@
 
 use std::process::ExitCode;
 
+pub mod http;
 pub mod metrics;
 
 /// Parses the command line and runs the worker (or one of its commands).

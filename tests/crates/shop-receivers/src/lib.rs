@@ -1,0 +1,75 @@
+//! Receivers of the shop's signals, in a crate of their own. Each records what it saw in a
+//! process-wide journal (and, when `SQ_TEST_JOURNAL` names a file, appends a line there) so
+//! tests, in-process or through a worker binary, can check what ran.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use shop_signals::{Order, EMAIL, FLAKY, FORM_SUBMIT, TWO_ARGS, UNNAMED};
+use signalqueue::{receiver, BoxError, Delivery};
+
+static JOURNAL: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Records one line.
+pub fn record(line: String) {
+    if let Ok(path) = std::env::var("SQ_TEST_JOURNAL") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+}
+
+/// The lines recorded in this process so far.
+pub fn journal() -> Vec<String> {
+    JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+#[receiver(FORM_SUBMIT)]
+async fn update_event_log(instance: Order) -> Result<(), BoxError> {
+    record(format!("update_event_log {}", instance.id));
+    Ok(())
+}
+
+/// Only for orders sent by `shop.Order`.
+#[receiver(FORM_SUBMIT, sender = "shop.Order")]
+async fn only_from_orders(delivery: &Delivery, instance: Order) {
+    record(format!(
+        "only_from_orders {} {}",
+        instance.id,
+        delivery.sender.as_deref().unwrap_or("-")
+    ));
+}
+
+#[receiver(TWO_ARGS)]
+fn on_two_blocking(a: u32, b: String) -> std::io::Result<()> {
+    record(format!("on_two_blocking {a} {b}"));
+    Ok(())
+}
+
+#[receiver(UNNAMED)]
+async fn on_unnamed(n: u64) {
+    record(format!("on_unnamed {n}"));
+}
+
+#[receiver(EMAIL)]
+async fn send_email(to: String) {
+    record(format!("send_email {to}"));
+}
+
+/// Fails, panics or succeeds as `mode` says: `fail`, `panic`, `fail-once` (fails on the
+/// first attempt only), `ok`.
+#[receiver(FLAKY, retries = 2)]
+async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), BoxError> {
+    record(format!("flaky {key} attempt {}", delivery.attempt));
+    match mode.as_str() {
+        "fail" => Err(format!("flaky {key} failed as asked").into()),
+        "panic" => panic!("flaky {key} panicked as asked"),
+        "fail-once" if delivery.attempt == 1 => Err("failing the first attempt".into()),
+        _ => Ok(()),
+    }
+}

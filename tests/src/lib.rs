@@ -1,0 +1,7 @@
+//! Cross-crate integration tests of signalqueue. The signals live in `shop-signals`, the
+//! receivers in `shop-receivers` and `audit-receivers`; this crate links all three and
+//! dispatches. `src/bin/shop-worker.rs` is the two-line worker binary a user would write.
+
+// Link the receiver crates into every test binary of this package.
+use audit_receivers as _;
+use shop_receivers as _;
