@@ -1,0 +1,900 @@
+//! The engine contract, as checks every engine must pass (see `signalqueue::engine`).
+//!
+//! Each check is a plain `async fn` over a [`Fixture`], which opens handles onto queues of the
+//! engine under test. A test file runs the whole suite with one line:
+//!
+//! ```ignore
+//! #[path = "support/contract.rs"]
+//! mod contract;
+//!
+//! async fn fixture() -> MyFixture { ... }
+//! contract::engine_contract_tests!(fixture);
+//! ```
+//!
+//! The module must be named `contract` at the test crate's root, because the generated tests
+//! call `crate::contract::CHECK`.
+//!
+//! Every check opens queues with a fresh, unique name, so checks run in parallel against one
+//! server or one file. The checks never assert that something is fast: "eventually" waits are
+//! generous, and an assertion that only holds while a lease is still running is made only when
+//! the check measured that it is (a loaded 2-core machine can stall for a while between awaits).
+//! Leases are a few hundred milliseconds at the shortest, so a networked engine can meet them.
+//! All payloads within a queue are distinct, so an engine that collapses identical pending
+//! entries (`redis-set://`) runs the same suite.
+
+// Each test crate uses a different subset of the helpers (the SQLite tests use a few directly).
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::slice;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use signalqueue::engine::{ClaimToken, Claimed, Counts, EngineOptions, Outgoing, SharedEngine};
+use signalqueue::EnvelopeId;
+
+/// Opens handles onto queues of the engine under test.
+///
+/// Calling [`Fixture::open`] twice with the same `options.queue` must give two handles onto one
+/// queue, as two processes opening the same URL would get (separate connections where the
+/// engine has them). Queues with different names are independent, and a name never used before
+/// starts empty.
+pub(crate) trait Fixture: Send + Sync {
+    /// A handle onto the queue `options.queue`.
+    fn open(&self, options: EngineOptions) -> impl Future<Output = SharedEngine> + Send;
+}
+
+/// A lease short enough to expire during a check.
+pub(crate) const SHORT_LEASE: Duration = Duration::from_millis(300);
+/// A lease no check outlives: entries claimed with it stay claimed.
+pub(crate) const LONG_LEASE: Duration = Duration::from_secs(120);
+/// How long to wait for something that must happen (a lease expiry, a wake-up, a due retry).
+pub(crate) const EVENTUALLY: Duration = Duration::from_secs(30);
+
+/// Options for a fresh queue private to one check.
+pub(crate) fn options(check: &str) -> EngineOptions {
+    EngineOptions::new(format!("contract-{check}-{}", EnvelopeId::new()))
+}
+
+/// One entry to enqueue.
+pub(crate) fn item(payload: impl Into<Vec<u8>>) -> Outgoing {
+    Outgoing {
+        id: EnvelopeId::new(),
+        payload: payload.into(),
+    }
+}
+
+/// `n` entries with payloads `{prefix}-0`, `{prefix}-1`, ...
+pub(crate) fn items(prefix: &str, n: usize) -> Vec<Outgoing> {
+    (0..n).map(|i| item(format!("{prefix}-{i}"))).collect()
+}
+
+/// The payloads of claimed entries, as strings, in order.
+pub(crate) fn texts(claimed: &[Claimed]) -> Vec<String> {
+    claimed
+        .iter()
+        .map(|c| String::from_utf8_lossy(&c.payload).into_owned())
+        .collect()
+}
+
+/// The tokens of claimed entries.
+pub(crate) fn tokens(claimed: &[Claimed]) -> Vec<ClaimToken> {
+    claimed.iter().map(|c| c.token.clone()).collect()
+}
+
+/// Counts with the given fields, the rest zero.
+pub(crate) fn counts(pending: u64, scheduled: u64, in_flight: u64, dead: u64) -> Counts {
+    Counts {
+        pending,
+        scheduled,
+        in_flight,
+        dead,
+    }
+}
+
+/// Claims exactly one entry, waiting for it as long as it takes (within reason).
+pub(crate) async fn claim_one(engine: &SharedEngine, lease: Duration) -> Claimed {
+    let mut got = engine.claim(1, lease, EVENTUALLY).await.expect("claim");
+    assert_eq!(got.len(), 1, "expected one entry to become claimable");
+    got.remove(0)
+}
+
+/// Claims everything claimable now, in batches of `batch`, with a long lease.
+pub(crate) async fn claim_all(engine: &SharedEngine, batch: usize) -> Vec<Claimed> {
+    let mut all = Vec::new();
+    loop {
+        let got = engine
+            .claim(batch, LONG_LEASE, Duration::ZERO)
+            .await
+            .expect("claim");
+        assert!(got.len() <= batch, "claim returned more than `max` entries");
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
+}
+
+/// Asserts that nothing is claimable right now.
+pub(crate) async fn assert_nothing_claimable(engine: &SharedEngine) {
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert!(
+        got.is_empty(),
+        "expected nothing claimable, got {:?}",
+        texts(&got)
+    );
+}
+
+/// `ping` works, an empty batch does nothing, and a fresh queue is empty.
+pub(crate) async fn basics(f: &impl Fixture) {
+    let engine = f.open(options("basics")).await;
+    assert!(!engine.kind().is_empty());
+    assert!(!engine.describe().is_empty());
+    engine.ping().await.expect("ping");
+    engine.enqueue(&[]).await.expect("empty enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+    assert!(engine.pending(10).await.expect("pending").is_empty());
+    assert!(engine.dead(10).await.expect("dead").is_empty());
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert!(got.is_empty());
+}
+
+/// Entries come out in the order they went in, across batches and within them.
+pub(crate) async fn fifo_order(f: &impl Fixture) {
+    let engine = f.open(options("fifo")).await;
+    engine.enqueue(&[item("fifo-0")]).await.expect("enqueue");
+    engine.enqueue(&[item("fifo-1")]).await.expect("enqueue");
+    engine
+        .enqueue(&[item("fifo-2"), item("fifo-3"), item("fifo-4")])
+        .await
+        .expect("enqueue");
+    engine.enqueue(&[item("fifo-5")]).await.expect("enqueue");
+
+    let pending = engine.pending(100).await.expect("pending");
+    let pending: Vec<_> = pending
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect();
+    assert_eq!(
+        pending,
+        ["fifo-0", "fifo-1", "fifo-2", "fifo-3", "fifo-4", "fifo-5"]
+    );
+    assert_eq!(engine.pending(2).await.expect("pending").len(), 2);
+
+    let first = engine
+        .claim(2, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&first), ["fifo-0", "fifo-1"]);
+    let rest = engine
+        .claim(100, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&rest), ["fifo-2", "fifo-3", "fifo-4", "fifo-5"]);
+    for c in first.iter().chain(&rest) {
+        assert_eq!(c.deliveries, 1, "a first claim is delivery 1");
+    }
+    let keys: HashSet<_> = first.iter().chain(&rest).map(|c| &c.token.key).collect();
+    assert_eq!(keys.len(), 6, "every entry has its own key");
+}
+
+/// A batch of 1000 is claimed back in batches with nothing lost and nothing twice.
+pub(crate) async fn batch_of_1000(f: &impl Fixture) {
+    let engine = f.open(options("batch")).await;
+    engine
+        .enqueue(&items("batch", 1000))
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        engine.counts().await.expect("counts"),
+        counts(1000, 0, 0, 0)
+    );
+
+    let claimed = claim_all(&engine, 64).await;
+    let expected: Vec<String> = (0..1000).map(|i| format!("batch-{i}")).collect();
+    assert_eq!(texts(&claimed), expected, "all 1000, once each, in order");
+    assert_eq!(
+        engine.counts().await.expect("counts"),
+        counts(0, 0, 1000, 0)
+    );
+
+    let acks = engine.ack(&tokens(&claimed)).await.expect("ack");
+    assert_eq!(acks, vec![true; 1000]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+    assert_nothing_claimable(&engine).await;
+}
+
+/// A claim that waits returns as soon as something is enqueued, whether by the same handle or
+/// by another one (another process); with nothing enqueued it returns empty after its wait.
+pub(crate) async fn claim_waits(f: &impl Fixture) {
+    let opts = options("wait");
+    let engine = f.open(opts.clone()).await;
+    let other = f.open(opts).await;
+
+    let wait = Duration::from_millis(600);
+    let started = Instant::now();
+    let got = engine.claim(10, LONG_LEASE, wait).await.expect("claim");
+    assert!(got.is_empty());
+    // A lower bound only, with slack for engines that count time in coarser units.
+    assert!(
+        started.elapsed() >= wait.mul_f32(0.8),
+        "an empty claim returned after {:?}, before its wait of {wait:?}",
+        started.elapsed()
+    );
+
+    for (round, enqueuer) in [&engine, &other].into_iter().enumerate() {
+        let claimer = engine.clone();
+        let started = Instant::now();
+        let waiting = tokio::spawn(async move { claimer.claim(10, LONG_LEASE, EVENTUALLY).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let payload = format!("late-{round}");
+        enqueuer
+            .enqueue(&[item(payload.clone())])
+            .await
+            .expect("enqueue");
+        let got = waiting.await.expect("claim task").expect("claim");
+        assert_eq!(texts(&got), [payload]);
+        assert!(
+            started.elapsed() < EVENTUALLY,
+            "the claim sat out its whole wait although an entry arrived"
+        );
+        assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true]);
+    }
+}
+
+/// An entry whose lease ran out is claimable again, with a new fence and one more delivery;
+/// until then nobody else can claim it.
+pub(crate) async fn lease_expiry(f: &impl Fixture) {
+    let engine = f.open(options("expiry")).await;
+    engine.enqueue(&[item("expiry-0")]).await.expect("enqueue");
+    let first = claim_one(&engine, SHORT_LEASE).await;
+    assert_eq!(first.deliveries, 1);
+
+    let second = claim_one(&engine, LONG_LEASE).await;
+    assert_eq!(
+        second.token.key, first.token.key,
+        "the same entry comes back"
+    );
+    assert_ne!(
+        second.token.fence, first.token.fence,
+        "a new claim has a new fence"
+    );
+    assert_eq!(second.deliveries, 2);
+    assert_eq!(second.payload, b"expiry-0");
+
+    // Under the long lease, nobody else gets it.
+    assert_nothing_claimable(&engine).await;
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
+    assert_eq!(engine.ack(&[second.token]).await.expect("ack"), [true]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// A lease that ran out refuses its token even when nobody has claimed the entry since.
+pub(crate) async fn expired_lease_is_refused(f: &impl Fixture) {
+    let engine = f.open(options("expired")).await;
+    engine.enqueue(&[item("expired-0")]).await.expect("enqueue");
+    let first = claim_one(&engine, SHORT_LEASE).await;
+    // The lease started before `claim` returned, so it has surely ended after this.
+    tokio::time::sleep(SHORT_LEASE * 3).await;
+    assert_eq!(
+        engine
+            .renew(slice::from_ref(&first.token), LONG_LEASE)
+            .await
+            .expect("renew"),
+        [false]
+    );
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&first.token))
+            .await
+            .expect("ack"),
+        [false]
+    );
+    let again = claim_one(&engine, LONG_LEASE).await;
+    assert_eq!(again.token.key, first.token.key);
+    assert_eq!(again.deliveries, 2);
+    assert_eq!(engine.ack(&[again.token]).await.expect("ack"), [true]);
+}
+
+/// A stale token (its entry re-claimed elsewhere) is refused by every call, and the new owner's
+/// claim is left exactly as it was.
+pub(crate) async fn stale_token_is_refused(f: &impl Fixture) {
+    let opts = options("stale");
+    let engine = f.open(opts.clone()).await;
+    let other = f.open(opts).await;
+    engine.enqueue(&[item("stale-0")]).await.expect("enqueue");
+    let old = claim_one(&engine, SHORT_LEASE).await;
+    let new = claim_one(&other, LONG_LEASE).await;
+    assert_eq!(new.token.key, old.token.key);
+
+    let t = &old.token;
+    assert_eq!(engine.ack(slice::from_ref(t)).await.expect("ack"), [false]);
+    assert_eq!(
+        engine
+            .renew(slice::from_ref(t), LONG_LEASE)
+            .await
+            .expect("renew"),
+        [false]
+    );
+    let soon = SystemTime::now();
+    assert!(!engine
+        .retry(t, b"stale-rewritten", soon)
+        .await
+        .expect("retry"));
+    assert!(!engine
+        .dead_letter(t, b"stale-0", "stale")
+        .await
+        .expect("dead_letter"));
+    engine.release(slice::from_ref(t)).await.expect("release");
+
+    // A forged fence on the right key is just as stale.
+    let forged = ClaimToken {
+        key: new.token.key.clone(),
+        fence: new.token.fence.wrapping_add(1_000_003),
+    };
+    assert_eq!(
+        engine.ack(slice::from_ref(&forged)).await.expect("ack"),
+        [false]
+    );
+    assert!(!engine
+        .dead_letter(&forged, b"x", "forged")
+        .await
+        .expect("dead_letter"));
+
+    // The new owner is undisturbed: still in flight, same payload, not dead, not pending.
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
+    assert!(engine.pending(10).await.expect("pending").is_empty());
+    assert!(engine.dead(10).await.expect("dead").is_empty());
+    assert_nothing_claimable(&engine).await;
+    assert_eq!(
+        other
+            .renew(slice::from_ref(&new.token), LONG_LEASE)
+            .await
+            .expect("renew"),
+        [true]
+    );
+    assert_eq!(
+        other.ack(slice::from_ref(&new.token)).await.expect("ack"),
+        [true]
+    );
+    // And finished means finished: a second ack is refused too.
+    assert_eq!(other.ack(&[new.token]).await.expect("ack"), [false]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// `ack` answers one bool per token, in order, and acks the good ones among stale ones.
+pub(crate) async fn ack_answers_per_token(f: &impl Fixture) {
+    let engine = f.open(options("acks")).await;
+    engine.enqueue(&items("acks", 3)).await.expect("enqueue");
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(claimed.len(), 3);
+    let [a, b, c] = [0, 1, 2].map(|i| claimed[i].token.clone());
+    let stale_b = ClaimToken {
+        key: b.key.clone(),
+        fence: b.fence.wrapping_add(1_000_003),
+    };
+    let answers = engine
+        .ack(&[a.clone(), stale_b, c.clone(), a])
+        .await
+        .expect("ack");
+    assert_eq!(answers, [true, false, true, false]);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
+    assert_eq!(engine.ack(&[b]).await.expect("ack"), [true]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// A renewed lease outlives the lease the entry was claimed with.
+pub(crate) async fn renew_extends_lease(f: &impl Fixture) {
+    let engine = f.open(options("renew")).await;
+    engine.enqueue(&[item("renew-0")]).await.expect("enqueue");
+    let lease = Duration::from_millis(800);
+    let started = Instant::now();
+    let claimed = claim_one(&engine, lease).await;
+    let renewed = engine
+        .renew(slice::from_ref(&claimed.token), LONG_LEASE)
+        .await
+        .expect("renew");
+    if started.elapsed() >= lease {
+        // The machine stalled past the lease before the renewal got there: a refusal is then
+        // correct, and there is nothing left to check.
+        return;
+    }
+    assert_eq!(renewed, [true], "renewing a live lease succeeds");
+
+    tokio::time::sleep(lease * 2).await;
+    assert_nothing_claimable(&engine).await;
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
+    assert_eq!(engine.ack(&[claimed.token]).await.expect("ack"), [true]);
+}
+
+/// A retry stores the new payload and hides the entry until `not_before`, counted as scheduled;
+/// a retry due now is claimable at once.
+pub(crate) async fn retry_schedules(f: &impl Fixture) {
+    let engine = f.open(options("retry")).await;
+    engine.enqueue(&[item("retry-0")]).await.expect("enqueue");
+    let claimed = claim_one(&engine, LONG_LEASE).await;
+
+    let delay = Duration::from_secs(2);
+    let retried_at = Instant::now();
+    let not_before = SystemTime::now() + delay;
+    assert!(engine
+        .retry(&claimed.token, b"retry-0-attempt-2", not_before)
+        .await
+        .expect("retry"));
+
+    let pending = engine.pending(10).await.expect("pending");
+    assert_eq!(pending.len(), 1, "pending lists scheduled entries");
+    assert_eq!(pending[0].payload, b"retry-0-attempt-2");
+    let now_counts = engine.counts().await.expect("counts");
+    let hidden = engine
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    if retried_at.elapsed() < delay {
+        assert_eq!(now_counts, counts(0, 1, 0, 0));
+        assert!(hidden.is_empty(), "a retry is hidden until `not_before`");
+    }
+    // The finished claim cannot be finished again.
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed.token))
+            .await
+            .expect("ack"),
+        [false]
+    );
+
+    let again = if hidden.is_empty() {
+        claim_one(&engine, LONG_LEASE).await
+    } else {
+        hidden.into_iter().next().expect("one entry")
+    };
+    // Stores keep milliseconds (or coarser), so allow a little rounding.
+    assert!(
+        SystemTime::now() + Duration::from_millis(50) >= not_before,
+        "a retry was handed out before `not_before`"
+    );
+    assert_eq!(again.payload, b"retry-0-attempt-2");
+    assert_eq!(again.token.key, claimed.token.key);
+    assert_eq!(again.deliveries, 2);
+    assert_ne!(again.token.fence, claimed.token.fence);
+
+    // Due now: claimable at once, well within the lease it would otherwise have had.
+    assert!(engine
+        .retry(&again.token, b"retry-0-attempt-3", SystemTime::now())
+        .await
+        .expect("retry"));
+    let third = claim_one(&engine, LONG_LEASE).await;
+    assert_eq!(third.payload, b"retry-0-attempt-3");
+    assert_eq!(third.deliveries, 3);
+    assert_eq!(engine.ack(&[third.token]).await.expect("ack"), [true]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// A dead letter keeps the exact bytes and the reason, and its claim is over.
+pub(crate) async fn dead_letter_keeps_bytes(f: &impl Fixture) {
+    let engine = f.open(options("dead")).await;
+    let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    engine
+        .enqueue(&[item(bytes.clone())])
+        .await
+        .expect("enqueue");
+    let claimed = claim_one(&engine, LONG_LEASE).await;
+    assert_eq!(claimed.payload, bytes);
+
+    let reason = "receiver `mail::send` failed: SMTP 550 — ünïcode\nsecond line";
+    let before = SystemTime::now();
+    assert!(engine
+        .dead_letter(&claimed.token, &bytes, reason)
+        .await
+        .expect("dead_letter"));
+    let after = SystemTime::now();
+
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 1));
+    let dead = engine.dead(10).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].payload, bytes);
+    assert_eq!(dead[0].reason, reason);
+    // Stores keep milliseconds (or seconds), so allow rounding on either side.
+    let slack = Duration::from_secs(1);
+    assert!(
+        dead[0].died_at + slack >= before && dead[0].died_at <= after + slack,
+        "died_at {:?} is not between {before:?} and {after:?}",
+        dead[0].died_at
+    );
+    // Reading does not remove.
+    assert_eq!(engine.dead(10).await.expect("dead").len(), 1);
+
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed.token))
+            .await
+            .expect("ack"),
+        [false]
+    );
+    assert_eq!(
+        engine
+            .renew(&[claimed.token], LONG_LEASE)
+            .await
+            .expect("renew"),
+        [false]
+    );
+    assert_nothing_claimable(&engine).await;
+    assert!(engine.pending(10).await.expect("pending").is_empty());
+}
+
+/// Dead letters are capped at `dead_max`, dropping the oldest.
+pub(crate) async fn dead_letters_are_capped(f: &impl Fixture) {
+    let mut opts = options("deadmax");
+    opts.dead_max = 3;
+    let engine = f.open(opts).await;
+    engine.enqueue(&items("deadmax", 5)).await.expect("enqueue");
+    for c in claim_all(&engine, 10).await {
+        assert!(engine
+            .dead_letter(&c.token, &c.payload, "capped")
+            .await
+            .expect("dead_letter"));
+    }
+    assert_eq!(engine.counts().await.expect("counts").dead, 3);
+    let dead = engine.dead(10).await.expect("dead");
+    let kept: Vec<_> = dead
+        .iter()
+        .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+        .collect();
+    assert_eq!(
+        kept,
+        ["deadmax-2", "deadmax-3", "deadmax-4"],
+        "the newest are kept"
+    );
+}
+
+/// Dead letters older than `dead_ttl` are dropped.
+pub(crate) async fn dead_letters_expire(f: &impl Fixture) {
+    let mut opts = options("deadttl");
+    let ttl = Duration::from_secs(1);
+    opts.dead_ttl = ttl;
+    let engine = f.open(opts).await;
+    engine.enqueue(&[item("deadttl-0")]).await.expect("enqueue");
+    let claimed = claim_one(&engine, LONG_LEASE).await;
+    // Taken before the call: the dead letter is no older than this.
+    let died = Instant::now();
+    assert!(engine
+        .dead_letter(&claimed.token, &claimed.payload, "expires")
+        .await
+        .expect("dead_letter"));
+    let kept = engine.counts().await.expect("counts").dead;
+    if died.elapsed() < ttl / 2 {
+        assert_eq!(kept, 1, "a fresh dead letter is kept");
+    }
+    tokio::time::sleep(ttl * 3).await;
+    assert_eq!(engine.counts().await.expect("counts").dead, 0);
+    assert!(engine.dead(10).await.expect("dead").is_empty());
+}
+
+/// Replay brings dead letters back as fresh entries at the back of the queue: chosen ones by
+/// key, or all of them.
+pub(crate) async fn replay_dead(f: &impl Fixture) {
+    let engine = f.open(options("replay")).await;
+    engine.enqueue(&items("replay", 3)).await.expect("enqueue");
+    for c in claim_all(&engine, 10).await {
+        assert!(engine
+            .dead_letter(&c.token, &c.payload, "for replay")
+            .await
+            .expect("dead_letter"));
+    }
+    let dead = engine.dead(10).await.expect("dead");
+    assert_eq!(dead.len(), 3);
+    let key_of_1 = dead
+        .iter()
+        .find(|d| d.payload == b"replay-1")
+        .map(|d| d.key.clone())
+        .expect("replay-1 is dead");
+
+    assert_eq!(
+        engine
+            .replay_dead(Some(&["no-such-dead-letter".to_string()]))
+            .await
+            .expect("replay"),
+        0
+    );
+    assert_eq!(
+        engine
+            .replay_dead(Some(slice::from_ref(&key_of_1)))
+            .await
+            .expect("replay"),
+        1
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 2));
+    let back = claim_one(&engine, LONG_LEASE).await;
+    assert_eq!(back.payload, b"replay-1");
+    assert_eq!(
+        back.deliveries, 1,
+        "a replayed entry starts its deliveries afresh"
+    );
+    assert_eq!(engine.ack(&[back.token]).await.expect("ack"), [true]);
+
+    // Replayed entries go behind what is already waiting.
+    engine
+        .enqueue(&[item("replay-new")])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.replay_dead(None).await.expect("replay"), 2);
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 0, 0));
+    let all = claim_all(&engine, 10).await;
+    assert_eq!(texts(&all), ["replay-new", "replay-0", "replay-2"]);
+    assert!(all.iter().all(|c| c.deliveries == 1));
+    assert_eq!(engine.replay_dead(None).await.expect("replay"), 0);
+}
+
+/// Purging removes pending and scheduled entries (or dead letters) and says how many; claims
+/// in flight stay and can still be acknowledged.
+pub(crate) async fn purge(f: &impl Fixture) {
+    let engine = f.open(options("purge")).await;
+    engine.enqueue(&items("purge", 6)).await.expect("enqueue");
+    let claimed = engine
+        .claim(3, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 3);
+    let later = SystemTime::now() + LONG_LEASE;
+    assert!(engine
+        .retry(&claimed[0].token, b"purge-0-retry", later)
+        .await
+        .expect("retry"));
+    assert!(engine
+        .dead_letter(&claimed[1].token, &claimed[1].payload, "purge")
+        .await
+        .expect("dead_letter"));
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 1, 1, 1));
+
+    assert_eq!(engine.purge_pending().await.expect("purge_pending"), 4);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 1));
+    assert!(engine.pending(10).await.expect("pending").is_empty());
+    assert_eq!(engine.purge_pending().await.expect("purge_pending"), 0);
+
+    assert_eq!(engine.purge_dead().await.expect("purge_dead"), 1);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
+    assert_eq!(engine.purge_dead().await.expect("purge_dead"), 0);
+
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed[2].token))
+            .await
+            .expect("ack"),
+        [true]
+    );
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// Released claims are claimable again at once (long before their lease would have ended),
+/// without counting as a delivery; a stale release changes nothing.
+pub(crate) async fn release(f: &impl Fixture) {
+    let engine = f.open(options("release")).await;
+    engine.enqueue(&items("release", 3)).await.expect("enqueue");
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(claimed.len(), 3);
+    engine
+        .release(&tokens(&claimed[..2]))
+        .await
+        .expect("release");
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 0, 1, 0));
+
+    // EVENTUALLY is far shorter than LONG_LEASE, so these come from the release.
+    let mut back = Vec::new();
+    while back.len() < 2 {
+        let got = engine
+            .claim(10, LONG_LEASE, EVENTUALLY)
+            .await
+            .expect("claim");
+        assert!(!got.is_empty(), "released entries were not claimable");
+        back.extend(got);
+    }
+    let mut back_texts = texts(&back);
+    back_texts.sort();
+    assert_eq!(back_texts, ["release-0", "release-1"]);
+    assert!(
+        back.iter().all(|c| c.deliveries == 1),
+        "a release is not a delivery"
+    );
+
+    // Releasing the old tokens again (stale now) frees nothing.
+    engine
+        .release(&tokens(&claimed[..2]))
+        .await
+        .expect("release");
+    assert_nothing_claimable(&engine).await;
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 3, 0));
+    let mut all = tokens(&back);
+    all.push(claimed[2].token.clone());
+    assert_eq!(engine.ack(&all).await.expect("ack"), [true, true, true]);
+}
+
+/// Counts follow an entry through every state.
+pub(crate) async fn counts_by_state(f: &impl Fixture) {
+    let engine = f.open(options("counts")).await;
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+    engine.enqueue(&items("counts", 6)).await.expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(6, 0, 0, 0));
+    let claimed = engine
+        .claim(3, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 3, 0));
+    let later = SystemTime::now() + LONG_LEASE;
+    assert!(engine
+        .retry(&claimed[0].token, b"counts-0-retry", later)
+        .await
+        .expect("retry"));
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 1, 2, 0));
+    assert!(engine
+        .dead_letter(&claimed[1].token, &claimed[1].payload, "counted")
+        .await
+        .expect("dead_letter"));
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 1, 1, 1));
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed[2].token))
+            .await
+            .expect("ack"),
+        [true]
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 1, 0, 1));
+    // Reading changes nothing.
+    assert_eq!(engine.pending(10).await.expect("pending").len(), 4);
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 1, 0, 1));
+}
+
+/// Bytes that are not an envelope are stored and claimed like anything else, unchanged.
+pub(crate) async fn garbage_bytes(f: &impl Fixture) {
+    let engine = f.open(options("garbage")).await;
+    let payloads: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"not an envelope".to_vec(),
+        b"SQ\x01".to_vec(),
+        b"{\"v\": 99".to_vec(),
+        (0..=255u8).collect(),
+        vec![0xFF; 300_000],
+        b"\0\0\0".to_vec(),
+    ];
+    let batch: Vec<Outgoing> = payloads.iter().cloned().map(item).collect();
+    engine.enqueue(&batch).await.expect("enqueue");
+    let pending: Vec<Vec<u8>> = engine
+        .pending(100)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(pending, payloads);
+    let claimed = claim_all(&engine, 3).await;
+    let got: Vec<Vec<u8>> = claimed.iter().map(|c| c.payload.clone()).collect();
+    assert_eq!(got, payloads);
+    let acks = engine.ack(&tokens(&claimed)).await.expect("ack");
+    assert_eq!(acks, vec![true; payloads.len()]);
+}
+
+/// Two queues never see each other's entries.
+pub(crate) async fn queues_are_independent(f: &impl Fixture) {
+    let a = f.open(options("indep-a")).await;
+    let b = f.open(options("indep-b")).await;
+    a.enqueue(&items("a", 2)).await.expect("enqueue");
+    b.enqueue(&items("b", 1)).await.expect("enqueue");
+    assert_eq!(a.counts().await.expect("counts"), counts(2, 0, 0, 0));
+    assert_eq!(b.counts().await.expect("counts"), counts(1, 0, 0, 0));
+
+    let from_b = claim_all(&b, 10).await;
+    assert_eq!(texts(&from_b), ["b-0"]);
+    assert!(b
+        .dead_letter(&from_b[0].token, &from_b[0].payload, "b only")
+        .await
+        .expect("dead_letter"));
+    assert!(a.dead(10).await.expect("dead").is_empty());
+    assert_eq!(a.replay_dead(None).await.expect("replay"), 0);
+    assert_eq!(a.purge_dead().await.expect("purge_dead"), 0);
+    assert_eq!(b.counts().await.expect("counts"), counts(0, 0, 0, 1));
+
+    assert_eq!(b.purge_pending().await.expect("purge_pending"), 0);
+    assert_eq!(a.counts().await.expect("counts"), counts(2, 0, 0, 0));
+    let from_a = claim_all(&a, 10).await;
+    assert_eq!(texts(&from_a), ["a-0", "a-1"]);
+}
+
+/// Two claimers on two handles of one queue, racing over 2000 entries: every entry is claimed
+/// and acknowledged exactly once.
+pub(crate) async fn concurrent_claimers(f: &impl Fixture) {
+    const TOTAL: usize = 2000;
+    let opts = options("race");
+    let handles = [f.open(opts.clone()).await, f.open(opts).await];
+    for chunk in items("race", TOTAL).chunks(500) {
+        handles[0].enqueue(chunk).await.expect("enqueue");
+    }
+
+    let acked = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut tasks = Vec::new();
+    for engine in handles.iter() {
+        let engine = engine.clone();
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while acked.load(Ordering::SeqCst) < TOTAL {
+                assert!(Instant::now() < deadline, "the claimers stalled");
+                let got = engine
+                    .claim(25, LONG_LEASE, Duration::from_millis(200))
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    continue;
+                }
+                let answers = engine.ack(&tokens(&got)).await.expect("ack");
+                assert!(
+                    answers.iter().all(|ok| *ok),
+                    "an ack of a live claim was refused"
+                );
+                acked.fetch_add(got.len(), Ordering::SeqCst);
+                mine.extend(texts(&got));
+            }
+            mine
+        }));
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for task in tasks {
+        for payload in task.await.expect("claimer task") {
+            *seen.entry(payload).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "claimed more than once: {twice:?}");
+    assert_eq!(seen.len(), TOTAL, "every entry is claimed");
+    assert_eq!(
+        handles[1].counts().await.expect("counts"),
+        Counts::default()
+    );
+}
+
+/// Generates one `#[tokio::test]` per contract check. `$fixture` is an `async fn() -> impl
+/// Fixture` called afresh by every test.
+macro_rules! engine_contract_tests {
+    ($fixture:path) => {
+        $crate::contract::engine_contract_tests!(
+            @each $fixture;
+            basics,
+            fifo_order,
+            batch_of_1000,
+            claim_waits,
+            lease_expiry,
+            expired_lease_is_refused,
+            stale_token_is_refused,
+            ack_answers_per_token,
+            renew_extends_lease,
+            retry_schedules,
+            dead_letter_keeps_bytes,
+            dead_letters_are_capped,
+            dead_letters_expire,
+            replay_dead,
+            purge,
+            release,
+            counts_by_state,
+            garbage_bytes,
+            queues_are_independent,
+            concurrent_claimers,
+        );
+    };
+    (@each $fixture:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let fixture = $fixture().await;
+                $crate::contract::$check(&fixture).await;
+            }
+        )*
+    };
+}
+pub(crate) use engine_contract_tests;
