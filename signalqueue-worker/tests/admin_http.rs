@@ -597,7 +597,7 @@ async fn status_page_is_self_contained_and_shows_queues_entries_and_registry() {
         r#"data-field="engine">memory<"#,
         r#"<table class="entries" id="pending-default" data-queue="default" data-list="pending">"#,
         // Arguments decoded, and escaped.
-        "&quot;note&quot;: &quot;&lt;b&gt;not markup&lt;/b&gt;&quot;",
+        "&quot;note&quot;:&quot;&lt;b&gt;not markup&lt;/b&gt;&quot;",
         // The garbage entry: raw preview and the decode error, escaped.
         "<pre class=\"raw\">garbage&lt;script&gt;</pre>",
         "not a signalqueue envelope",

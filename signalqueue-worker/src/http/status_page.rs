@@ -203,7 +203,7 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
     let opt = |v: &Option<String>| escape(v.as_deref().unwrap_or("—"));
     let _ = write!(
         out,
-        r#"<tr data-key="{key}"{undecoded}><td class="id">{id}</td><td class="signal">{signal}</td><td>{sender}</td><td>{attempt}</td><td>{at}</td><td class="args">"#,
+        r#"<tr data-key="{key}"{undecoded}><td class="id">{id}</td><td class="signal">{signal}</td><td>{sender}</td><td>{attempt}</td><td class="time">{at}</td><td class="args">"#,
         key = escape(&e.key),
         undecoded = if e.error.is_some() {
             r#" class="undecoded""#
@@ -217,8 +217,11 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
         at = opt(&e.enqueued_at),
     );
     if let Some(args) = &e.args {
-        let pretty = serde_json::to_string_pretty(args).unwrap_or_default();
-        let _ = write!(out, "<pre class=\"json\">{}</pre>", escape(&pretty));
+        let _ = write!(
+            out,
+            "<pre class=\"json\">{}</pre>",
+            escape(&args_text(args))
+        );
     }
     if let Some(error) = &e.error {
         let _ = write!(out, "<p class=\"decode-error\">{}</p>", escape(error));
@@ -230,13 +233,27 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
     if dead {
         let _ = write!(
             out,
-            "<td class=\"reason\">{}</td><td>{}</td>",
+            "<td class=\"reason\">{}</td><td class=\"time\">{}</td>",
             opt(&e.reason),
             opt(&e.died_at)
         );
     }
     out.push_str("</tr>\n");
 }
+
+/// Arguments on one line when short, indented otherwise: most signals carry an id or two, and
+/// one line per entry keeps the list scannable. `argsText` in the script does the same.
+fn args_text(args: &serde_json::Value) -> String {
+    let compact = args.to_string();
+    if compact.len() <= ARGS_ONE_LINE {
+        compact
+    } else {
+        serde_json::to_string_pretty(args).unwrap_or(compact)
+    }
+}
+
+/// The longest arguments shown on one line.
+const ARGS_ONE_LINE: usize = 80;
 
 fn render_actions_help(out: &mut String, enabled: bool) {
     if enabled {

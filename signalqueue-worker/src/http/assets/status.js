@@ -90,6 +90,12 @@
     parent.appendChild(el);
   }
 
+  // One line when short, indented otherwise (args_text in status_page.rs).
+  function argsText(args) {
+    const compact = JSON.stringify(args);
+    return compact.length <= 80 ? compact : JSON.stringify(args, null, 2);
+  }
+
   function renderRows(tbody, body, dead) {
     const columns = dead ? 8 : 6;
     tbody.replaceChildren();
@@ -109,12 +115,12 @@
       cell(tr, e.signal, "signal");
       cell(tr, e.sender);
       cell(tr, e.attempt);
-      cell(tr, e.enqueued_at);
+      cell(tr, e.enqueued_at, "time");
       const args = cell(tr, undefined, "args");
-      if (e.args !== null && e.args !== undefined) block(args, "pre", "json", JSON.stringify(e.args, null, 2));
+      if (e.args !== null && e.args !== undefined) block(args, "pre", "json", argsText(e.args));
       if (e.error) block(args, "p", "decode-error", e.error);
       if (e.raw) block(args, "pre", "raw", e.raw);
-      if (dead) { cell(tr, e.reason, "reason"); cell(tr, e.died_at); }
+      if (dead) { cell(tr, e.reason, "reason"); cell(tr, e.died_at, "time"); }
       tbody.appendChild(tr);
     });
   }
