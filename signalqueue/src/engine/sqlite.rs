@@ -1,9 +1,933 @@
-//! `sqlite://PATH`: the embedded default engine (being written).
+//! `sqlite://PATH`: the embedded default engine, one file on one machine, no server.
+//!
+//! `sqlite://q.db` is the relative path `q.db` (relative to the working directory), and
+//! `sqlite:///var/lib/app/q.db` the absolute path `/var/lib/app/q.db` (the third slash starts
+//! the path). The file and its schema are created on first open; the directory must exist.
+//!
+//! Durability: the database runs in WAL mode with `synchronous=FULL`, so once
+//! [`Engine::enqueue`] returns, the signals are in the write-ahead log and fsync'ed: they survive
+//! a crash of the process and a power loss (as far as the disk honours fsync). Every other
+//! change (claims, acks, retries, dead letters) is just as durable when its call returns.
+//!
+//! Sharing: a web process and a worker process on one machine open the same file. SQLite
+//! serialises writers; every write is one short `BEGIN IMMEDIATE` transaction and connections
+//! wait up to [`BUSY_TIMEOUT`] for the lock, so processes sharing a file do not see "database is
+//! locked" errors in normal use. A claim waits by polling the file every
+//! `EngineOptions::poll_interval`; an enqueue made by this process wakes its waiting claims at
+//! once, one made by another process is seen at the next poll.
+//!
+//! Layout (see `docs/engines.md`): the table `entries` holds the entries of every queue in the
+//! file (column `queue`), in insertion order (`id`); `dead` holds dead letters. Ids come from
+//! `AUTOINCREMENT`, so an id is never reused, and a claim token (id, fence) can never match a
+//! later entry.
 
-use crate::engine::{EngineOptions, EngineUrl, SharedEngine};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use tokio::sync::Notify;
+
+use crate::engine::{
+    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl,
+    Entry, Outgoing, SharedEngine,
+};
 use crate::error::Error;
 
-/// Opens the SQLite engine at the URL's path.
-pub(crate) async fn open(_url: &EngineUrl, _options: EngineOptions) -> Result<SharedEngine, Error> {
-    Err(Error::Config { origin: "queue URL".into(), message: "the sqlite engine is not built yet".into() })
+/// How long a connection waits for another connection's write lock before giving up. Writes are
+/// short (a batch of inserts, a claim), so waiting this long means something is wrong: a process
+/// holding a transaction open, or a disk that stopped answering.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The schema, one step per version; `PRAGMA user_version` records how many were applied. A
+/// new version appends a step (never edits one), so old files upgrade on open.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "
+    CREATE TABLE entries (
+        -- AUTOINCREMENT: ids are never reused, so a stale claim token never matches a new entry.
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue        TEXT    NOT NULL,
+        payload      BLOB    NOT NULL,
+        -- Unix ms from which the entry may be claimed (a retry's `not_before`), when not leased.
+        available_at INTEGER NOT NULL,
+        -- Unix ms at which the current lease ends; NULL when nobody holds the entry.
+        lease_until  INTEGER,
+        -- Bumped at every claim; a token must present the current one.
+        fence        INTEGER NOT NULL DEFAULT 0,
+        deliveries   INTEGER NOT NULL DEFAULT 0,
+        enqueued_at  INTEGER NOT NULL
+    );
+    -- The claim query walks one queue in insertion order and filters on the lease and time
+    -- columns: covering them means it never touches the table for rows it skips. `counts` and
+    -- `pending` use the same index.
+    CREATE INDEX entries_claim ON entries (queue, id, lease_until, available_at);
+    CREATE TABLE dead (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue   TEXT    NOT NULL,
+        payload BLOB    NOT NULL,
+        reason  TEXT    NOT NULL,
+        died_at INTEGER NOT NULL
+    );
+    CREATE INDEX dead_by_queue ON dead (queue, id);
+    CREATE INDEX dead_by_age ON dead (queue, died_at);
+    ",
+];
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The SQLite engine. Open one with [`open`](crate::engine::open) and a `sqlite://PATH` URL.
+pub struct SqliteEngine {
+    /// `sqlite://PATH` as configured.
+    describe: String,
+    /// The file, absolute, for error messages.
+    path: PathBuf,
+    options: EngineOptions,
+    /// One connection per engine: SQLite has one writer at a time anyway, and reads are short.
+    /// A std mutex, because it is only ever locked on a blocking thread.
+    conn: Arc<Mutex<Connection>>,
+    /// Wakes this process's waiting claims when this process adds claimable entries.
+    arrived: Arc<Notify>,
+}
+
+/// The file path a `sqlite://` URL names: everything after `sqlite://`, as written.
+pub(crate) fn url_path(url: &EngineUrl) -> PathBuf {
+    PathBuf::from(&url.rest)
+}
+
+/// Opens (creating if needed) the SQLite engine at the URL's path.
+pub(crate) async fn open(url: &EngineUrl, options: EngineOptions) -> Result<SharedEngine, Error> {
+    Ok(Arc::new(SqliteEngine::open(url, options).await?))
+}
+
+impl SqliteEngine {
+    /// Opens the file at the URL's path, creating the file and its schema if needed.
+    pub(crate) async fn open(url: &EngineUrl, options: EngineOptions) -> Result<Self, Error> {
+        let written = url_path(url);
+        let describe = format!("sqlite://{}", written.display());
+        let path = std::path::absolute(&written).unwrap_or_else(|_| written.clone());
+        let config_error = |message: String| Error::Config {
+            origin: format!("queue `{}` (`{describe}`)", options.queue),
+            message,
+        };
+
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(config_error(format!(
+                    "the directory `{}` does not exist; create it, or point the URL at a file in an existing directory",
+                    dir.display()
+                )));
+            }
+        }
+
+        let (conn, path) = {
+            let describe = describe.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = open_connection(&path).map_err(|e| engine_error(&describe, &path, e))?;
+                // The same file reached by two spellings must share one wake-up.
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                Ok::<_, EngineError>((conn, path))
+            })
+            .await
+            .map_err(|e| config_error(format!("opening the file panicked: {e}")))?
+            .map_err(|e| match e {
+                EngineError::Unavailable { .. } => Error::Engine(e),
+                EngineError::Failed { message, .. } => config_error(message),
+            })?
+        };
+
+        let arrived = notifier(&path, &options.queue);
+        Ok(SqliteEngine {
+            describe,
+            path,
+            options,
+            conn: Arc::new(Mutex::new(conn)),
+            arrived,
+        })
+    }
+
+    /// Runs `work` on a blocking thread with the connection, mapping SQLite's errors to ones
+    /// that say what to do.
+    async fn run<T, F>(&self, work: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            // A panic inside `work` rolled its transaction back (rusqlite rolls back on drop),
+            // so the connection is still sound.
+            let mut conn: MutexGuard<'_, Connection> =
+                conn.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut conn)
+        })
+        .await;
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(engine_error(&self.describe, &self.path, e)),
+            Err(e) => Err(EngineError::Failed {
+                engine: self.describe.clone(),
+                message: format!("a blocking SQLite call failed: {e}"),
+            }),
+        }
+    }
+
+    /// One attempt to claim up to `max` ready entries.
+    async fn claim_now(&self, max: usize, lease: Duration) -> Result<Vec<Claimed>, EngineError> {
+        let queue = self.options.queue.clone();
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let lease = duration_ms(lease);
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Taken after BEGIN IMMEDIATE: the lock may have taken a while to get.
+            let now = now_ms();
+            let mut claimed = {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE entries
+                     SET lease_until = ?3 + ?4, fence = fence + 1, deliveries = deliveries + 1
+                     WHERE id IN (
+                         SELECT id FROM entries
+                         WHERE queue = ?1
+                           AND ((lease_until IS NULL AND available_at <= ?3) OR lease_until <= ?3)
+                         ORDER BY id
+                         LIMIT ?2)
+                     RETURNING id, fence, deliveries, payload",
+                )?;
+                let rows = stmt.query_map(params![queue, max, now, lease], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        Claimed {
+                            token: ClaimToken {
+                                key: row.get::<_, i64>(0)?.to_string(),
+                                fence: row.get::<_, i64>(1)? as u64,
+                            },
+                            deliveries: u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX),
+                            payload: row.get(3)?,
+                        },
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.commit()?;
+            // RETURNING gives no order; the contract says oldest first.
+            claimed.sort_by_key(|(id, _)| *id);
+            Ok(claimed.into_iter().map(|(_, c)| c).collect())
+        })
+        .await
+    }
+
+    /// Deletes dead letters beyond `dead_max` and older than `dead_ttl`.
+    fn trim_dead(
+        tx: &rusqlite::Transaction<'_>,
+        queue: &str,
+        options: &EngineOptions,
+    ) -> rusqlite::Result<()> {
+        let cutoff = now_ms().saturating_sub(duration_ms(options.dead_ttl));
+        tx.prepare_cached("DELETE FROM dead WHERE queue = ?1 AND died_at < ?2")?
+            .execute(params![queue, cutoff])?;
+        let keep = i64::try_from(options.dead_max).unwrap_or(i64::MAX);
+        tx.prepare_cached(
+            "DELETE FROM dead WHERE queue = ?1 AND id <= (
+                 SELECT id FROM dead WHERE queue = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![queue, keep])?;
+        Ok(())
+    }
+}
+
+/// Opens a connection, sets it up and brings the schema to [`SCHEMA_VERSION`].
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    // No URI interpretation: the path is a path, whatever characters it has.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer, and a commit is one append + fsync to the log.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(
+            path = %path.display(),
+            journal_mode = %mode,
+            "SQLite could not switch to WAL mode (is the file on a network filesystem?); \
+             processes sharing it will block each other more"
+        );
+    }
+    // FULL: fsync the log at every commit, so a returned `enqueue` survives a power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Acked entries leave free pages and a WAL that grew under load; cap what it keeps after a
+    // checkpoint so the files do not hold on to a burst forever.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Applies the schema steps the file lacks, in one transaction, so two processes opening a new
+/// file at once do not both create it.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(format!(
+                "the file has signalqueue schema version {version}, newer than this build understands ({SCHEMA_VERSION}); upgrade signalqueue in this program"
+            )),
+        ));
+    }
+    let applied = usize::try_from(version).unwrap_or(0);
+    for step in &MIGRATIONS[applied..] {
+        tx.execute_batch(step)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}
+
+/// The process-wide wake-up for one queue of one file, so that two engines opened on the same
+/// file in one process (a sender and an embedded worker) wake each other.
+fn notifier(path: &Path, queue: &str) -> Arc<Notify> {
+    /// By (canonical file path, queue name). Entries are never removed: one small `Notify` per
+    /// queue a process ever opened.
+    type Notifiers = HashMap<(PathBuf, String), Arc<Notify>>;
+    static ALL: OnceLock<Mutex<Notifiers>> = OnceLock::new();
+    let mut all = ALL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    all.entry((path.to_path_buf(), queue.to_string()))
+        .or_default()
+        .clone()
+}
+
+/// Milliseconds since the Unix epoch, as SQLite stores them.
+fn now_ms() -> i64 {
+    i64::try_from(unix_ms(SystemTime::now())).unwrap_or(i64::MAX)
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Tokens as (row id, fence); a key that is not a row id cannot match any row.
+fn parse_token(token: &ClaimToken) -> Option<(i64, i64)> {
+    Some((token.key.parse().ok()?, i64::try_from(token.fence).ok()?))
+}
+
+/// Says what went wrong with the file and what to do about it.
+fn engine_error(describe: &str, path: &Path, e: rusqlite::Error) -> EngineError {
+    let path = path.display();
+    let failed = |message: String| EngineError::Failed {
+        engine: describe.to_string(),
+        message,
+    };
+    let rusqlite::Error::SqliteFailure(failure, detail) = &e else {
+        return failed(e.to_string());
+    };
+    let detail = detail.clone().unwrap_or_else(|| failure.to_string());
+    match failure.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => EngineError::Unavailable {
+            engine: describe.to_string(),
+            message: format!(
+                "`{path}` stayed locked by another connection for more than {}s ({detail}); retry, and look for a process holding a long transaction on it",
+                BUSY_TIMEOUT.as_secs()
+            ),
+        },
+        ErrorCode::CannotOpen => failed(format!(
+            "cannot open `{path}` ({detail}); check that the directory exists and that this process may create and write files in it"
+        )),
+        ErrorCode::ReadOnly | ErrorCode::PermissionDenied => failed(format!(
+            "`{path}` is not writable by this process ({detail}); give this user write access to the file and its directory (SQLite creates `-wal` and `-shm` files beside it)"
+        )),
+        ErrorCode::DiskFull => failed(format!(
+            "the disk holding `{path}` is full ({detail}); free space, then retry"
+        )),
+        ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => failed(format!(
+            "`{path}` is not a usable SQLite database ({detail}); point the queue URL at a new file, or restore this one from a backup"
+        )),
+        ErrorCode::SystemIoFailure => EngineError::Unavailable {
+            engine: describe.to_string(),
+            message: format!(
+                "reading or writing `{path}` failed ({detail}); check the disk and the file system"
+            ),
+        },
+        _ => failed(format!("`{path}`: {detail}")),
+    }
+}
+
+#[async_trait]
+impl Engine for SqliteEngine {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        // Reads the schema: fails if the file went away under us or became unreadable.
+        self.run(|conn| conn.query_row("PRAGMA user_version", [], |_| Ok(())))
+            .await
+    }
+
+    async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let queue = self.options.queue.clone();
+        let payloads: Vec<Vec<u8>> = batch.iter().map(|o| o.payload.clone()).collect();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO entries (queue, payload, available_at, enqueued_at)
+                     VALUES (?1, ?2, 0, ?3)",
+                )?;
+                for payload in &payloads {
+                    insert.execute(params![queue, payload, now])?;
+                }
+            }
+            // synchronous=FULL: the commit returns after the WAL is fsync'ed.
+            tx.commit()
+        })
+        .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        max: usize,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Claimed>, EngineError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + wait;
+        // A zero interval would spin on the file.
+        let poll = self.options.poll_interval.max(Duration::from_millis(1));
+        loop {
+            // Created before looking, so an enqueue between the look and the sleep still wakes
+            // us (`notify_waiters` reaches every `Notified` created before it).
+            let arrived = self.arrived.notified();
+            let claimed = self.claim_now(max, lease).await?;
+            if !claimed.is_empty() {
+                return Ok(claimed);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            // Other processes' enqueues, due retries and expired leases are only seen by
+            // looking again.
+            let nap = (deadline - now).min(poll);
+            let _ = tokio::time::timeout(nap, arrived).await;
+        }
+    }
+
+    async fn renew(
+        &self,
+        tokens: &[ClaimToken],
+        lease: Duration,
+    ) -> Result<Vec<bool>, EngineError> {
+        let queue = self.options.queue.clone();
+        let tokens: Vec<Option<(i64, i64)>> = tokens.iter().map(parse_token).collect();
+        let lease = duration_ms(lease);
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let mut answers = Vec::with_capacity(tokens.len());
+            {
+                let mut renew = tx.prepare_cached(
+                    "UPDATE entries SET lease_until = ?4 + ?5
+                     WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                )?;
+                for token in &tokens {
+                    answers.push(match token {
+                        Some((id, fence)) => {
+                            renew.execute(params![id, queue, fence, now, lease])? == 1
+                        }
+                        None => false,
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(answers)
+        })
+        .await
+    }
+
+    async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError> {
+        let queue = self.options.queue.clone();
+        let tokens: Vec<Option<(i64, i64)>> = tokens.iter().map(parse_token).collect();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let mut answers = Vec::with_capacity(tokens.len());
+            {
+                // Acked entries are deleted: nothing "done" is kept, so nothing grows.
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM entries
+                     WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                )?;
+                for token in &tokens {
+                    answers.push(match token {
+                        Some((id, fence)) => delete.execute(params![id, queue, fence, now])? == 1,
+                        None => false,
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(answers)
+        })
+        .await
+    }
+
+    async fn retry(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        not_before: SystemTime,
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        let queue = self.options.queue.clone();
+        let payload = payload.to_vec();
+        let not_before = i64::try_from(unix_ms(not_before)).unwrap_or(i64::MAX);
+        let done = self
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE entries
+                         SET payload = ?5, available_at = ?6, lease_until = NULL
+                         WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                    )?
+                    .execute(params![id, queue, fence, now_ms(), payload, not_before])?;
+                tx.commit()?;
+                Ok(changed == 1)
+            })
+            .await?;
+        if done {
+            self.arrived.notify_waiters();
+        }
+        Ok(done)
+    }
+
+    async fn dead_letter(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        let queue = self.options.queue.clone();
+        let options = self.options.clone();
+        let payload = payload.to_vec();
+        let reason = reason.to_string();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let removed = tx
+                .prepare_cached(
+                    "DELETE FROM entries
+                     WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                )?
+                .execute(params![id, queue, fence, now])?;
+            if removed != 1 {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT INTO dead (queue, payload, reason, died_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![queue, payload, reason, now])?;
+            Self::trim_dead(&tx, &queue, &options)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
+        let queue = self.options.queue.clone();
+        let tokens: Vec<(i64, i64)> = tokens.iter().filter_map(parse_token).collect();
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            {
+                // The entry keeps its id, so it goes back to its place near the front; the
+                // delivery is taken back because a release is not a failed attempt.
+                let mut release = tx.prepare_cached(
+                    "UPDATE entries
+                     SET lease_until = NULL, deliveries = max(deliveries - 1, 0)
+                     WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                )?;
+                for (id, fence) in &tokens {
+                    release.execute(params![id, queue, fence, now])?;
+                }
+            }
+            tx.commit()
+        })
+        .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    async fn counts(&self) -> Result<Counts, EngineError> {
+        let queue = self.options.queue.clone();
+        let options = self.options.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            Self::trim_dead(&tx, &queue, &options)?;
+            let now = now_ms();
+            let (pending, scheduled, in_flight) = tx.query_row(
+                "SELECT
+                     coalesce(sum(lease_until IS NULL AND available_at <= ?2), 0),
+                     coalesce(sum(lease_until IS NULL AND available_at > ?2), 0),
+                     coalesce(sum(lease_until IS NOT NULL), 0)
+                 FROM entries WHERE queue = ?1",
+                params![queue, now],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            let dead: i64 = tx.query_row(
+                "SELECT count(*) FROM dead WHERE queue = ?1",
+                [&queue],
+                |row| row.get(0),
+            )?;
+            tx.commit()?;
+            Ok(Counts {
+                pending: pending as u64,
+                scheduled: scheduled as u64,
+                in_flight: in_flight as u64,
+                dead: dead as u64,
+            })
+        })
+        .await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError> {
+        let queue = self.options.queue.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, payload FROM entries
+                 WHERE queue = ?1 AND lease_until IS NULL
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![queue, limit], |row| {
+                Ok(Entry {
+                    key: row.get::<_, i64>(0)?.to_string(),
+                    payload: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn dead(&self, limit: usize) -> Result<Vec<DeadEntry>, EngineError> {
+        let queue = self.options.queue.clone();
+        let options = self.options.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            Self::trim_dead(&tx, &queue, &options)?;
+            let dead = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, payload, reason, died_at FROM dead
+                     WHERE queue = ?1 ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![queue, limit], |row| {
+                    Ok(DeadEntry {
+                        key: row.get::<_, i64>(0)?.to_string(),
+                        payload: row.get(1)?,
+                        reason: row.get(2)?,
+                        died_at: crate::engine::from_unix_ms(row.get::<_, i64>(3)?.max(0) as u64),
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.commit()?;
+            Ok(dead)
+        })
+        .await
+    }
+
+    async fn purge_pending(&self) -> Result<u64, EngineError> {
+        let queue = self.options.queue.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = tx.execute(
+                "DELETE FROM entries WHERE queue = ?1 AND lease_until IS NULL",
+                [&queue],
+            )?;
+            tx.commit()?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+
+    async fn purge_dead(&self) -> Result<u64, EngineError> {
+        let queue = self.options.queue.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = tx.execute("DELETE FROM dead WHERE queue = ?1", [&queue])?;
+            tx.commit()?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+
+    async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError> {
+        let queue = self.options.queue.clone();
+        // Keys that are not dead-letter ids match nothing. Sorted so that replayed entries keep
+        // the order in which they died; deduplicated so that one is not replayed twice.
+        let ids: Option<Vec<i64>> = keys.map(|keys| {
+            let mut ids: Vec<i64> = keys.iter().filter_map(|k| k.parse().ok()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        });
+        let replayed = self
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = now_ms();
+                // New rows, so new ids: replayed entries join the back of the queue as fresh
+                // entries (no deliveries yet).
+                let replayed = match &ids {
+                    None => {
+                        let n = tx.execute(
+                            "INSERT INTO entries (queue, payload, available_at, enqueued_at)
+                             SELECT queue, payload, 0, ?2 FROM dead WHERE queue = ?1 ORDER BY id",
+                            params![queue, now],
+                        )?;
+                        tx.execute("DELETE FROM dead WHERE queue = ?1", [&queue])?;
+                        n
+                    }
+                    Some(ids) => {
+                        let mut insert = tx.prepare_cached(
+                            "INSERT INTO entries (queue, payload, available_at, enqueued_at)
+                             SELECT queue, payload, 0, ?3 FROM dead WHERE queue = ?1 AND id = ?2",
+                        )?;
+                        let mut delete =
+                            tx.prepare_cached("DELETE FROM dead WHERE queue = ?1 AND id = ?2")?;
+                        let mut n = 0;
+                        for id in ids {
+                            n += insert.execute(params![queue, id, now])?;
+                            delete.execute(params![queue, id])?;
+                        }
+                        n
+                    }
+                };
+                tx.commit()?;
+                Ok(replayed as u64)
+            })
+            .await?;
+        if replayed > 0 {
+            self.arrived.notify_waiters();
+        }
+        Ok(replayed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> EngineUrl {
+        EngineUrl::parse(s).expect("a valid URL")
+    }
+
+    #[test]
+    fn relative_and_absolute_paths() {
+        assert_eq!(url_path(&url("sqlite://q.db")), PathBuf::from("q.db"));
+        assert!(url_path(&url("sqlite://q.db")).is_relative());
+        assert_eq!(
+            url_path(&url("sqlite://data/q.db")),
+            PathBuf::from("data/q.db")
+        );
+        let absolute = url_path(&url("sqlite:///var/lib/app/q.db"));
+        assert_eq!(absolute, PathBuf::from("/var/lib/app/q.db"));
+        assert!(absolute.is_absolute());
+        assert!(EngineUrl::parse("sqlite://").is_err());
+    }
+
+    fn schema_objects(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT type || ' ' || name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 1")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("query");
+        rows.collect::<rusqlite::Result<_>>().expect("rows")
+    }
+
+    #[tokio::test]
+    async fn creates_the_file_and_schema_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new.db");
+        let u = url(&format!("sqlite://{}", path.display()));
+        let engine = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .expect("open");
+        assert!(path.exists(), "the file is created");
+        assert_eq!(engine.describe(), format!("sqlite://{}", path.display()));
+        assert_eq!(engine.kind(), "sqlite");
+        engine.ping().await.expect("ping");
+        drop(engine);
+
+        let conn = Connection::open(&path).expect("open by hand");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("user_version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("journal_mode");
+        assert_eq!(mode, "wal", "WAL mode is a property of the file");
+        let objects = schema_objects(&conn);
+        assert_eq!(
+            objects,
+            [
+                "index dead_by_age",
+                "index dead_by_queue",
+                "index entries_claim",
+                "table dead",
+                "table entries",
+            ]
+        );
+        drop(conn);
+
+        // Opening again keeps the schema (and would fail if it ran the migration twice).
+        let again = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .expect("reopen");
+        again.ping().await.expect("ping");
+        let conn = Connection::open(&path).expect("open by hand");
+        assert_eq!(schema_objects(&conn), objects);
+    }
+
+    #[tokio::test]
+    async fn the_claim_query_uses_its_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("plan.db");
+        let conn = open_connection(&path).expect("open");
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id FROM entries
+                 WHERE queue = ?1
+                   AND ((lease_until IS NULL AND available_at <= ?3) OR lease_until <= ?3)
+                 ORDER BY id LIMIT ?2",
+            )
+            .expect("prepare")
+            .query_map(params!["q", 10, 0], |row| row.get::<_, String>(3))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("USING COVERING INDEX entries_claim"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("no-such-dir").join("q.db");
+        let u = url(&format!("sqlite://{}", path.display()));
+        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("no-such-dir` does not exist"), "{err}");
+        assert!(err.contains("create it"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, vec![b'x'; 4096]).expect("write");
+        let u = url(&format!("sqlite://{}", path.display()));
+        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("is not a usable SQLite database"), "{err}");
+        assert!(err.contains("notes.txt"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("future.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("set version");
+        drop(conn);
+        let u = url(&format!("sqlite://{}", path.display()));
+        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("newer than this build understands"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_read_only_file_is_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ro.db");
+        let u = url(&format!("sqlite://{}", path.display()));
+        drop(
+            SqliteEngine::open(&u, EngineOptions::new("default"))
+                .await
+                .expect("create"),
+        );
+        // Root ignores permissions; there is nothing to check then.
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"").expect("probe");
+        std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        if std::fs::OpenOptions::new().write(true).open(&probe).is_ok() {
+            return;
+        }
+        for name in ["ro.db", "ro.db-wal", "ro.db-shm"] {
+            let p = dir.path().join(name);
+            if p.exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400))
+                    .expect("chmod");
+            }
+        }
+        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("ro.db"), "{err}");
+    }
 }

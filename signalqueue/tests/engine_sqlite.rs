@@ -1,0 +1,201 @@
+//! The engine contract, run against `sqlite://` on a temporary file, plus what only a file can
+//! show: two opens of one file (as two processes), reopening after a drop, queues sharing a file.
+
+#[path = "support/contract.rs"]
+mod contract;
+
+use std::time::Duration;
+
+use signalqueue::engine::{self, Counts, EngineOptions, SharedEngine};
+use tempfile::TempDir;
+
+use contract::{claim_all, counts, item, items, texts, tokens, LONG_LEASE};
+
+/// One database file in a private temporary directory (removed when the test ends). Every
+/// `open` is a separate connection, as another process would have.
+struct Sqlite {
+    dir: TempDir,
+    url: String,
+}
+
+impl Sqlite {
+    fn new() -> Sqlite {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // An absolute path, so the URL has the third slash: `sqlite:///tmp/.../queue.db`.
+        let url = format!("sqlite://{}", dir.path().join("queue.db").display());
+        Sqlite { dir, url }
+    }
+}
+
+impl contract::Fixture for Sqlite {
+    async fn open(&self, options: EngineOptions) -> SharedEngine {
+        engine::open(&self.url, options)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.url))
+    }
+}
+
+async fn fixture() -> Sqlite {
+    Sqlite::new()
+}
+
+contract::engine_contract_tests!(fixture);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_names_the_file() {
+    let db = Sqlite::new();
+    let engine = contract::Fixture::open(&db, EngineOptions::new("default")).await;
+    assert_eq!(engine.kind(), "sqlite");
+    assert_eq!(engine.describe(), db.url);
+    assert!(db.url.starts_with("sqlite:///"), "{}", db.url);
+    assert!(db.dir.path().join("queue.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_opens_of_one_file_share_the_queue() {
+    let db = Sqlite::new();
+    let sender = contract::Fixture::open(&db, EngineOptions::new("default")).await;
+    let worker = contract::Fixture::open(&db, EngineOptions::new("default")).await;
+
+    sender.enqueue(&items("shared", 3)).await.expect("enqueue");
+    assert_eq!(worker.counts().await.expect("counts"), counts(3, 0, 0, 0));
+    let claimed = claim_all(&worker, 2).await;
+    assert_eq!(texts(&claimed), ["shared-0", "shared-1", "shared-2"]);
+    assert_eq!(sender.counts().await.expect("counts"), counts(0, 0, 3, 0));
+    // Either handle may finish a claim: the token, not the connection, owns it.
+    assert_eq!(
+        sender.ack(&tokens(&claimed)).await.expect("ack"),
+        [true, true, true]
+    );
+    assert_eq!(worker.counts().await.expect("counts"), Counts::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_survive_reopening_the_file() {
+    let db = Sqlite::new();
+    let options = EngineOptions::new("default");
+    let engine = contract::Fixture::open(&db, options.clone()).await;
+    engine.enqueue(&items("kept", 3)).await.expect("enqueue");
+    // One of them in flight when the process "dies": it comes back after its lease.
+    let claimed = engine
+        .claim(1, Duration::from_millis(300), Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&claimed), ["kept-0"]);
+    let first = claimed[0].clone();
+    engine
+        .dead_letter(
+            &engine
+                .claim(1, LONG_LEASE, Duration::ZERO)
+                .await
+                .expect("claim")[0]
+                .token,
+            b"kept-1",
+            "kept dead",
+        )
+        .await
+        .expect("dead_letter");
+    drop(engine);
+
+    let reopened = contract::Fixture::open(&db, options).await;
+    let pending = reopened.pending(10).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].payload, b"kept-2");
+    let dead = reopened.dead(10).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].payload, b"kept-1");
+    assert_eq!(dead[0].reason, "kept dead");
+
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let more = reopened
+            .claim(10, LONG_LEASE, contract::EVENTUALLY)
+            .await
+            .expect("claim");
+        assert!(!more.is_empty(), "entries were lost across the reopen");
+        got.extend(more);
+    }
+    let again = got
+        .iter()
+        .find(|c| c.token.key == first.token.key)
+        .expect("the in-flight entry comes back after its lease");
+    assert_eq!(again.deliveries, 2);
+    assert_ne!(again.token.fence, first.token.fence);
+    let mut payloads = texts(&got);
+    payloads.sort();
+    assert_eq!(payloads, ["kept-0", "kept-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_in_one_file_are_separate() {
+    let db = Sqlite::new();
+    let default = contract::Fixture::open(&db, EngineOptions::new("default")).await;
+    let emails = contract::Fixture::open(&db, EngineOptions::new("emails")).await;
+
+    default
+        .enqueue(&[item("for-default")])
+        .await
+        .expect("enqueue");
+    emails.enqueue(&items("mail", 2)).await.expect("enqueue");
+    assert_eq!(default.counts().await.expect("counts"), counts(1, 0, 0, 0));
+    assert_eq!(emails.counts().await.expect("counts"), counts(2, 0, 0, 0));
+
+    let got = claim_all(&emails, 10).await;
+    assert_eq!(texts(&got), ["mail-0", "mail-1"]);
+    // A token of one queue does nothing in another, even with the right key and fence.
+    assert_eq!(
+        default.ack(&tokens(&got)).await.expect("ack"),
+        [false, false]
+    );
+    assert!(emails
+        .dead_letter(&got[0].token, &got[0].payload, "bounced")
+        .await
+        .expect("dead_letter"));
+    assert!(default.dead(10).await.expect("dead").is_empty());
+    assert_eq!(default.replay_dead(None).await.expect("replay"), 0);
+    assert_eq!(default.purge_pending().await.expect("purge"), 1);
+    assert_eq!(emails.counts().await.expect("counts"), counts(0, 0, 1, 1));
+    assert_eq!(
+        emails.ack(&[got[1].token.clone()]).await.expect("ack"),
+        [true]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_url_is_relative_to_the_working_directory() {
+    // The working directory is process-wide, so this test only reads it, and names a file
+    // that cannot collide: it checks where a relative URL lands without changing directory.
+    let name = format!("sq-relative-{}.db", signalqueue::EnvelopeId::new());
+    let engine = engine::open(&format!("sqlite://{name}"), EngineOptions::new("default"))
+        .await
+        .expect("open");
+    let expected = std::env::current_dir().expect("cwd").join(&name);
+    let exists = expected.exists();
+    drop(engine);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", expected.display()));
+    }
+    assert!(exists, "expected the file at {}", expected.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueue_wakes_waiting_claims_of_the_same_process() {
+    // A poll interval longer than the wait: only the in-process wake-up can end the claim
+    // before its wait runs out, even when sender and claimer opened the file separately.
+    let db = Sqlite::new();
+    let mut options = EngineOptions::new("default");
+    options.poll_interval = Duration::from_secs(600);
+    let claimer = contract::Fixture::open(&db, options.clone()).await;
+    let sender = contract::Fixture::open(&db, options).await;
+    let wait = Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let waiting = tokio::spawn(async move { claimer.claim(10, LONG_LEASE, wait).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sender.enqueue(&[item("wake")]).await.expect("enqueue");
+    let got = waiting.await.expect("claim task").expect("claim");
+    assert_eq!(texts(&got), ["wake"]);
+    assert!(
+        started.elapsed() < wait,
+        "the claim was not woken by the enqueue"
+    );
+}
