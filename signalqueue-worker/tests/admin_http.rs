@@ -51,9 +51,13 @@ struct Server {
 }
 
 impl Server {
-    /// A server over one queue, `default`, on a private in-memory engine.
+    /// A server over queues `default` and `emails`, on private in-memory engines.
     async fn start(token: Option<&str>) -> Server {
-        let engine: SharedEngine = MemoryEngine::new(EngineOptions::new("default"));
+        Server::start_on(MemoryEngine::new(EngineOptions::new("default")), token).await
+    }
+
+    /// A server whose `default` queue is `engine`.
+    async fn start_on(engine: SharedEngine, token: Option<&str>) -> Server {
         let emails: SharedEngine = MemoryEngine::new(EngineOptions::new("emails"));
         let runtime = Runtime::builder()
             .queue("default", engine.clone())
@@ -95,21 +99,26 @@ impl Server {
             .id()
     }
 
-    /// Sends one and dead-letters it as the worker would, with `reason`.
+    /// Sends one and dead-letters it as the worker would, with `reason`; other entries are
+    /// claimed on the way and given back untouched.
     async fn send_dead(&self, order_id: u64, reason: &str) {
-        self.send(order_id, "doomed").await;
+        let id = self.send(order_id, "doomed").await;
         let claimed = self
             .engine
-            .claim(1, Duration::from_secs(60), Duration::ZERO)
+            .claim(1000, Duration::from_secs(60), Duration::ZERO)
             .await
             .unwrap();
-        assert_eq!(claimed.len(), 1, "the entry just sent is claimable");
-        let c = &claimed[0];
+        let (ours, others): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|c| signalqueue::Envelope::decode(&c.payload).is_ok_and(|e| e.id == id));
+        assert_eq!(ours.len(), 1, "the entry just sent is claimable");
         assert!(self
             .engine
-            .dead_letter(&c.token, &c.payload, reason)
+            .dead_letter(&ours[0].token, &ours[0].payload, reason)
             .await
             .unwrap());
+        let others: Vec<_> = others.into_iter().map(|c| c.token).collect();
+        self.engine.release(&others).await.unwrap();
     }
 
     async fn get(&self, path: &str) -> Response {
@@ -537,6 +546,54 @@ async fn replay_moves_dead_letters_back_and_purge_removes_them() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["purged"], 1);
     assert_eq!(server.engine.counts().await.unwrap().dead, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_queue_shows_counts_entries_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("queue.db").display());
+    let engine = signalqueue::engine::open(&url, EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let server = Server::start_on(engine, Some("s3cret")).await;
+    server.send(1, "one").await;
+    server.send(2, "two").await;
+    server.send_dead(3, "receiver failed: boom").await;
+
+    let body = server.get("/api/queues").await.json();
+    let default = queue(&body, "default");
+    assert_eq!(default["engine"], "sqlite");
+    assert_eq!(default["url"], url);
+    assert_eq!(
+        default["counts"],
+        json!({"pending": 2, "scheduled": 0, "in_flight": 0, "dead": 1})
+    );
+    let pending = server.get("/api/queues/default/pending").await.json();
+    let args: Vec<&Value> = pending["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["args"])
+        .collect();
+    assert_eq!(
+        args,
+        [
+            &json!({"order_id": 1, "note": "one"}),
+            &json!({"order_id": 2, "note": "two"})
+        ]
+    );
+    let dead = server.get("/api/queues/default/dead").await.json();
+    assert_eq!(dead["entries"][0]["reason"], "receiver failed: boom");
+
+    let r = server
+        .post("/api/queues/default/dead/replay", Some("s3cret"), "")
+        .await;
+    assert_eq!(r.json()["replayed"], 1);
+    let counts = server.engine.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (3, 0));
+    let text = server.get("/metrics").await.body;
+    assert!(text.contains("signalqueue_queue_depth{queue=\"default\",state=\"pending\"} 3"));
     server.shutdown().await;
 }
 
