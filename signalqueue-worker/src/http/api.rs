@@ -53,7 +53,9 @@ impl QueueView {
         QueueView {
             name: queue.name.clone(),
             engine: queue.engine.kind(),
-            url: queue.engine.describe(),
+            // `describe` already hides passwords; redacting again costs nothing and keeps a
+            // future engine that forgets from putting one on a page anyone may open.
+            url: signalqueue::engine::redact_url(&queue.engine.describe()),
             counts,
             error,
             handled_total,

@@ -218,3 +218,39 @@ fn served_queues(state: &AdminState) -> Arc<[ServedQueue]> {
     }
     served.into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// Counts warnings.
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn warnings_for(addr: &str) -> usize {
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Warnings(count.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            warn_if_public(&addr.parse().unwrap());
+        });
+        count.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn warns_only_for_addresses_other_machines_reach() {
+        assert_eq!(warnings_for("127.0.0.1:11231"), 0);
+        assert_eq!(warnings_for("[::1]:11231"), 0);
+        assert_eq!(warnings_for("0.0.0.0:11231"), 1);
+        assert_eq!(warnings_for("10.1.2.3:11231"), 1);
+        assert_eq!(warnings_for("[::]:11231"), 1);
+    }
+}
