@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use crate::envelope::EnvelopeId;
+use crate::envelope::{DecodeError, EnvelopeId, Payload};
+use crate::mapping::glue::Resolved;
+use crate::mapping::{MissingRef, OnMissing};
 use crate::receiver::{Delivery, ReceiverDef};
 use crate::registry::Registry;
 use crate::signal::{ErasedArgs, SignalDef};
@@ -63,6 +65,9 @@ pub struct DispatchReport {
     pub signal: &'static str,
     /// One entry per receiver that ran.
     pub outcomes: Vec<ReceiverOutcome>,
+    /// Non-empty when no receiver ran because these referenced rows are gone and the signal
+    /// says `on_missing = "skip"`.
+    pub skipped: Vec<MissingRef>,
 }
 
 impl DispatchReport {
@@ -75,6 +80,63 @@ impl DispatchReport {
     pub fn failures(&self) -> impl Iterator<Item = &ReceiverOutcome> {
         self.outcomes.iter().filter(|o| !o.outcome.is_success())
     }
+}
+
+/// A signal's arguments, ready for its receivers or not to be delivered at all.
+pub enum Prepared {
+    /// Run the receivers on these arguments (every `Ref` among them loaded; with
+    /// `on_missing = "deliver"` a gone row is a `Ref` whose `get()` is `None`).
+    Run(ErasedArgs),
+    /// A referenced row is gone and the signal says `on_missing = "skip"`: acknowledge the
+    /// signal without running any receiver.
+    Skip(Vec<MissingRef>),
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Prepared::Run(_) => f.write_str("Run(..)"),
+            Prepared::Skip(missing) => f.debug_tuple("Skip").field(missing).finish(),
+        }
+    }
+}
+
+/// Why a signal's arguments are not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The payload does not decode into the signal's arguments: it never will.
+    #[error(transparent)]
+    Decode(DecodeError),
+    /// A `Ref` argument could not be loaded (its store failed, or its loader panicked): a
+    /// failure that does not depend on the receivers, worth retrying.
+    #[error("loading the signal's references failed: {0}")]
+    Load(BoxError),
+}
+
+/// Decodes a signal's payload and loads its `Ref` arguments: the one step the worker and
+/// `send_now` share before running receivers, so both see the same rows and treat a gone row
+/// alike.
+pub async fn prepare(def: &'static SignalDef, payload: &Payload) -> Result<Prepared, PrepareError> {
+    let args = (def.decode)(payload).map_err(PrepareError::Decode)?;
+    resolve(def, args).await.map_err(PrepareError::Load)
+}
+
+/// Loads the `Ref` arguments of decoded `args` (nothing to do for a signal without any) and
+/// applies the signal's `on_missing`. A panicking loader is an error, not a panic.
+pub async fn resolve(def: &'static SignalDef, args: ErasedArgs) -> Result<Prepared, BoxError> {
+    let Some(resolve) = def.resolve else {
+        return Ok(Prepared::Run(args));
+    };
+    let Resolved { args, missing } = match AssertUnwindSafe(resolve(args)).catch_unwind().await {
+        Ok(resolved) => resolved?,
+        Err(panic) => {
+            return Err(format!("the loader panicked: {}", panic_message(panic.as_ref())).into())
+        }
+    };
+    if !missing.is_empty() && def.on_missing == OnMissing::Skip {
+        return Ok(Prepared::Skip(missing));
+    }
+    Ok(Prepared::Run(args))
 }
 
 /// Runs `receivers` one after another on `args`, catching panics; returns every outcome.
@@ -109,7 +171,10 @@ pub async fn run_receivers(
     outcomes
 }
 
-/// Runs every receiver of a signal here and now (`send_now`, and `send` in sync runmode).
+/// Runs every receiver of a signal here and now (`send_now`, and `send` in sync runmode),
+/// after the same resolve step as the worker: a gone row skips or is delivered as `None` as
+/// the signal says, and a failed load is reported as every receiver's failure (as the worker
+/// would retry them all).
 pub(crate) async fn run_local(
     def: &'static SignalDef,
     sender: Option<String>,
@@ -129,12 +194,52 @@ pub(crate) async fn run_local(
         sender,
         enqueued_at: id.timestamp(),
     };
-    let outcomes = run_receivers(&receivers, &delivery, args).await;
-    DispatchReport {
+    let mut report = DispatchReport {
         id,
         signal: def.name,
-        outcomes,
+        outcomes: Vec::new(),
+        skipped: Vec::new(),
+    };
+    if receivers.is_empty() {
+        // Nothing would read the rows: do not load them.
+        return report;
     }
+    let started = Instant::now();
+    match resolve(def, args).await {
+        Ok(Prepared::Run(args)) => {
+            report.outcomes = run_receivers(&receivers, &delivery, args).await;
+        }
+        Ok(Prepared::Skip(missing)) => {
+            tracing::info!(
+                signal = %def.name,
+                id = %id,
+                missing = %describe_missing(&missing),
+                "a referenced row is gone; skipped without running receivers (on_missing = \"skip\")"
+            );
+            report.skipped = missing;
+        }
+        Err(e) => {
+            let message = format!("loading the signal's references failed: {e}");
+            report.outcomes = receivers
+                .iter()
+                .map(|r| ReceiverOutcome {
+                    receiver: r.name,
+                    outcome: Outcome::Failed(message.clone().into()),
+                    elapsed: started.elapsed(),
+                })
+                .collect();
+        }
+    }
+    report
+}
+
+/// Missing references, for one log line.
+pub fn describe_missing(missing: &[MissingRef]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).

@@ -33,4 +33,26 @@ pub enum Error {
     /// A blocking call was made where it would block an async runtime.
     #[error("{0}")]
     Blocking(String),
+    /// A model loader asked for a store that nothing provides.
+    #[error("no store of type `{store}` is provided; declare it next to the type with `signalqueue::provide_store!(Type, || async {{ ... }})`, or provide it at start-up with `signalqueue::mapping::stores::provide(|| async {{ ... }})`")]
+    MissingStore {
+        /// The store's type.
+        store: &'static str,
+    },
+    /// A store's initialiser failed; the next use tries again.
+    #[error("store `{store}` failed to open: {source}")]
+    StoreInit {
+        /// The store's type.
+        store: &'static str,
+        /// What the initialiser returned.
+        source: crate::BoxError,
+    },
+    /// Two `provide_store!`s declare the same store type.
+    #[error("store `{store}` is declared twice with `provide_store!` ({places}); keep one, or provide it at start-up with `signalqueue::mapping::stores::provide`, which overrides both")]
+    DuplicateStore {
+        /// The store's type.
+        store: &'static str,
+        /// Where the declarations are.
+        places: String,
+    },
 }

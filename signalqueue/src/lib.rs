@@ -54,6 +54,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod envelope;
 mod error;
+pub mod mapping;
 pub mod receiver;
 pub mod registry;
 pub mod runmode;
@@ -65,6 +66,7 @@ pub use crate::config::Config;
 pub use crate::dispatch::{DispatchReport, Outcome, ReceiverOutcome};
 pub use crate::envelope::{Envelope, EnvelopeId, Payload};
 pub use crate::error::Error;
+pub use crate::mapping::{Mapping, Model, OnMissing, Ref, Stores};
 pub use crate::receiver::{Delivery, ReceiverDef};
 pub use crate::registry::Registry;
 pub use crate::runmode::Runmode;
@@ -148,6 +150,8 @@ pub use signalqueue_macros::receiver;
 pub mod __private {
     pub use crate::codec::Codec;
     pub use crate::envelope::{DecodeError, Payload};
+    pub use crate::mapping::glue::*;
+    pub use crate::mapping::{OnMissing, Stores};
     pub use crate::receiver::{
         run_blocking, split, Delivery, GlueRequest, GlueResponse, IntoReceiverResult, ReceiverDef,
         ReceiverFuture, Split,
@@ -155,7 +159,7 @@ pub mod __private {
     pub use crate::registry::{ReceiverRegistration, SignalRegistration};
     pub use crate::signal::glue::*;
     pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
-    pub use crate::{DispatchReport, EnvelopeId, Error};
+    pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;
     pub use ::inventory;
     pub use ::serde;

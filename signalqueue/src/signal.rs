@@ -10,6 +10,8 @@ use serde::Serialize;
 use crate::codec::Codec;
 use crate::dispatch::DispatchReport;
 use crate::envelope::{DecodeError, Envelope, EnvelopeId, Payload};
+use crate::mapping::glue::ResolveFuture;
+use crate::mapping::{Model, OnMissing};
 use crate::runmode::Runmode;
 
 /// A signal's arguments with their type erased, as receivers' glue takes them. Not public API.
@@ -37,6 +39,11 @@ pub struct SignalDef {
     pub to_json: fn(&Payload) -> Result<serde_json::Value, DecodeError>,
     #[doc(hidden)]
     pub from_json: fn(serde_json::Value, Codec) -> Result<Payload, DecodeError>,
+    /// Loads the signal's `Ref` arguments; `None` for signals without any, so they pay nothing.
+    #[doc(hidden)]
+    pub resolve: Option<fn(ErasedArgs) -> ResolveFuture>,
+    /// What happens when a `Ref` argument's row is gone by the time the signal is handled.
+    pub on_missing: OnMissing,
 }
 
 /// One of a signal's `providing_args`.
@@ -69,6 +76,12 @@ pub trait Signal: Sync + 'static {
 pub struct Sender(Cow<'static, str>);
 
 impl Sender {
+    /// The label of model `M` as a sender, `app_label.model` (`"shop.order"`), as Django sent
+    /// a model class.
+    pub fn of<M: Model>() -> Sender {
+        Sender(Cow::Owned(format!("{}.{}", M::APP_LABEL, M::MODEL_NAME)))
+    }
+
     /// The sender's label.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -110,6 +123,11 @@ impl SendOptions {
     pub fn sender(mut self, sender: impl Into<Sender>) -> Self {
         self.sender = Some(sender.into());
         self
+    }
+
+    /// Sends as model `M` (`"app_label.model"`): see [`Sender::of`].
+    pub fn sender_model<M: Model>(self) -> Self {
+        self.sender(Sender::of::<M>())
     }
 
     /// Overrides the configured runmode for this call.

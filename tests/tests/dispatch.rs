@@ -274,7 +274,7 @@ fn send_blocking_refuses_inside_an_async_runtime() {
 
 #[tokio::test]
 async fn the_hygiene_crates_receivers_run() {
-    assert_eq!(hygiene::run_all().await, 2);
+    assert_eq!(hygiene::run_all().await, 3);
 }
 
 #[test]
@@ -289,6 +289,8 @@ fn duplicate_wire_names_and_orphan_receivers_are_reported() {
         decode: |_| unreachable!(),
         to_json: |_| unreachable!(),
         from_json: |_, _| unreachable!(),
+        resolve: None,
+        on_missing: signalqueue::OnMissing::Deliver,
     };
     static SECOND: signalqueue::SignalDef = signalqueue::SignalDef {
         rust_path: "b::SECOND",

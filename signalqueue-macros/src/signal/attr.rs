@@ -1,4 +1,5 @@
-//! The attribute's arguments: `providing_args = [name: Type, ...]`, `name`, `queue`.
+//! The attribute's arguments: `providing_args = [name: Type, ...]` (each type optionally
+//! followed by `with MappingType`), `name`, `queue`, `on_missing`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
@@ -10,6 +11,33 @@ use crate::errors::Errors;
 pub(crate) struct Arg {
     pub(crate) name: Ident,
     pub(crate) ty: Type,
+    /// `with Path`: the `Mapping` the argument travels through.
+    pub(crate) mapping: Option<syn::Path>,
+}
+
+impl Arg {
+    /// Whether the argument is sent by reference: its type's last path segment is `Ref<...>`.
+    /// The macro cannot resolve names, so this is by spelling; the generated resolve step then
+    /// needs the type to be `signalqueue::Ref`, and says so if it is another `Ref`.
+    pub(crate) fn is_ref(&self) -> bool {
+        match &self.ty {
+            Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|s| {
+                s.ident == "Ref" && matches!(s.arguments, syn::PathArguments::AngleBracketed(_))
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// What to do when a referenced row is gone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnMissing {
+    Deliver,
+    Skip,
+}
+
+mod kw {
+    syn::custom_keyword!(with);
 }
 
 /// The parsed attribute; what is missing or wrong has been recorded in `Errors`.
@@ -18,15 +46,17 @@ pub(crate) struct SignalAttr {
     pub(crate) args: Vec<Arg>,
     pub(crate) name: Option<LitStr>,
     pub(crate) queue: Option<LitStr>,
+    pub(crate) on_missing: Option<OnMissing>,
 }
 
-const KEYS: &str = "`providing_args`, `name` or `queue`";
+const KEYS: &str = "`providing_args`, `name`, `queue` or `on_missing`";
 const EXAMPLE: &str = "`#[async_signal(providing_args = [instance: Order])]`";
 
 impl SignalAttr {
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> SignalAttr {
         let mut attr = SignalAttr::default();
         let mut seen_args: Option<Span> = None;
+        let mut on_missing_key: Option<Ident> = None;
         let parser = |input: ParseStream<'_>| -> syn::Result<()> {
             while !input.is_empty() {
                 let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
@@ -75,6 +105,15 @@ impl SignalAttr {
                             *slot = Some(value);
                         }
                     }
+                    "on_missing" => {
+                        if on_missing_key.is_some() {
+                            errors.at(&key, "`on_missing` is given twice; keep one");
+                            skip_to_comma(input)?;
+                        } else {
+                            attr.on_missing = parse_on_missing(input, &key, errors)?;
+                            on_missing_key = Some(key);
+                        }
+                    }
                     other => {
                         errors.at(&key, format!("unknown key `{other}`; expected {KEYS}"));
                         skip_to_comma(input)?;
@@ -95,6 +134,14 @@ impl SignalAttr {
                     "missing `providing_args`: declare the signal's arguments, as in {EXAMPLE}"
                 ),
             ));
+        } else if let Some(key) = &on_missing_key {
+            if !attr.args.iter().any(Arg::is_ref) {
+                errors.at(
+                    key,
+                    "`on_missing` applies to arguments sent by reference, and this signal has none; \
+                     remove it, or declare an argument as `instance: Ref<Order>`",
+                );
+            }
         }
         attr
     }
@@ -135,13 +182,14 @@ fn parse_args(input: ParseStream<'_>, key: &Ident, errors: &mut Errors) -> syn::
         if content.peek(Token![:]) && !content.peek(Token![::]) {
             content.parse::<Token![:]>()?;
             let ty: Type = content.parse()?;
+            let mapping = parse_mapping(&content, &ty, errors)?;
             if args.iter().any(|a| a.name == name) {
                 errors.at(
                     &name,
                     format!("argument `{name}` is listed twice; give each argument its own name"),
                 );
             } else {
-                args.push(Arg { name, ty });
+                args.push(Arg { name, ty, mapping });
             }
         } else {
             errors.at(
@@ -161,6 +209,73 @@ fn parse_args(input: ParseStream<'_>, key: &Ident, errors: &mut Errors) -> syn::
         ));
     }
     Ok(args)
+}
+
+/// `with MappingType` after an argument's type, if present.
+fn parse_mapping(
+    input: ParseStream<'_>,
+    ty: &Type,
+    errors: &mut Errors,
+) -> syn::Result<Option<syn::Path>> {
+    if !input.peek(kw::with) {
+        return Ok(None);
+    }
+    let with: kw::with = input.parse()?;
+    if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![crate]) {
+        let fork = input.fork();
+        if let Ok(path) = fork.parse::<syn::Path>() {
+            if fork.is_empty() || fork.peek(Token![,]) {
+                input.parse::<syn::Path>()?;
+                return Ok(Some(path));
+            }
+        }
+    }
+    let bad = take_to_comma(input)?;
+    let ty = quote::ToTokens::to_token_stream(ty).to_string();
+    errors.at(
+        if bad.is_empty() {
+            quote::ToTokens::to_token_stream(&with)
+        } else {
+            bad
+        },
+        format!(
+            "`with` takes the path of a type implementing `signalqueue::Mapping<{ty}>`, as in `when: Timestamp with TimestampMapping`"
+        ),
+    );
+    Ok(None)
+}
+
+/// `"deliver"` or `"skip"`.
+fn parse_on_missing(
+    input: ParseStream<'_>,
+    key: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<OnMissing>> {
+    const HOW: &str = "`on_missing = \"deliver\"` (receivers get a `Ref` whose `get()` is `None`) or `on_missing = \"skip\"` (the signal is acknowledged without running receivers)";
+    if !input.peek(LitStr) {
+        let bad = take_to_comma(input)?;
+        errors.at(
+            if bad.is_empty() {
+                quote::ToTokens::to_token_stream(key)
+            } else {
+                bad
+            },
+            format!("`on_missing` takes a string: {HOW}"),
+        );
+        return Ok(None);
+    }
+    let value: LitStr = input.parse()?;
+    match value.value().as_str() {
+        "deliver" => Ok(Some(OnMissing::Deliver)),
+        "skip" => Ok(Some(OnMissing::Skip)),
+        other => {
+            errors.at(
+                &value,
+                format!("unknown `on_missing` value `{other:?}`; expected {HOW}"),
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn take_to_comma(input: ParseStream<'_>) -> syn::Result<TokenStream> {

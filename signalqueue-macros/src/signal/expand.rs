@@ -3,9 +3,9 @@
 //! and its link-time registration.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
-use super::attr::SignalAttr;
+use super::attr::{Arg, OnMissing, SignalAttr};
 use super::item::SignalItem;
 use crate::crate_path;
 
@@ -44,6 +44,24 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
         Some(lit) => quote!(#lit),
         None => quote!("default"),
     };
+    let field_attrs: Vec<TokenStream> = attr
+        .args
+        .iter()
+        .map(|a| mapping_attr(a, &sq.to_string().replace(' ', "")))
+        .collect();
+    let on_missing = match attr.on_missing {
+        Some(OnMissing::Skip) => quote!(#p::OnMissing::Skip),
+        Some(OnMissing::Deliver) | None => quote!(#p::OnMissing::Deliver),
+    };
+    let refs: Vec<&Arg> = attr.args.iter().filter(|a| a.is_ref()).collect();
+    let (resolve, resolve_fn) = if refs.is_empty() {
+        (quote!(::core::option::Option::None), TokenStream::new())
+    } else {
+        (
+            quote!(::core::option::Option::Some(#args_ty::__sq_resolve)),
+            resolve_fn(&p, &args_ty, &refs),
+        )
+    };
     let docs = item.doc_lines();
     let first_doc = docs.first().cloned().unwrap_or_default();
     let params = quote!(#(#names: #tys),*);
@@ -72,6 +90,7 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
         #vis struct #args_ty {
             #(
                 #[doc = concat!("The `", #name_strings, "` argument.")]
+                #field_attrs
                 pub #names: #tys,
             )*
         }
@@ -98,8 +117,12 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
                 decode: #p::decode::<#args_ty>,
                 to_json: #p::to_json::<#args_ty>,
                 from_json: #p::from_json::<#args_ty>,
+                resolve: #resolve,
+                on_missing: #on_missing,
             };
         }
+
+        #resolve_fn
 
         #[allow(dead_code)]
         impl #ty {
@@ -149,15 +172,76 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
     }
 }
 
+/// `#[serde(serialize_with, deserialize_with)]` through the runtime's helpers for an argument
+/// declared `name: T with M`. The paths are strings (serde's syntax), spanned on the user's
+/// mapping path so that a type that is not a `Mapping<T>` is reported there.
+fn mapping_attr(arg: &Arg, sq: &str) -> TokenStream {
+    let Some(mapping) = &arg.mapping else {
+        return TokenStream::new();
+    };
+    let ty = &arg.ty;
+    let generics = format!("<{}, {}, _>", quote!(#mapping), quote!(#ty));
+    let span = syn::spanned::Spanned::span(mapping);
+    let ser = syn::LitStr::new(
+        &format!("{sq}::__private::serialize_with::{generics}"),
+        span,
+    );
+    let de = syn::LitStr::new(
+        &format!("{sq}::__private::deserialize_with::{generics}"),
+        span,
+    );
+    quote!(#[serde(serialize_with = #ser, deserialize_with = #de)])
+}
+
+/// The signal's resolve step: loads every `Ref` argument through `Model::load` with the
+/// process's stores, and lists the rows that are gone. Each call is spanned on the argument's
+/// type, so a `Ref` that is not `signalqueue::Ref` is reported there.
+fn resolve_fn(p: &TokenStream, args_ty: &syn::Ident, refs: &[&Arg]) -> TokenStream {
+    let loads = refs.iter().map(|a| {
+        let name = &a.name;
+        let name_string = name.to_string();
+        let ty = &a.ty;
+        let span = syn::spanned::Spanned::span(ty);
+        quote_spanned! {span=>
+            <#ty as #p::Reference>::resolve(&mut __sq_args.#name, #name_string, __sq_stores, &mut __sq_missing).await?;
+        }
+    });
+    quote! {
+        impl #args_ty {
+            #[doc(hidden)]
+            fn __sq_resolve(__sq_args: #p::ErasedArgs) -> #p::ResolveFuture {
+                #p::Box::pin(async move {
+                    let mut __sq_args = #p::downcast_args::<#args_ty>(__sq_args);
+                    let __sq_stores = #p::Stores::global();
+                    let mut __sq_missing = #p::Vec::new();
+                    #(#loads)*
+                    ::core::result::Result::<_, #p::BoxError>::Ok(#p::resolved(__sq_args, __sq_missing))
+                })
+            }
+        }
+    }
+}
+
 /// A stand-in for a signal whose declaration has an error: the static and its type exist, so
 /// code using them reports nothing more.
-pub(crate) fn stand_in(item: &SignalItem) -> TokenStream {
+pub(crate) fn stand_in(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
     let SignalItem { vis, name, ty, .. } = item;
+    // Naming the argument types that did parse keeps their imports used, so a mistake in the
+    // attribute does not also warn about `use` lines.
+    let tys = attr.args.iter().map(|a| &a.ty);
+    let mappings = attr.args.iter().filter_map(|a| a.mapping.as_ref());
+    let uses = quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            type __SqArgumentTypes = (#(#tys,)* #(#mappings,)*);
+        };
+    };
     match ty {
         Some(ty) => quote! {
             #vis struct #ty;
             #vis static #name: #ty = #ty;
+            #uses
         },
-        None => TokenStream::new(),
+        None => uses,
     }
 }

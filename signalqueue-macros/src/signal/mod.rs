@@ -21,7 +21,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             // A stand-in of the right name, so uses of the static elsewhere do not add
             // follow-on errors to the one that matters.
             if let Some(item) = item {
-                out.extend(expand::stand_in(&item));
+                out.extend(expand::stand_in(&attr, &item));
             }
             out
         }
