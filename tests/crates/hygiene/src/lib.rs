@@ -46,11 +46,67 @@ async fn on_two(a: u32, b: String) {
     let _ = (a, b);
 }
 
-/// Runs both signals' receivers here; returns how many ran.
+/// The store rows load from.
+pub struct Store;
+
+::sq::provide_store!(Store, || async {
+    ::std::result::Result::<_, ::std::io::Error>::Ok(Store)
+});
+
+impl ::sq::Model for Order {
+    const APP_LABEL: &'static str = "hygiene";
+    const MODEL_NAME: &'static str = "order";
+    type Key = i64;
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+
+    async fn load(
+        key: &i64,
+        stores: &::sq::Stores,
+    ) -> ::std::result::Result<::std::option::Option<Self>, ::sq::BoxError> {
+        let _store = stores.get::<Store>().await?;
+        ::std::result::Result::Ok(::std::option::Option::Some(Order { id: *key }))
+    }
+}
+
+/// Stands in for a foreign type without serde.
+#[derive(Clone)]
+pub struct Celsius(pub f64);
+
+/// Sends `Celsius` as whole degrees.
+pub struct Degrees;
+
+impl ::sq::Mapping<Celsius> for Degrees {
+    type Wire = i64;
+
+    fn to_wire(value: &Celsius) -> i64 {
+        value.0 as i64
+    }
+
+    fn from_wire(wire: i64) -> ::std::result::Result<Celsius, ::sq::BoxError> {
+        ::std::result::Result::Ok(Celsius(wire as f64))
+    }
+}
+
+/// An order by reference, and a reading through a custom mapping.
+#[::sq::async_signal(providing_args = [instance: ::sq::Ref<Order>, reading: Celsius with Degrees], on_missing = "skip")]
+pub static BY_REFERENCE: ByReference;
+
+#[::sq::receiver(BY_REFERENCE)]
+async fn on_by_reference(instance: ::sq::Ref<Order>, reading: Celsius) {
+    let _ = (instance.get().map(|o| o.id), reading.0);
+}
+
+/// Runs every signal's receivers here; returns how many ran.
 pub async fn run_all() -> usize {
     let a = FORM_SUBMIT.send_now(Order { id: 1 }).await;
     let b = TWO
         .send_now(2, ::std::string::ToString::to_string("x"))
         .await;
-    a.outcomes.len() + b.outcomes.len()
+    let c = BY_REFERENCE
+        .send_now(::sq::Ref::from_key(3), Celsius(21.0))
+        .await;
+    a.outcomes.len() + b.outcomes.len() + c.outcomes.len()
 }
