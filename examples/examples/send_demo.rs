@@ -1,25 +1,30 @@
 //! Run with: `cargo run -p examples --example send_demo` (then `cargo run -p signalqueue-worker`
-//! handles what it queued). Sends a few signals to the configured default queue
+//! handles what it queued). Places a few orders in the demo database (`demo.db` next to the
+//! queue file) and sends `FORM_SUBMIT` for each, by reference, to the configured default queue
 //! (`sqlite://signalqueue.db` when nothing is configured).
 
-use examples::{Order, FORM_SUBMIT, TWO_ARGS};
+use examples::{DemoDb, FORM_SUBMIT, TWO_ARGS};
+use signalqueue::Ref;
 
 #[tokio::main]
-async fn main() -> Result<(), signalqueue::Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Loads signalqueue.toml / SIGNALQUEUE_* and opens the queues; fails here, not later.
     signalqueue::init().await?;
+    let db = DemoDb::get().await?;
     let n: i64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
-    for id in 1..=n {
-        let sent = FORM_SUBMIT
-            .send(Order {
-                id,
-                total_cents: id * 1000,
-            })
+    for i in 1..=n {
+        let order = db
+            .place_order("send_demo".into(), "Sample".into(), i, i * 1000)
             .await?;
-        println!("sent examples.form_submit {}", sent.id());
+        let sent = FORM_SUBMIT.send(Ref::new(&order)).await?;
+        println!(
+            "sent examples.form_submit {} (order {})",
+            sent.id(),
+            order.id
+        );
     }
     let sent = TWO_ARGS.send(7, "x".into()).await?;
     println!("sent demo.two_args {}", sent.id());
