@@ -115,11 +115,14 @@ fn pending_problems<'a>(
             "queue `{queue}`: {n} pending `{name}` signal(s), but no receiver of `{name}` is linked into this worker (nothing would run); link the crate with its receivers"
         ));
     }
-    if malformed > 0 {
-        problems.push(format!(
-            "queue `{queue}`: {malformed} pending entr{} not signalqueue envelopes (they would be dead-lettered)",
-            if malformed == 1 { "y is" } else { "ies are" }
-        ));
+    match malformed {
+        0 => {}
+        1 => problems.push(format!(
+            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered)"
+        )),
+        n => problems.push(format!(
+            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered)"
+        )),
     }
     problems
 }
