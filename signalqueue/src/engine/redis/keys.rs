@@ -1,0 +1,101 @@
+//! The Redis key layout of one queue, and how references to stored entries are written into
+//! the pending list.
+//!
+//! Every key carries the hash tag `{sq:QUEUE}`, so Redis Cluster puts all of a queue's keys in
+//! one slot and a script may touch them together (apalis-redis fails with CROSSSLOT for lack of
+//! this). The layout is described for operators in `docs/engines.md`; keep the two in step.
+
+/// The keys of one queue, in the order every script receives them as `KEYS[1..]`.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueKeys {
+    names: [String; KEY_COUNT],
+}
+
+/// How many keys a queue has; every script gets all of them, so the Lua side can name them in
+/// one shared prelude.
+const KEY_COUNT: usize = 10;
+
+/// The suffixes after `{sq:QUEUE}:`, in `KEYS` order. `lua/prelude.lua` names them in this
+/// same order.
+const SUFFIXES: [&str; KEY_COUNT] = [
+    // LIST: what is ready to claim, head first. Raw payloads (as `send` and hand-pushes write
+    // them) or references to entries that were claimed before.
+    "pending",
+    // HASH content hash -> payload: `redis-set://` entries waiting, one per distinct content.
+    "waiting",
+    // ZSET entry id -> due time (ms): retries waiting for their `not_before`.
+    "scheduled",
+    // ZSET "id:fence" -> lease deadline (ms): the in-flight claims.
+    "leases",
+    // HASH entry id -> payload: entries that have an id (claimed at least once, not finished).
+    "entries",
+    // HASH entry id -> delivery count.
+    "deliveries",
+    // STRING counter: entry ids and fences.
+    "seq",
+    // ZSET entry id -> died at (ms): dead letters, oldest first.
+    "dead",
+    // HASH entry id -> payload of a dead letter.
+    "dead:payloads",
+    // HASH entry id -> reason of a dead letter.
+    "dead:reasons",
+];
+
+impl QueueKeys {
+    /// The keys of queue `queue`. The name must not contain `{` or `}` (see [`check_queue_name`]).
+    pub(crate) fn new(queue: &str) -> QueueKeys {
+        QueueKeys {
+            names: SUFFIXES.map(|suffix| format!("{}:{suffix}", hash_tag(queue))),
+        }
+    }
+
+    /// All keys in `KEYS` order.
+    pub(crate) fn all(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The pending list (where `send` and hand-pushes append).
+    pub(crate) fn pending(&self) -> &str {
+        &self.names[0]
+    }
+}
+
+/// `{sq:QUEUE}`: the hash tag and prefix shared by every key of a queue.
+pub(crate) fn hash_tag(queue: &str) -> String {
+    format!("{{sq:{queue}}}")
+}
+
+/// Refuses queue names that would break the hash tag: Redis takes the tag up to the first `}`,
+/// so a name with braces would scatter a queue's keys over slots.
+pub(crate) fn check_queue_name(queue: &str) -> Result<(), String> {
+    if queue.is_empty() {
+        return Err("a queue name must not be empty".into());
+    }
+    if queue.contains(['{', '}']) {
+        return Err(format!(
+            "queue name `{queue}` contains `{{` or `}}`, which would break the Redis hash tag; rename the queue"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_carries_the_hash_tag() {
+        let keys = QueueKeys::new("emails");
+        assert_eq!(keys.pending(), "{sq:emails}:pending");
+        for key in keys.all() {
+            assert!(key.starts_with("{sq:emails}:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn braces_in_queue_names_are_refused() {
+        assert!(check_queue_name("a}b").is_err());
+        assert!(check_queue_name("").is_err());
+        assert!(check_queue_name("emails").is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+-- Gives claims back unfinished: ARGV = id1, fence1, ... Live ones go to the head of the
+-- pending list, their delivery uncounted; stale ones are ignored. Returns how many went back.
+local now = now_ms()
+local n = 0
+for i = #ARGV - 1, 1, -2 do
+  local id = ARGV[i]
+  local member = lease_member(id, ARGV[i + 1])
+  if live(member, now) then
+    redis.call('ZREM', K_LEASES, member)
+    redis.call('HINCRBY', K_DELIVERIES, id, -1)
+    redis.call('LPUSH', K_PENDING, REF_ID .. id)
+    n = n + 1
+  end
+end
+return n

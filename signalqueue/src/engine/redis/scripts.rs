@@ -1,0 +1,84 @@
+//! The Lua scripts behind every multi-key step, so each step is atomic and one round trip.
+//!
+//! Each script is `lua/prelude.lua` (the key names and shared helpers) followed by its own file.
+//! They run with EVALSHA; after a Redis restart flushed the script cache, the `redis` crate sees
+//! `NOSCRIPT`, loads the script and runs it again, so nothing has to be registered up front.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! script {
+    ($(#[$doc:meta])* $name:ident, $file:literal) => {
+        $(#[$doc])*
+        pub(crate) static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(concat!(include_str!("lua/prelude.lua"), include_str!($file)))
+        });
+    };
+}
+
+script!(
+    /// `redis-set://` enqueue: collapses payloads whose content is already waiting.
+    ENQUEUE_SET,
+    "lua/enqueue_set.lua"
+);
+script!(
+    /// Reclaims expired leases, promotes due retries, then claims a batch.
+    CLAIM,
+    "lua/claim.lua"
+);
+script!(
+    /// Fenced acknowledgement of many claims.
+    ACK,
+    "lua/ack.lua"
+);
+script!(
+    /// Fenced lease extension of many claims.
+    RENEW,
+    "lua/renew.lua"
+);
+script!(
+    /// Fenced retry of one claim, now or at a due time.
+    RETRY,
+    "lua/retry.lua"
+);
+script!(
+    /// Fenced move of one claim to the dead letters, with retention.
+    DEAD_LETTER,
+    "lua/dead_letter.lua"
+);
+script!(
+    /// Fenced give-back of many claims.
+    RELEASE,
+    "lua/release.lua"
+);
+script!(
+    /// Counts by state.
+    COUNTS,
+    "lua/counts.lua"
+);
+script!(
+    /// Reads waiting entries.
+    PENDING,
+    "lua/pending.lua"
+);
+script!(
+    /// Reads dead letters.
+    DEAD,
+    "lua/dead.lua"
+);
+script!(
+    /// Removes waiting entries.
+    PURGE_PENDING,
+    "lua/purge_pending.lua"
+);
+script!(
+    /// Removes dead letters.
+    PURGE_DEAD,
+    "lua/purge_dead.lua"
+);
+script!(
+    /// Moves dead letters back to the queue.
+    REPLAY_DEAD,
+    "lua/replay_dead.lua"
+);

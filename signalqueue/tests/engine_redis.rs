@@ -1,0 +1,532 @@
+//! The Redis engines (`redis://`, `redis-set://`) against real, private `redis-server`s: the
+//! shared engine contract for both, then what is particular to Redis.
+
+#[path = "support/contract.rs"]
+mod contract;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::collections::BTreeSet;
+use std::slice;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use signalqueue::engine::{EngineError, EngineOptions, Outgoing, SharedEngine};
+use signalqueue::{Envelope, EnvelopeId, Payload};
+
+use crate::contract::{claim_all, claim_one, counts, item, items, texts, tokens, LONG_LEASE};
+use crate::redis_server::{Persistence, RedisServer};
+
+/// How long an operation on an unreachable Redis may take before it must have failed. The
+/// engine's own bound is 5 s; the rest is slack for a loaded machine.
+const FAILS_WITHIN: Duration = Duration::from_secs(20);
+
+/// Opens handles of one engine kind (`redis` or `redis-set`) onto one private server.
+struct Fixture {
+    server: Arc<RedisServer>,
+    scheme: &'static str,
+}
+
+impl contract::Fixture for Fixture {
+    async fn open(&self, options: EngineOptions) -> SharedEngine {
+        signalqueue::engine::open(&self.server.url(self.scheme), options)
+            .await
+            .expect("open the redis engine")
+    }
+}
+
+async fn list_fixture() -> Fixture {
+    Fixture {
+        server: Arc::new(RedisServer::start()),
+        scheme: "redis",
+    }
+}
+
+async fn set_fixture() -> Fixture {
+    Fixture {
+        server: Arc::new(RedisServer::start()),
+        scheme: "redis-set",
+    }
+}
+
+mod list {
+    crate::contract::engine_contract_tests!(super::list_fixture);
+}
+
+mod set {
+    crate::contract::engine_contract_tests!(super::set_fixture);
+}
+
+/// A queue name no other test uses.
+fn queue(name: &str) -> EngineOptions {
+    EngineOptions::new(format!("{name}-{}", EnvelopeId::new()))
+}
+
+async fn open(url: &str, options: EngineOptions) -> SharedEngine {
+    signalqueue::engine::open(url, options)
+        .await
+        .expect("open the redis engine")
+}
+
+/// A plain connection for looking at (and writing to) Redis behind the engine's back.
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url("redis"))
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+async fn all_keys(server: &RedisServer) -> BTreeSet<String> {
+    let mut conn = raw(server).await;
+    redis::cmd("KEYS")
+        .arg("*")
+        .query_async::<Vec<String>>(&mut conn)
+        .await
+        .expect("KEYS")
+        .into_iter()
+        .collect()
+}
+
+fn envelope(signal: &str, sender: Option<&str>, args: &[u8]) -> Outgoing {
+    let envelope = Envelope::new(
+        signal,
+        sender.map(str::to_string),
+        Payload::Bincode(args.to_vec()),
+    );
+    Outgoing {
+        id: envelope.id,
+        payload: envelope.encode(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinds_and_descriptions_hide_passwords() {
+    let server = RedisServer::start();
+    server.command(&["CONFIG", "SET", "requirepass", "s3cret"]);
+    for (scheme, kind) in [("redis", "redis"), ("redis-set", "redis-set")] {
+        let url = format!("{scheme}://:s3cret@127.0.0.1:{}/0", server.port());
+        let engine = open(&url, queue("describe")).await;
+        assert_eq!(engine.kind(), kind);
+        let shown = engine.describe();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains(&server.port().to_string()), "{shown}");
+        // The password in the URL is what lets the engine in.
+        engine.ping().await.expect("ping with the password");
+        engine.enqueue(&[item("x")]).await.expect("enqueue");
+        let got = claim_one(&engine, LONG_LEASE).await;
+        assert_eq!(engine.ack(&[got.token]).await.expect("ack"), [true]);
+    }
+    let wrong = format!("redis://:wrong@127.0.0.1:{}/0", server.port());
+    let engine = open(&wrong, queue("describe")).await;
+    let err = engine
+        .enqueue(&[item("x")])
+        .await
+        .expect_err("bad password");
+    assert!(!err.to_string().contains("wrong"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queue_names_and_urls_fail_at_open() {
+    let err = signalqueue::engine::open("redis://127.0.0.1:1/0", EngineOptions::new("a}b"))
+        .await
+        .expect_err("a brace breaks the hash tag");
+    assert!(err.to_string().contains("hash tag"), "{err}");
+    let err = signalqueue::engine::open("redis://:pw@127.0.0.1:notaport/0", queue("url"))
+        .await
+        .expect_err("a bad port");
+    assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    assert!(!err.to_string().contains(":pw@"), "{err}");
+}
+
+/// `redis-set://`: identical pending content collapses; other content (a different sender)
+/// does not; once claimed, the same content may wait again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_set_collapses_identical_pending_signals() {
+    let server = RedisServer::start();
+    let engine = open(&server.url("redis-set"), queue("dedup")).await;
+
+    let first = envelope("shop.order_paid", Some("shop.Order"), &[1, 2, 3]);
+    // Same signal, sender and arguments; another id and time.
+    let same = envelope("shop.order_paid", Some("shop.Order"), &[1, 2, 3]);
+    assert_ne!(first.payload, same.payload);
+    engine
+        .enqueue(slice::from_ref(&first))
+        .await
+        .expect("enqueue");
+    engine
+        .enqueue(slice::from_ref(&same))
+        .await
+        .expect("enqueue");
+    // Within one batch too.
+    engine
+        .enqueue(&[same.clone(), first.clone()])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+
+    let other_sender = envelope("shop.order_paid", Some("shop.Refund"), &[1, 2, 3]);
+    let other_args = envelope("shop.order_paid", Some("shop.Order"), &[9]);
+    engine
+        .enqueue(&[other_sender.clone(), other_args.clone()])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 0, 0));
+
+    // Garbage is keyed by its raw bytes.
+    engine
+        .enqueue(&[item("garbage"), item("garbage")])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(4, 0, 0, 0));
+
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(claimed.len(), 4);
+    assert_eq!(
+        claimed[0].payload, first.payload,
+        "the first one sent is kept"
+    );
+    assert_eq!(claimed[1].payload, other_sender.payload);
+    assert_eq!(claimed[2].payload, other_args.payload);
+    assert_eq!(claimed[3].payload, b"garbage");
+
+    // Claimed, so no longer pending: the same content waits again.
+    engine
+        .enqueue(slice::from_ref(&same))
+        .await
+        .expect("enqueue");
+    engine.enqueue(&[item("garbage")]).await.expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 0, 4, 0));
+    // The first claim is unaffected and finishes normally.
+    assert_eq!(engine.ack(&tokens(&claimed)).await.expect("ack"), [true; 4]);
+    let again = claim_all(&engine, 10).await;
+    assert_eq!(again[0].payload, same.payload);
+    assert_eq!(again[1].payload, b"garbage");
+    assert_eq!(engine.ack(&tokens(&again)).await.expect("ack"), [true; 2]);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+}
+
+/// Bytes pushed by hand with one `RPUSH` (garbage, or a JSON envelope from another language)
+/// are claimed like anything else, and garbage is dead-lettered with its exact bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_pushed_entries_are_claimed_and_dead_lettered_intact() {
+    let server = RedisServer::start();
+    let mut conn = raw(&server).await;
+    for scheme in ["redis", "redis-set"] {
+        let options = queue("hand");
+        let pending_key = format!("{{sq:{}}}:pending", options.queue);
+        let engine = open(&server.url(scheme), options).await;
+        let json = br#"{"v":1,"signal":"demo.hello","args":{"name":"world"}}"#.to_vec();
+        // Looks like one of the engine's own references, but names nothing stored.
+        let fake_ref = b"\0sq:id:999999".to_vec();
+        let garbage = vec![b'h', b'e', b'l', b'l', b'o', 0, 0xFF];
+        for payload in [&garbage, &json, &fake_ref] {
+            redis::cmd("RPUSH")
+                .arg(&pending_key)
+                .arg(&payload[..])
+                .query_async::<i64>(&mut conn)
+                .await
+                .expect("RPUSH by hand");
+        }
+        assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 0, 0));
+
+        let claimed = claim_all(&engine, 10).await;
+        let payloads: Vec<&[u8]> = claimed.iter().map(|c| &c.payload[..]).collect();
+        assert_eq!(
+            payloads,
+            [&garbage[..], &json[..], &fake_ref[..]],
+            "{scheme}"
+        );
+        let decoded = Envelope::decode(&claimed[1].payload).expect("the JSON envelope decodes");
+        assert_eq!(decoded.signal, "demo.hello");
+        assert!(Envelope::decode(&claimed[0].payload).is_err());
+
+        for c in [&claimed[0], &claimed[2]] {
+            assert!(engine
+                .dead_letter(&c.token, &c.payload, "not a signalqueue envelope")
+                .await
+                .expect("dead_letter"));
+        }
+        assert_eq!(
+            engine.ack(&[claimed[1].token.clone()]).await.expect("ack"),
+            [true]
+        );
+        let dead = engine.dead(10).await.expect("dead");
+        let dead_payloads: Vec<&[u8]> = dead.iter().map(|d| &d.payload[..]).collect();
+        assert_eq!(dead_payloads, [&garbage[..], &fake_ref[..]], "{scheme}");
+        assert!(dead
+            .iter()
+            .all(|d| d.reason == "not a signalqueue envelope"));
+        assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 2));
+    }
+}
+
+/// Every key the engines write carries the queue's hash tag, and once everything is
+/// acknowledged only the id counter is left: nothing grows with the number of signals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_carry_the_hash_tag_and_nothing_is_left_after_acks() {
+    let server = RedisServer::start();
+    for scheme in ["redis", "redis-set"] {
+        let options = queue("layout");
+        let tag = format!("{{sq:{}}}:", options.queue);
+        let engine = open(&server.url(scheme), options).await;
+
+        engine.enqueue(&items("layout", 50)).await.expect("enqueue");
+        let claimed = claim_all(&engine, 7).await;
+        assert_eq!(claimed.len(), 50);
+        // Every state at once: in flight, scheduled, retried now, released, dead.
+        let later = std::time::SystemTime::now() + LONG_LEASE;
+        assert!(engine
+            .retry(&claimed[0].token, b"again", later)
+            .await
+            .expect("retry"));
+        assert!(engine
+            .retry(&claimed[1].token, b"now", std::time::SystemTime::now())
+            .await
+            .expect("retry"));
+        engine
+            .release(slice::from_ref(&claimed[2].token))
+            .await
+            .expect("release");
+        assert!(engine
+            .dead_letter(&claimed[3].token, &claimed[3].payload, "dead")
+            .await
+            .expect("dead_letter"));
+        engine.enqueue(&items("more", 5)).await.expect("enqueue");
+
+        let keys = all_keys(&server).await;
+        let mine: Vec<_> = keys.iter().filter(|k| k.starts_with(&tag)).collect();
+        assert!(mine.len() >= 6, "expected the queue's keys, got {keys:?}");
+        for key in &keys {
+            assert!(key.starts_with("{sq:"), "a key without a hash tag: {key}");
+        }
+
+        // Finish everything: the rest of the first claims, and whatever comes back.
+        assert_eq!(
+            engine.ack(&tokens(&claimed[4..])).await.expect("ack"),
+            vec![true; 46]
+        );
+        assert_eq!(engine.purge_dead().await.expect("purge_dead"), 1);
+        let scheduled = engine.pending(100).await.expect("pending");
+        assert_eq!(scheduled.len(), 8, "now, released, 5 more, scheduled");
+        let rest = claim_all(&engine, 100).await;
+        assert_eq!(rest.len(), 7, "all but the scheduled retry");
+        assert_eq!(
+            engine.ack(&tokens(&rest)).await.expect("ack"),
+            vec![true; 7]
+        );
+        assert_eq!(engine.purge_pending().await.expect("purge"), 1);
+        assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+
+        let left: Vec<_> = all_keys(&server)
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with(&tag))
+            .collect();
+        assert_eq!(
+            left,
+            [format!("{tag}seq")],
+            "{scheme}: only the counter stays"
+        );
+    }
+}
+
+/// A worker killed with -9 leaves its claims leased; after the lease they go to whoever claims
+/// next (here a new engine, as after a restart), with the delivery counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_of_a_dead_worker_come_back_after_the_lease() {
+    let server = RedisServer::start();
+    let options = queue("killed");
+    let url = server.url("redis");
+    let lease = Duration::from_millis(500);
+    {
+        let doomed = open(&url, options.clone()).await;
+        doomed.enqueue(&items("killed", 20)).await.expect("enqueue");
+        let taken = doomed
+            .claim(20, lease, Duration::ZERO)
+            .await
+            .expect("claim");
+        assert_eq!(taken.len(), 20);
+        // Dropped without a word, as a killed process would be.
+    }
+    let successor = open(&url, options).await;
+    let mut back = Vec::new();
+    let deadline = Instant::now() + contract::EVENTUALLY;
+    while back.len() < 20 && Instant::now() < deadline {
+        back.extend(
+            successor
+                .claim(20, LONG_LEASE, contract::EVENTUALLY)
+                .await
+                .expect("claim"),
+        );
+    }
+    let mut got = texts(&back);
+    got.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("killed-{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(back.iter().all(|c| c.deliveries == 2));
+    assert_eq!(
+        successor.ack(&tokens(&back)).await.expect("ack"),
+        vec![true; 20]
+    );
+}
+
+/// Nothing listens: the engine still opens (it connects on first use), and every call fails
+/// with `Unavailable` within a bound instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_fails_fast_and_clearly() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let engine = open(&format!("redis://127.0.0.1:{port}/0"), queue("down")).await;
+    let started = Instant::now();
+    let err = engine
+        .enqueue(&[item("lost?")])
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        started.elapsed() < FAILS_WITHIN,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.is_unavailable(), "{err:?}");
+    let started = Instant::now();
+    let err = engine
+        .claim(10, LONG_LEASE, Duration::from_secs(60))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        started.elapsed() < FAILS_WITHIN,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+/// Redis killed and restarted (AOF, fsync always) under a live engine: sends fail within a
+/// bound while it is down, the same engine works again afterwards without being reopened, and
+/// every entry whose `enqueue` returned `Ok` and that was not acknowledged is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_loses_nothing_acknowledged_and_the_engine_reconnects() {
+    let mut server = RedisServer::start_with(Persistence::AofAlways);
+    for scheme in ["redis", "redis-set"] {
+        let options = queue("restart");
+        let engine = open(&server.url(scheme), options).await;
+        let mut sent: BTreeSet<String> = BTreeSet::new();
+        let batch = items(&format!("{scheme}-before"), 100);
+        engine.enqueue(&batch).await.expect("enqueue");
+        sent.extend(
+            batch
+                .iter()
+                .map(|o| String::from_utf8_lossy(&o.payload).into_owned()),
+        );
+
+        // Some acknowledged, some left in flight under a short lease, the rest pending.
+        let claimed = engine
+            .claim(20, Duration::from_secs(2), Duration::ZERO)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 20);
+        assert_eq!(
+            engine.ack(&tokens(&claimed[..10])).await.expect("ack"),
+            vec![true; 10]
+        );
+        for c in &claimed[..10] {
+            sent.remove(&String::from_utf8_lossy(&c.payload).into_owned());
+        }
+
+        server.kill();
+        let started = Instant::now();
+        let err = engine
+            .enqueue(&[item("while-down")])
+            .await
+            .expect_err("Redis is down");
+        assert!(
+            started.elapsed() < FAILS_WITHIN,
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(err.is_unavailable(), "{err:?}");
+        let err = engine
+            .claim(10, LONG_LEASE, Duration::from_secs(1))
+            .await
+            .expect_err("Redis is down");
+        assert!(matches!(err, EngineError::Unavailable { .. }), "{err:?}");
+
+        server.restart();
+        // The same engine, not reopened: it reconnects by itself (allowing for a few failures
+        // while it notices).
+        let deadline = Instant::now() + contract::EVENTUALLY;
+        let after = item(format!("{scheme}-after"));
+        loop {
+            match engine.enqueue(slice::from_ref(&after)).await {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    assert!(e.is_unavailable(), "{e:?}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("the engine did not reconnect: {e}"),
+            }
+        }
+        sent.insert(format!("{scheme}-after"));
+
+        // Everything sent and not acknowledged comes out (the 10 in flight once their lease
+        // ends), nothing acknowledged comes back.
+        let mut got = BTreeSet::new();
+        let deadline = Instant::now() + contract::EVENTUALLY;
+        while got.len() < sent.len() && Instant::now() < deadline {
+            let claimed = engine
+                .claim(100, LONG_LEASE, Duration::from_secs(5))
+                .await
+                .expect("claim after the restart");
+            assert_eq!(
+                engine.ack(&tokens(&claimed)).await.expect("ack"),
+                vec![true; claimed.len()]
+            );
+            for c in texts(&claimed) {
+                assert!(got.insert(c.clone()), "{c} came out twice");
+            }
+        }
+        assert_eq!(got, sent, "{scheme}");
+        assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+    }
+}
+
+/// `rediss://` (built with the `redis-tls` feature): the same engine over TLS.
+#[cfg(feature = "redis-tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_speaks_tls() {
+    let server = RedisServer::start_tls();
+    for scheme in ["rediss", "rediss-set"] {
+        // The certificate is self-signed, so verification is skipped here.
+        let url = format!("{scheme}://127.0.0.1:{}/0#insecure", server.port());
+        let engine = open(&url, queue("tls")).await;
+        engine.ping().await.expect("ping over TLS");
+        engine.enqueue(&items("tls", 3)).await.expect("enqueue");
+        let claimed = claim_all(&engine, 10).await;
+        assert_eq!(texts(&claimed), ["tls-0", "tls-1", "tls-2"]);
+        assert_eq!(engine.ack(&tokens(&claimed)).await.expect("ack"), [true; 3]);
+    }
+    // A plain-text client gets nowhere, and says so within a bound.
+    let plain = open(&server.url("redis"), queue("tls")).await;
+    let started = Instant::now();
+    assert!(plain.enqueue(&items("plain", 1)).await.is_err());
+    assert!(
+        started.elapsed() < FAILS_WITHIN,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Without the `redis-tls` feature, `rediss://` is refused at open with what to do.
+#[cfg(not(feature = "redis-tls"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_without_the_feature_says_which_feature() {
+    let err = signalqueue::engine::open("rediss://:pw@127.0.0.1:6380/0", queue("tls"))
+        .await
+        .expect_err("no TLS in this build");
+    assert!(err.to_string().contains("`redis-tls`"), "{err}");
+    assert!(!err.to_string().contains(":pw@"), "{err}");
+}
