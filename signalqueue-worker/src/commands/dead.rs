@@ -12,7 +12,7 @@ pub(crate) async fn list(args: QueueArgs) -> Result<ExitCode, Error> {
     let config = Config::load()?;
     let engine = super::open_queue(&config, &args.queue).await?;
     let dead = engine
-        .dead(i64::MAX as usize)
+        .dead(super::ALL)
         .await
         .map_err(super::on_queue(&args.queue))?;
     if dead.is_empty() {

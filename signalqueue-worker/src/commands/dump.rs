@@ -13,9 +13,8 @@ use crate::error::Error;
 pub(crate) async fn dump(args: DumpArgs) -> Result<ExitCode, Error> {
     let config = Config::load()?;
     let engine = super::open_queue(&config, &args.queue.queue).await?;
-    // Every pending entry: `pending` has no "all", and no queue holds this many.
     let entries = engine
-        .pending(i64::MAX as usize)
+        .pending(super::ALL)
         .await
         .map_err(super::on_queue(&args.queue.queue))?;
     let registry = Registry::global();
