@@ -96,7 +96,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let metrics = Arc::new(Metrics::new());
     let token = std::env::var(ADMIN_TOKEN_VAR)
         .ok()
-        .filter(|t| !t.is_empty());
+        .filter(|t| !t.trim().is_empty());
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(http::serve(
         listener,
