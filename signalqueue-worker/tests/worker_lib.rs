@@ -80,7 +80,7 @@ async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes(
     let summary = worker.await.unwrap().unwrap();
     assert_eq!(summary.handled, 5);
     assert_eq!((summary.retried, summary.dead, summary.released), (0, 0, 0));
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     for id in ids {
         let o = seen
             .iter()
@@ -95,7 +95,7 @@ async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes(
 #[tokio::test]
 async fn an_entry_claimed_over_and_over_without_finishing_is_dead_lettered_as_poison() {
     let (runtime, engine) = memory_runtime("lib-poison").await;
-    runtime
+    let _ = runtime
         .scope(FORM_SUBMIT.send(Order {
             id: 1,
             total_cents: 1,
@@ -123,7 +123,7 @@ async fn an_entry_claimed_over_and_over_without_finishing_is_dead_lettered_as_po
         .await
         .unwrap();
     assert_eq!(summary.dead, 1, "{summary:?}");
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     let SignalResult::Dead { kind, reason } = &seen[0].result else {
         panic!("{seen:?}")
     };
