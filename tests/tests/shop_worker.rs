@@ -353,3 +353,55 @@ async fn receivers_longer_than_the_lease_are_renewed_and_not_run_twice() {
         "a receiver ran twice: {j:#?}"
     );
 }
+
+#[tokio::test]
+async fn receivers_still_running_after_the_grace_period_are_given_back() {
+    let sb = sandbox(30_000);
+    let keys: Vec<String> = (0..3).map(|i| format!("g{i}")).collect();
+    runtime(&sb)
+        .await
+        .scope(FLAKY.send_many(keys.iter().map(|k| flaky(k.clone(), "sleep-600000"))))
+        .await
+        .unwrap();
+    let worker = sb.start(
+        BIN,
+        &[
+            "run",
+            "127.0.0.1:0",
+            "--concurrency",
+            "2",
+            "--shutdown-grace-ms",
+            "200",
+        ],
+    );
+    sb.wait_journal("2 receivers to start", |j| starts(j).len() == 2);
+    worker.signal("TERM");
+    let out = worker.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("giving back 2 signals"),
+        "{}",
+        out.stderr
+    );
+    // Nothing lost: all three wait again, none held.
+    let counts = sb.engine("default").await.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.in_flight), (3, 0), "{counts:?}");
+}
+
+#[tokio::test]
+async fn a_second_shutdown_signal_exits_at_once() {
+    let sb = sandbox(30_000);
+    let _ = runtime(&sb)
+        .await
+        .scope(FLAKY.send_many([flaky("x", "sleep-600000")]))
+        .await
+        .unwrap();
+    let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
+    sb.wait_journal("the receiver to start", |j| starts(j).len() == 1);
+    worker.signal("TERM");
+    worker.wait_stderr("shutting down");
+    worker.signal("INT");
+    let out = worker.wait();
+    assert_eq!(out.code(), 130, "{out:?}");
+    assert!(out.stderr.contains("exiting at once"), "{}", out.stderr);
+}

@@ -1,9 +1,11 @@
 //! One queue's claim loop: waits for free slots, claims that many entries, and starts a task
 //! for each.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use signalqueue::engine::{ClaimToken, Claimed};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::OwnedSemaphorePermit;
@@ -119,9 +121,23 @@ fn start(
             metrics: &shared2.metrics,
             queue: &lane2.name,
         };
-        // Receivers that send signals use the worker's queues, not a second runtime.
-        let decision = shared2.runtime.scope(handle(&claimed, &cx)).await;
-        settle(&lane2, &shared2, &claimed, decision, &acks).await;
+        let work = async {
+            // Receivers that send signals use the worker's queues, not a second runtime.
+            let decision = shared2.runtime.scope(handle(&claimed, &cx)).await;
+            settle(&lane2, &shared2, &claimed, decision, &acks).await;
+        };
+        // Receivers' panics are caught by the dispatcher; this catches the worker's own, so a
+        // bug here cannot leave a claim renewed forever by a task that is gone. The lease then
+        // expires, and an entry that keeps doing this ends as poison.
+        if let Err(panic) = AssertUnwindSafe(work).catch_unwind().await {
+            lane2.in_flight.remove(&claimed.token);
+            tracing::error!(
+                queue = %lane2.name,
+                key = %claimed.token.key,
+                "handling a signal panicked in the worker itself: {}; it comes back when its lease expires",
+                signalqueue::dispatch::panic_message(panic.as_ref())
+            );
+        }
     });
     lane.in_flight.set_abort(&token, task.abort_handle());
 }

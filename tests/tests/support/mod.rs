@@ -4,9 +4,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use signalqueue::engine::{EngineOptions, SharedEngine};
@@ -129,13 +130,17 @@ pub struct Running {
     pub child: Child,
     stdout: std::thread::JoinHandle<String>,
     stderr: std::thread::JoinHandle<String>,
+    stderr_so_far: Arc<Mutex<String>>,
 }
 
 impl Running {
     fn new(mut child: Child) -> Running {
         let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        let stderr_so_far = Arc::new(Mutex::new(String::new()));
+        let sink = stderr_so_far.clone();
         Running {
+            stderr_so_far,
             child,
             stdout: std::thread::spawn(move || {
                 let mut s = String::new();
@@ -143,9 +148,14 @@ impl Running {
                 s
             }),
             stderr: std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = err.read_to_string(&mut s);
-                s
+                let mut lines = std::io::BufReader::new(err);
+                let mut line = String::new();
+                while matches!(lines.read_line(&mut line), Ok(n) if n > 0) {
+                    sink.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+                let all = sink.lock().unwrap().clone();
+                all
             }),
         }
     }
@@ -162,6 +172,19 @@ impl Running {
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits until the process has written `text` to stderr (within [`DEADLINE`]).
+    pub fn wait_stderr(&self, text: &str) {
+        let start = Instant::now();
+        while !self.stderr_so_far.lock().unwrap().contains(text) {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {text:?} on stderr:\n{}",
+                self.stderr_so_far.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits for the process to end (within [`DEADLINE`], else kills it and fails).
