@@ -405,3 +405,40 @@ async fn a_second_shutdown_signal_exits_at_once() {
     assert_eq!(out.code(), 130, "{out:?}");
     assert!(out.stderr.contains("exiting at once"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_the_other_signals() {
+    let sb = sandbox(30_000);
+    let release = sb.file("release");
+    let slow = format!("until-{}", release.display());
+    let fast: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+    runtime(&sb)
+        .await
+        .scope(async {
+            FLAKY.send_many([flaky("slow", &slow)]).await.unwrap();
+            FLAKY
+                .send_many(fast.iter().map(|k| flaky(k.clone(), "ok")))
+                .await
+                .unwrap();
+        })
+        .await;
+    let worker = sb.start(
+        BIN,
+        &[
+            "run",
+            "127.0.0.1:0",
+            "--halt-when-exhausted",
+            "--concurrency",
+            "2",
+        ],
+    );
+    // With one of two slots held by the slow receiver, the other slot runs all the rest.
+    sb.wait_journal("the fast signals", |j| {
+        fast.iter()
+            .all(|k| count(j, &format!("flaky {k} attempt 1")) == 1)
+    });
+    assert_eq!(count(&sb.journal(), "flaky slow released"), 0);
+    std::fs::write(&release, b"").unwrap();
+    worker.wait().ok();
+    assert_eq!(count(&sb.journal(), "flaky slow released"), 1);
+}

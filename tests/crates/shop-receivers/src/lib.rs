@@ -64,8 +64,10 @@ async fn send_email(to: String) {
 }
 
 /// Fails, panics or succeeds as `mode` says: `fail`, `panic`, `fail-once` (fails on the
-/// first attempt only), `ok`, or `sleep-MS` (takes MS milliseconds, then records
-/// `flaky KEY slept` and succeeds: a slow receiver for shutdown and crash tests).
+/// first attempt only), `ok`, `sleep-MS` (takes MS milliseconds, then records
+/// `flaky KEY slept` and succeeds: a slow receiver for shutdown and crash tests), or
+/// `until-PATH` (waits until the file PATH exists, then records `flaky KEY released`: a slow
+/// receiver whose end the test decides, without guessing durations).
 #[receiver(FLAKY, retries = 2)]
 async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), BoxError> {
     record(format!("flaky {key} attempt {}", delivery.attempt));
@@ -77,6 +79,14 @@ async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), Box
             let ms: u64 = m["sleep-".len()..].parse()?;
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             record(format!("flaky {key} slept"));
+            Ok(())
+        }
+        m if m.starts_with("until-") => {
+            let path = std::path::Path::new(&m["until-".len()..]);
+            while !path.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            record(format!("flaky {key} released"));
             Ok(())
         }
         _ => Ok(()),
