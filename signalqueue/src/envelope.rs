@@ -142,8 +142,17 @@ impl Envelope {
             .map(|r| 4 + r.len())
             .sum::<usize>();
         let mut out = Vec::with_capacity(
-            4 + 16 + 8 + 4 + 1 + 4 + self.signal.len() + 4 + self.sender.as_ref().map_or(0, |s| s.len())
-                + 4 + owed_len + args.len(),
+            4 + 16
+                + 8
+                + 4
+                + 1
+                + 4
+                + self.signal.len()
+                + 4
+                + self.sender.as_ref().map_or(0, |s| s.len())
+                + 4
+                + owed_len
+                + args.len(),
         );
         out.extend_from_slice(&BINARY_MAGIC);
         out.extend_from_slice(&self.id.0 .0.to_be_bytes());

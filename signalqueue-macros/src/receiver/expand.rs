@@ -87,13 +87,16 @@ impl<'a> Receiver<'a> {
             syn::ReturnType::Type(_, t) => t.span(),
         };
         let call = quote!(#fn_name(#delivery #(#ids),*));
+        // Paths spanned entirely on the user's tokens, so trait errors point there and not at
+        // the attribute: a bad return type at the return type, a non-signal at its path.
+        let p_at_output = respan(p.clone(), output_span);
         let run = if sig.asyncness.is_some() {
-            let into = quote_spanned!(output_span=> #p::IntoReceiverResult::into_receiver_result);
-            quote!(#into(#call.await))
+            quote_spanned!(output_span=> #p_at_output::IntoReceiverResult::into_receiver_result(#call.await))
         } else {
-            let run_blocking = quote_spanned!(output_span=> #p::run_blocking);
-            quote!(#run_blocking(move || #call).await)
+            quote_spanned!(output_span=> #p_at_output::run_blocking(move || #call).await)
         };
+        let split = respan(quote!(#p::split), signal.span());
+        let signal_ref = quote_spanned!(signal.span()=> &#signal);
         let name = match &attr.name {
             Some(lit) => quote!(#lit),
             None => quote!(::core::concat!(
@@ -115,7 +118,7 @@ impl<'a> Receiver<'a> {
             const _: () = {
                 #[allow(unused_variables)]
                 fn __sq_glue(__sq_request: #p::GlueRequest<'_>) -> #p::GlueResponse {
-                    match #p::split(&#signal, __sq_request) {
+                    match #split(#signal_ref, __sq_request) {
                         #p::Split::Signal(def) => #p::GlueResponse::Signal(def),
                         #p::Split::Call(__sq_delivery, __sq_args) => {
                             let #pattern = __sq_args.__sq_into_tuple();
@@ -136,6 +139,23 @@ impl<'a> Receiver<'a> {
             };
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// `&Delivery` (or `&signalqueue::Delivery`...): the optional first parameter.

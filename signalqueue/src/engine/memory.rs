@@ -183,7 +183,9 @@ impl Engine for MemoryEngine {
                 s.promote(now, SystemTime::now());
                 let mut out = Vec::new();
                 while out.len() < max {
-                    let Some(key) = s.ready.pop_front() else { break };
+                    let Some(key) = s.ready.pop_front() else {
+                        break;
+                    };
                     s.next_fence += 1;
                     let fence = s.next_fence;
                     s.in_flight.insert(key, (now + lease, fence));

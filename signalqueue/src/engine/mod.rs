@@ -23,11 +23,11 @@ use async_trait::async_trait;
 use crate::envelope::EnvelopeId;
 
 pub mod memory;
-mod url;
-#[cfg(feature = "sqlite")]
-pub mod sqlite;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+mod url;
 
 pub use self::url::{open, redact_url, EngineUrl};
 

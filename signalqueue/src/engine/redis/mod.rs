@@ -1,7 +1,7 @@
 //! `redis://`, `rediss://`, `redis-set://` and their Redis Cluster forms: the production
 //! engines.
 //!
-//! A queue is a handful of keys under the hash tag `{sq:QUEUE}` (see [`keys`] and
+//! A queue is a handful of keys under the hash tag `{sq:QUEUE}` (see `keys.rs` and
 //! `docs/engines.md`). `send` appends raw payloads to a list with one `RPUSH` per batch, so any
 //! language can enqueue with one command. A claim is one Lua script that first returns expired
 //! leases and due retries to the list, then pops up to N entries and records for each a lease

@@ -1,0 +1,319 @@
+//! Signals declared in `shop-signals`, receivers in `shop-receivers` and `audit-receivers`,
+//! dispatched from this third crate: the registry sees all of them, `send_now` runs them, and
+//! `send` queues envelopes a worker can read.
+
+use std::time::Duration;
+
+use shop_signals::{Order, EMAIL, FLAKY, FORM_SUBMIT, TWO_ARGS, UNNAMED};
+use signalqueue::engine::{EngineOptions, SharedEngine};
+use signalqueue::{
+    Codec, Envelope, Outcome, Payload, Registry, Runmode, Runtime, SendOptions, Sent,
+};
+
+// The receivers' crates are linked through the library of this package.
+use signalqueue_tests as _;
+
+fn lines_with(tag: &str) -> Vec<String> {
+    shop_receivers::journal()
+        .into_iter()
+        .filter(|l| l.contains(tag))
+        .collect()
+}
+
+async fn memory_runtime(name: &str, runmode: Runmode, codec: Codec) -> (Runtime, SharedEngine) {
+    let engine =
+        signalqueue::engine::open(&format!("memory://{name}"), EngineOptions::new("default"))
+            .await
+            .unwrap();
+    let rt = Runtime::builder()
+        .runmode(runmode)
+        .codec(codec)
+        .queue("default", engine.clone())
+        .build();
+    (rt, engine)
+}
+
+#[test]
+fn the_registry_sees_every_crate() {
+    let registry = Registry::global();
+    registry.check().unwrap();
+    let names: Vec<&str> = registry.signals().map(|s| s.name).collect();
+    for expected in [
+        "shop.form_submit",
+        "shop.two_args",
+        "shop.flaky",
+        "shop.email",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // Without `name = ...` the wire name is the static's Rust path.
+    assert_eq!(shop_signals::Unnamed::NAME, "shop_signals::UNNAMED");
+    assert!(names.contains(&"shop_signals::UNNAMED"));
+
+    let receivers: Vec<&str> = registry
+        .receivers("shop.form_submit")
+        .iter()
+        .map(|r| r.name)
+        .collect();
+    // Both crates' receivers, in name order.
+    assert_eq!(
+        receivers,
+        [
+            "audit_receivers::audit_order",
+            "shop_receivers::only_from_orders",
+            "shop_receivers::update_event_log"
+        ]
+    );
+    let flaky = registry.receivers("shop.flaky");
+    assert_eq!(flaky.len(), 3);
+    assert_eq!(flaky[2].name, "shop_receivers::flaky");
+    assert_eq!(flaky[2].retries, Some(2));
+    let def = registry.signal("shop.two_args").unwrap();
+    assert_eq!(def.queue, "default");
+    assert_eq!(
+        def.args.iter().map(|a| (a.name, a.ty)).collect::<Vec<_>>(),
+        [("a", "u32"), ("b", "String")]
+    );
+    assert_eq!(registry.signal("shop.email").unwrap().queue, "emails");
+    assert_eq!(
+        registry.signal("shop.form_submit").unwrap().doc,
+        "Sent when the checkout form is submitted."
+    );
+}
+
+#[tokio::test]
+async fn send_now_runs_every_receiver_of_every_crate_in_order() {
+    let report = FORM_SUBMIT
+        .send_now(Order {
+            id: 1001,
+            total_cents: 5,
+        })
+        .await;
+    assert!(report.is_success(), "{report:?}");
+    let ran: Vec<&str> = report.outcomes.iter().map(|o| o.receiver).collect();
+    // `only_from_orders` filters on a sender this send does not have.
+    assert_eq!(
+        ran,
+        [
+            "audit_receivers::audit_order",
+            "shop_receivers::update_event_log"
+        ]
+    );
+    let lines = lines_with(" 1001");
+    assert!(
+        lines.contains(&"update_event_log 1001".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"audit_order 1001".to_string()), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_sender_reaches_the_receivers_that_filter_on_it() {
+    let report = FORM_SUBMIT
+        .send_now_with(
+            SendOptions::new().sender("shop.Order"),
+            Order {
+                id: 1002,
+                total_cents: 5,
+            },
+        )
+        .await;
+    assert_eq!(report.outcomes.len(), 3, "{report:?}");
+    assert_eq!(
+        lines_with("only_from_orders 1002"),
+        ["only_from_orders 1002 shop.Order"]
+    );
+}
+
+#[tokio::test]
+async fn failing_and_panicking_receivers_do_not_hide_the_others() {
+    for (key, mode) in [("k-fail", "fail"), ("k-panic", "panic")] {
+        let report = FLAKY.send_now(key.into(), mode.into()).await;
+        assert!(!report.is_success());
+        assert_eq!(report.outcomes.len(), 3, "{report:?}");
+        // The audits sort first and succeed; flaky fails or panics, and is reported.
+        assert!(report.outcomes[0].outcome.is_success());
+        assert!(report.outcomes[1].outcome.is_success());
+        match (&report.outcomes[2].outcome, mode) {
+            (Outcome::Failed(e), "fail") => assert!(e.to_string().contains("failed as asked")),
+            (Outcome::Panicked(m), "panic") => {
+                assert!(m.contains("panicked as asked"), "{m}")
+            }
+            (other, _) => panic!("unexpected outcome for {mode}: {other:?}"),
+        }
+        assert_eq!(report.failures().count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn receivers_after_a_panicking_one_still_run() {
+    let report = FLAKY.send_now("k-order".into(), "panic-first".into()).await;
+    let names: Vec<&str> = report.outcomes.iter().map(|o| o.receiver).collect();
+    assert_eq!(
+        names,
+        [
+            "audit_receivers::a_panicking_audit",
+            "audit_receivers::audit_flaky",
+            "shop_receivers::flaky"
+        ]
+    );
+    assert!(
+        matches!(&report.outcomes[0].outcome, Outcome::Panicked(m) if m.contains("panicked first"))
+    );
+    assert!(report.outcomes[1].outcome.is_success());
+    assert!(report.outcomes[2].outcome.is_success());
+    assert_eq!(lines_with("audit_flaky k-order").len(), 1);
+    assert_eq!(lines_with("flaky k-order attempt 1").len(), 1);
+}
+
+#[tokio::test]
+async fn plain_fn_receivers_run_on_the_blocking_pool() {
+    let report = TWO_ARGS.send_now(41, "blocking".into()).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(lines_with("on_two_blocking 41 blocking").len(), 1);
+}
+
+#[tokio::test]
+async fn async_send_queues_an_envelope_with_everything_a_worker_needs() {
+    for codec in [Codec::Bincode, Codec::Json] {
+        let (rt, engine) =
+            memory_runtime(&format!("dispatch-env-{codec:?}"), Runmode::Async, codec).await;
+        let sent = rt
+            .scope(TWO_ARGS.send_with(SendOptions::new().sender("shop.Cart"), 7, "x".into()))
+            .await
+            .unwrap();
+        let Sent::Queued(id) = sent else {
+            panic!("async runmode must queue, got {sent:?}")
+        };
+        let claimed = engine
+            .claim(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let env = Envelope::decode(&claimed[0].payload).unwrap();
+        assert_eq!(env.id, id);
+        assert_eq!(env.signal, "shop.two_args");
+        assert_eq!(env.sender.as_deref(), Some("shop.Cart"));
+        assert_eq!(env.attempt, 1);
+        assert_eq!(env.owed, None);
+        assert_eq!(env.args.codec(), codec);
+        let def = Registry::global().signal(&env.signal).unwrap();
+        let json = (def.to_json)(&env.args).unwrap();
+        assert_eq!(json, serde_json::json!({"a": 7, "b": "x"}));
+        if let Payload::Json(v) = &env.args {
+            assert_eq!(v["b"], "x");
+        }
+        // The decoded arguments are what the receivers get.
+        assert!((def.decode)(&env.args).is_ok());
+    }
+}
+
+#[tokio::test]
+async fn send_many_queues_a_batch_in_order() {
+    let (rt, engine) = memory_runtime("dispatch-many", Runmode::Async, Codec::Bincode).await;
+    let batch = (0..100).map(|a| shop_signals::TwoArgsArgs {
+        a,
+        b: format!("n{a}"),
+    });
+    let ids = rt.scope(TWO_ARGS.send_many(batch)).await.unwrap();
+    assert_eq!(ids.len(), 100);
+    let claimed = engine
+        .claim(1000, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    let got: Vec<_> = claimed
+        .iter()
+        .map(|c| Envelope::decode(&c.payload).unwrap().id)
+        .collect();
+    assert_eq!(got, ids);
+}
+
+#[tokio::test]
+async fn sync_runmode_runs_receivers_inline_and_can_be_overridden_per_call() {
+    let (rt, engine) = memory_runtime("dispatch-sync", Runmode::Sync, Codec::Bincode).await;
+    let sent = rt.scope(UNNAMED.send(77)).await.unwrap();
+    match sent {
+        Sent::Ran(report) => assert_eq!(report.outcomes.len(), 1),
+        other => panic!("sync runmode must run inline, got {other:?}"),
+    }
+    assert_eq!(lines_with("on_unnamed 77").len(), 1);
+    assert_eq!(engine.counts().await.unwrap().pending, 0);
+
+    // Per call: queue even though the runtime is sync.
+    let sent = rt
+        .scope(UNNAMED.send_with(SendOptions::new().runmode(Runmode::Async), 78))
+        .await
+        .unwrap();
+    assert!(matches!(sent, Sent::Queued(_)));
+    assert_eq!(engine.counts().await.unwrap().pending, 1);
+    assert!(lines_with("on_unnamed 78").is_empty());
+}
+
+#[tokio::test]
+async fn a_signal_for_an_unconfigured_queue_is_a_clear_error() {
+    let (rt, _engine) = memory_runtime("dispatch-noqueue", Runmode::Async, Codec::Bincode).await;
+    let err = rt.scope(EMAIL.send("a@b.c".into())).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("queue `emails`"), "{msg}");
+    assert!(msg.contains("[queues.emails]"), "{msg}");
+}
+
+#[test]
+fn send_blocking_refuses_inside_an_async_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(async { TWO_ARGS.send_blocking(1, "x".into()) })
+        .unwrap_err();
+    assert!(err.to_string().contains("inside an async runtime"), "{err}");
+}
+
+#[tokio::test]
+async fn the_hygiene_crates_receivers_run() {
+    assert_eq!(hygiene::run_all().await, 2);
+}
+
+#[test]
+fn duplicate_wire_names_and_orphan_receivers_are_reported() {
+    static FIRST: signalqueue::SignalDef = signalqueue::SignalDef {
+        name: "dup.name",
+        rust_path: "a::FIRST",
+        location: "a.rs:1",
+        queue: "default",
+        args: &[],
+        doc: "",
+        decode: |_| unreachable!(),
+        to_json: |_| unreachable!(),
+        from_json: |_, _| unreachable!(),
+    };
+    static SECOND: signalqueue::SignalDef = signalqueue::SignalDef {
+        rust_path: "b::SECOND",
+        location: "b.rs:9",
+        ..FIRST
+    };
+    let registry = Registry::build(
+        [&FIRST, &SECOND],
+        Registry::global()
+            .receivers("shop.two_args")
+            .iter()
+            .copied(),
+    );
+    let problems = registry.problems().join("\n");
+    assert!(
+        problems.contains("two signals share the wire name `dup.name`"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("a::FIRST") && problems.contains("b::SECOND"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("listens to `shop.two_args`, which is not registered"),
+        "{problems}"
+    );
+    assert!(registry.check().is_err());
+}
