@@ -13,9 +13,6 @@ use crate::http::{self, AdminState};
 use crate::metrics::Metrics;
 use crate::worker::{os_signals, Worker};
 
-/// The environment variable holding the token the admin server's actions require.
-pub(crate) const ADMIN_TOKEN_VAR: &str = "SIGNALQUEUE_ADMIN_TOKEN";
-
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     // Installed first: a SIGTERM during start-up is then a graceful stop, not a kill.
     let shutdown = os_signals();
@@ -94,9 +91,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     );
 
     let metrics = Arc::new(Metrics::new());
-    let token = std::env::var(ADMIN_TOKEN_VAR)
-        .ok()
-        .filter(|t| !t.trim().is_empty());
+    let token = http::token_from_env();
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(http::serve(
         listener,
