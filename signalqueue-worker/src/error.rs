@@ -17,7 +17,7 @@ pub enum Error {
         configured: String,
     },
     /// An engine could not be reached at start.
-    #[error("cannot reach queue `{queue}` ({url}): {source}")]
+    #[error("queue `{queue}` is unreachable: {source}")]
     Unreachable {
         /// The queue.
         queue: String,
