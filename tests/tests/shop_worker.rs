@@ -274,8 +274,9 @@ async fn sigterm_lets_in_flight_receivers_finish_and_loses_nothing() {
 
 #[tokio::test]
 async fn kill_9_with_hundreds_in_flight_then_a_restart_handles_every_signal() {
-    // A short lease so the restart does not wait long for the dead worker's claims.
-    let sb = sandbox(2_000);
+    // A short lease so the restart does not wait long for the dead worker's claims, yet long
+    // enough that a loaded machine does not miss renewals (which would add duplicates).
+    let sb = sandbox(4_000);
     let keys: Vec<String> = (0..400).map(|i| format!("c{i}")).collect();
     runtime(&sb)
         .await
@@ -325,11 +326,11 @@ async fn kill_9_with_hundreds_in_flight_then_a_restart_handles_every_signal() {
 async fn receivers_longer_than_the_lease_are_renewed_and_not_run_twice() {
     // Two workers on one file, receivers over twice the lease: without renewal the second
     // worker would take the first one's claims.
-    let sb = sandbox(1_500);
+    let sb = sandbox(3_000);
     let keys: Vec<String> = (0..6).map(|i| format!("l{i}")).collect();
     runtime(&sb)
         .await
-        .scope(FLAKY.send_many(keys.iter().map(|k| flaky(k.clone(), "sleep-4000"))))
+        .scope(FLAKY.send_many(keys.iter().map(|k| flaky(k.clone(), "sleep-7000"))))
         .await
         .unwrap();
     let a = sb.start(
