@@ -131,7 +131,7 @@ pub struct DeadArgs {
 /// What `dead` does.
 #[derive(Debug, Subcommand)]
 pub enum DeadAction {
-    /// List the dead letters: key, signal, when, why.
+    /// List the dead letters: key, signal, id, when, why.
     List(QueueArgs),
     /// Put dead letters back in the queue (all, or those with the given keys).
     Replay(DeadReplayArgs),

@@ -76,7 +76,9 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &problems {
-            println!("problem: {p}");
+            // A problem starts its own line; a long one (a TOML error with its excerpt)
+            // continues on indented lines, so `grep '^problem:'` counts problems.
+            println!("problem: {}", p.trim_end().replace('\n', "\n    "));
         }
         Ok(ExitCode::from(2))
     }
