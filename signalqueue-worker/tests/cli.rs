@@ -495,3 +495,31 @@ fn setup_problems_exit_2_with_a_clear_message() {
         out.stderr
     );
 }
+
+#[test]
+fn every_command_has_help() {
+    let sb = Sandbox::new(None);
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["list", "--help"],
+        &["check", "--help"],
+        &["dequeue", "--help"],
+        &["dump", "--help"],
+        &["purge", "--help"],
+        &["dead", "--help"],
+        &["dead", "list", "--help"],
+        &["dead", "replay", "--help"],
+        &["dead", "purge", "--help"],
+        &["send", "--help"],
+    ] {
+        let out = sb.run(BIN, args).ok();
+        assert!(
+            out.stdout.contains("Usage: signalqueue-worker"),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+    let out = sb.run(BIN, &["frobnicate"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+}

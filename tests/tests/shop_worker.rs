@@ -453,3 +453,44 @@ async fn a_slow_receiver_does_not_hold_the_other_signals() {
     worker.wait().ok();
     assert_eq!(count(&sb.journal(), "flaky slow released"), 1);
 }
+
+#[test]
+fn list_shows_sender_filters_and_retry_limits_and_check_flags_unconfigured_queues() {
+    let sb = sandbox(30_000);
+    let out = sb.run(BIN, &["list"]).ok();
+    assert!(
+        out.stdout.contains("shop.form_submit(instance: Order)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("only from sender `shop.Order`"),
+        "{}",
+        out.stdout
+    );
+    let flaky = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("-> shop_receivers::flaky "))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(flaky.ends_with("retries 2"), "{flaky}");
+    assert!(out.stdout.contains("queue: emails"), "{}", out.stdout);
+    sb.run(BIN, &["check"]).ok();
+
+    // Without `[queues.emails]`, `shop.email` has nowhere to go.
+    let db = sb.file("signalqueue.db");
+    std::fs::write(
+        sb.file("signalqueue.toml"),
+        format!("[queues.default]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let out = sb.run(BIN, &["check"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "problem: signal `shop.email` goes to queue `emails`, which is not configured"
+        ),
+        "{}",
+        out.stdout
+    );
+}
