@@ -494,3 +494,50 @@ fn list_shows_sender_filters_and_retry_limits_and_check_flags_unconfigured_queue
         out.stdout
     );
 }
+
+#[tokio::test]
+async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
+    let sb = sandbox(1_000);
+    let release = sb.file("release");
+    let _ = runtime(&sb)
+        .await
+        .scope(FLAKY.send_many([flaky("p", &format!("until-{}", release.display()))]))
+        .await
+        .unwrap();
+    let a = sb.start(BIN, &["run", "127.0.0.1:0"]);
+    sb.wait_journal("worker A to start the receiver", |j| {
+        count(j, "flaky p attempt 1") == 1
+    });
+    // A freezes (a stalled VM, SIGSTOP) past its lease: the claim goes to B.
+    a.signal("STOP");
+    let b = sb.start(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"]);
+    sb.wait_journal("worker B to take the claim over", |j| {
+        count(j, "flaky p attempt 1") == 2
+    });
+    std::fs::write(&release, b"").unwrap();
+    b.wait().ok();
+    a.signal("CONT");
+    // A wakes up: its lease is gone, so whatever it says about the signal is refused.
+    a.wait_stderr("lease");
+    a.signal("TERM");
+    let out = a.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("acknowledgement refused") || out.stderr.contains("lost the lease"),
+        "{}",
+        out.stderr
+    );
+    let counts = sb.engine("default").await.counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.pending,
+            counts.scheduled,
+            counts.in_flight,
+            counts.dead
+        ),
+        (0, 0, 0, 0),
+        "{counts:?}"
+    );
+    // B's run was the one that counted; nothing ran a third time.
+    assert_eq!(count(&sb.journal(), "flaky p attempt 1"), 2);
+}
