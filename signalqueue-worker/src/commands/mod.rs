@@ -20,10 +20,8 @@ pub(crate) mod render;
 mod run;
 mod send;
 
-/// The limit passed to `pending` and `dead` to mean "all of them". Not `usize::MAX`: Redis'
-/// scripts compute with Lua numbers (doubles), which turn limits past 10^14 into floats that
-/// `LRANGE` refuses; no queue a command reads holds a billion entries.
-pub(crate) const ALL: usize = 1_000_000_000;
+/// The limit passed to `pending` and `dead` to mean "all of them".
+pub(crate) const ALL: usize = usize::MAX;
 
 /// Runs the command `cli` names.
 pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
