@@ -155,3 +155,42 @@ async fn a_worker_asked_for_a_queue_that_is_not_configured_says_which_are() {
     );
     assert!(err.contains("`default`"), "{err}");
 }
+
+#[tokio::test]
+async fn an_idle_queue_does_not_keep_the_slots_from_a_busy_one() {
+    let busy = signalqueue::engine::open("memory://lib-fair", EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let idle = signalqueue::engine::open("memory://lib-fair", EngineOptions::new("idle"))
+        .await
+        .unwrap();
+    let runtime = Runtime::builder()
+        .queue("default", busy.clone())
+        .queue("idle", idle)
+        .build();
+    let _ = runtime
+        .scope(
+            FORM_SUBMIT.send_many((1..=100).map(|id| examples::FormSubmitArgs {
+                instance: Order { id, total_cents: 1 },
+            })),
+        )
+        .await
+        .unwrap();
+    // Each idle claim waits 5 s, holding one of the two slots at most: the busy queue always
+    // has the other. (Were the idle queue to hold both while it waits, the busy one would get
+    // slots only between those waits: minutes for 100 signals.)
+    let run = Worker::builder()
+        .runtime(runtime)
+        .queue("default")
+        .queue("idle")
+        .concurrency(2)
+        .claim_wait(Duration::from_secs(5))
+        .halt(Halt::WhenExhausted)
+        .build()
+        .run();
+    let summary = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the busy queue was starved")
+        .unwrap();
+    assert_eq!(summary.handled, 100);
+}

@@ -27,6 +27,11 @@ pub(crate) async fn claim_loop(
     acks: UnboundedSender<AckItem>,
 ) {
     let mut backoff = EngineBackoff::new();
+    // After an empty claim the queue is idle: its next (blocking) claim holds one slot, not
+    // every free one, so that an idle queue does not keep the slots from a busy one served by
+    // the same worker while it waits. Once work shows up, claims size to the free slots again.
+    // A queue starts out idle: at start-up nothing says it has work.
+    let mut idle = true;
     loop {
         if shared.stop.is_stopped() {
             break;
@@ -48,7 +53,11 @@ pub(crate) async fn claim_loop(
             _ = shared.stop.stopped() => break,
         };
         let mut permits = vec![first];
-        let most = budget.unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        let most = if idle {
+            1
+        } else {
+            budget.unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH)
+        };
         while permits.len() < most {
             match shared.permits.clone().try_acquire_owned() {
                 Ok(p) => permits.push(p),
@@ -89,6 +98,7 @@ pub(crate) async fn claim_loop(
             b.fetch_sub(claimed.len() as u64, Ordering::SeqCst);
         }
         let nothing_ready = claimed.is_empty();
+        idle = nothing_ready;
         for c in claimed {
             let permit = permits.pop().expect("never more claimed than slots held");
             start(&lane, &shared, c, permit, &acks);
