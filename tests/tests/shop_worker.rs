@@ -305,6 +305,7 @@ async fn kill_9_with_hundreds_in_flight_then_a_restart_handles_every_signal() {
         );
     }
     let duplicates: usize = starts(&j).values().map(|n| n - 1).sum();
+    eprintln!("kill -9 with {in_flight_at_kill} started: {duplicates} ran twice after the restart");
     assert!(
         duplicates <= in_flight_at_kill,
         "{duplicates} duplicate runs, but only {in_flight_at_kill} were in flight at the kill"
