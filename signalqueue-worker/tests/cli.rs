@@ -294,7 +294,8 @@ fn list_shows_signals_arguments_queues_and_receivers() {
     let sb = Sandbox::new(None);
     let out = sb.run(BIN, &["list"]).ok();
     assert!(
-        out.stdout.contains("examples.form_submit(instance: Ref<Order>)"),
+        out.stdout
+            .contains("examples.form_submit(instance: Ref<Order>)"),
         "{}",
         out.stdout
     );

@@ -59,9 +59,8 @@ fn free_port() -> u16 {
 /// Sends with the CLI, trying again while Redis is still coming up. The order is sent by
 /// reference and this sandbox's demo database has no such row: the receiver runs with `None`.
 fn send(sb: &Sandbox, n: i64) -> String {
-    let json = format!(
-        r#"{{"instance": {{"app_label": "examples", "model": "order", "pk": {n}}}}}"#
-    );
+    let json =
+        format!(r#"{{"instance": {{"app_label": "examples", "model": "order", "pk": {n}}}}}"#);
     let start = Instant::now();
     loop {
         let out = sb.run(BIN, &["send", "examples.form_submit", "--json", &json]);

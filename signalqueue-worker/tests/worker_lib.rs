@@ -40,8 +40,7 @@ async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes(
         .scope(async {
             let mut ids = Vec::new();
             for id in 1..=5 {
-                match TWO_ARGS.send(id, "x".into()).await.unwrap()
-                {
+                match TWO_ARGS.send(id, "x".into()).await.unwrap() {
                     Sent::Queued(id) => ids.push(id),
                     Sent::Ran(_) => panic!("async runmode queues"),
                 }
@@ -93,10 +92,7 @@ async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes(
 #[tokio::test]
 async fn an_entry_claimed_over_and_over_without_finishing_is_dead_lettered_as_poison() {
     let (runtime, engine) = memory_runtime("lib-poison").await;
-    let _ = runtime
-        .scope(TWO_ARGS.send(1, "x".into()))
-        .await
-        .unwrap();
+    let _ = runtime.scope(TWO_ARGS.send(1, "x".into())).await.unwrap();
     // Six claims whose leases ran out: as if six workers died on it.
     for _ in 0..6 {
         let claimed = engine
@@ -164,9 +160,7 @@ async fn an_idle_queue_does_not_keep_the_slots_from_a_busy_one() {
         .queue("idle", idle)
         .build();
     let _ = runtime
-        .scope(
-            TWO_ARGS.send_many((1..=100).map(|a| TwoArgsArgs { a, b: "x".into() })),
-        )
+        .scope(TWO_ARGS.send_many((1..=100).map(|a| TwoArgsArgs { a, b: "x".into() })))
         .await
         .unwrap();
     // Each idle claim waits 5 s, holding one of the two slots at most: the busy queue always

@@ -7,7 +7,9 @@
 use std::time::{Duration, SystemTime};
 
 use signalqueue::config::WorkerConfig;
-use signalqueue::dispatch::{run_receivers, Outcome};
+use signalqueue::dispatch::{
+    describe_missing, prepare, run_receivers, Outcome, PrepareError, Prepared,
+};
 use signalqueue::engine::Claimed;
 use signalqueue::{Delivery, Envelope, EnvelopeId, ReceiverDef, Registry};
 
@@ -141,17 +143,6 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         ));
     };
 
-    let args = match (def.decode)(&envelope.args) {
-        Ok(args) => args,
-        Err(e) => {
-            return decision(dead_raw(
-                claimed,
-                DeadKind::Decode,
-                format!("signal `{}`: {e}", envelope.signal),
-            ))
-        }
-    };
-
     let registered = cx.registry.receivers(def.name);
     let sender = envelope.sender.as_deref();
     let (to_run, missing): (Vec<&'static ReceiverDef>, Vec<String>) = match &envelope.owed {
@@ -177,15 +168,6 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
                 .collect(),
         ),
     };
-    if to_run.is_empty() && missing.is_empty() {
-        tracing::info!(
-            queue = %cx.queue,
-            signal = %envelope.signal,
-            id = %envelope.id,
-            "no receiver in this worker takes this signal; acknowledged"
-        );
-    }
-
     let delivery = Delivery {
         id: envelope.id,
         signal: def.name,
@@ -200,6 +182,66 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             .unwrap_or_default();
         cx.metrics.record_latency(def.name, latency);
     }
+    // Decoded and its `Ref` arguments loaded, by the same step as `send_now`. Rows are loaded
+    // only for receivers that will read them.
+    let prepared = if to_run.is_empty() {
+        (def.decode)(&envelope.args)
+            .map(Prepared::Run)
+            .map_err(PrepareError::Decode)
+    } else {
+        prepare(def, &envelope.args).await
+    };
+    let args = match prepared {
+        Ok(Prepared::Run(args)) => args,
+        Ok(Prepared::Skip(gone)) => {
+            tracing::info!(
+                queue = %cx.queue,
+                signal = %envelope.signal,
+                id = %envelope.id,
+                missing = %describe_missing(&gone),
+                "a referenced row is gone; acknowledged without running receivers (on_missing = \"skip\")"
+            );
+            return decision(Disposition::Ack);
+        }
+        Err(PrepareError::Decode(e)) => {
+            return decision(dead_raw(
+                claimed,
+                DeadKind::Decode,
+                format!("signal `{}`: {e}", envelope.signal),
+            ))
+        }
+        Err(load @ PrepareError::Load(_)) => {
+            // Not the receivers' fault, but theirs to wait for: each owed receiver is retried
+            // with its own limit and backoff, as if it had failed, then dead-lettered with this.
+            tracing::warn!(
+                queue = %cx.queue,
+                signal = %envelope.signal,
+                id = %envelope.id,
+                attempt = envelope.attempt,
+                error = %load,
+                "cannot load the signal's references"
+            );
+            let mut failures: Vec<Failure> = to_run
+                .iter()
+                .map(|r| Failure {
+                    receiver: r.name.to_string(),
+                    error: load.to_string(),
+                    retries: r.retries.unwrap_or(cx.settings.retries),
+                })
+                .collect();
+            failures.extend(unlinked(missing));
+            return decision(decide(&envelope, failures, cx.settings));
+        }
+    };
+    if to_run.is_empty() && missing.is_empty() {
+        tracing::info!(
+            queue = %cx.queue,
+            signal = %envelope.signal,
+            id = %envelope.id,
+            "no receiver in this worker takes this signal; acknowledged"
+        );
+    }
+
     let outcomes = run_receivers(&to_run, &delivery, args).await;
 
     let default_retries = cx.settings.retries;
@@ -234,18 +276,20 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             });
         }
     }
-    for name in missing {
-        failures.push(Failure {
-            error:
-                "is owed this signal but is not linked into this worker; link its crate and replay"
-                    .into(),
-            receiver: name,
-            // Waiting cannot make it appear.
-            retries: 0,
-        });
-    }
+    failures.extend(unlinked(missing));
 
     decision(decide(&envelope, failures, cx.settings))
+}
+
+/// The failures of owed receivers that are not linked into this worker.
+fn unlinked(names: Vec<String>) -> impl Iterator<Item = Failure> {
+    names.into_iter().map(|receiver| Failure {
+        error: "is owed this signal but is not linked into this worker; link its crate and replay"
+            .into(),
+        receiver,
+        // Waiting cannot make it appear.
+        retries: 0,
+    })
 }
 
 /// The retry rule: while any failed receiver has retries left, all the failed ones are retried
