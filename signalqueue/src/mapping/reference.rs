@@ -301,9 +301,10 @@ async fn resolve_ref<M: Model>(
         });
     loaded.map_err(|e| -> BoxError {
         format!(
-            "loading `{arg}` ({} with pk {:?}): {e}",
+            "loading `{arg}` ({} with pk {:?}): {}",
             Ref::<M>::label(),
-            reference.key
+            reference.key,
+            with_sources(e.as_ref())
         )
         .into()
     })?;
@@ -316,6 +317,23 @@ async fn resolve_ref<M: Model>(
         });
     }
     Ok(())
+}
+
+/// An error and its sources, `outer: inner: ...`: database clients often say only "db error"
+/// on the outside, and the worker keeps this text as the dead letter's reason.
+fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        // Some errors repeat their source's text in their own; say it once.
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
 }
 
 /// Packs resolved arguments. Not public API.

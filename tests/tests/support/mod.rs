@@ -86,6 +86,18 @@ impl Sandbox {
         Running::new(child).wait()
     }
 
+    /// Runs `bin` to completion (within [`DEADLINE`]) with these environment variables added.
+    pub fn run_env(
+        &self,
+        bin: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Out {
+        let mut cmd = self.command(bin, args);
+        cmd.envs(env.iter().copied());
+        Running::new(cmd.spawn().expect("spawn")).wait()
+    }
+
     /// Starts `bin` and returns at once.
     pub fn start(&self, bin: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Running {
         Running::new(self.command(bin, args).spawn().expect("spawn"))
