@@ -49,12 +49,13 @@ async fn update_event_log(delivery: &Delivery, instance: Ref<Order>) -> Result<(
                 order.id, order.total_cents, delivery.id, delivery.attempt
             );
             format!(
-                "order #{} by {}: {} × {}, {}; {orders} orders so far, {} in all",
+                "order #{} by {}: {} × {}, {}; {} so far, {} in all",
                 order.id,
                 order.customer,
                 order.quantity,
                 order.item,
                 money(order.total_cents),
+                count(orders, "order"),
                 money(cents)
             )
         }
@@ -66,8 +67,9 @@ async fn update_event_log(delivery: &Delivery, instance: Ref<Order>) -> Result<(
                 delivery.attempt
             );
             format!(
-                "order #{} was cancelled before the event log got to it; {orders} orders remain, {} in all",
+                "order #{} was cancelled before the event log got to it; {} remain, {} in all",
                 instance.key(),
+                count(orders, "order"),
                 money(cents)
             )
         }
@@ -81,6 +83,15 @@ async fn update_event_log(delivery: &Delivery, instance: Ref<Order>) -> Result<(
 #[receiver(TWO_ARGS)]
 async fn on_two(a: u32, b: String) {
     println!("two_args: a={a} b={b}");
+}
+
+/// `1 order`, `2 orders`.
+fn count(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Cents as money: `4200` is `42.00`.

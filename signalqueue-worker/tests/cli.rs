@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use serde_json::Value;
 use signalqueue::engine::Outgoing;
@@ -16,67 +15,9 @@ use examples as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
 
-/// The built `send_demo` example (`cargo run -p examples --example send_demo`). `cargo test`
-/// builds examples, so it is usually there; it is built here when missing or older than the
-/// sources it is made of. (Building it every time would not be free: under `cargo test
-/// --workspace` the dev-dependencies' features differ from a plain build, so a plain build
-/// would recompile half the workspace.)
+/// The built `send_demo` example (`cargo run -p examples --example send_demo`).
 fn send_demo() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = &*built {
-        return p.clone();
-    }
-    // This test binary is TARGET/PROFILE/deps/cli-HASH.
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
-    let target_dir = profile_dir.parent().expect("target dir");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("send_demo{}", std::env::consts::EXE_SUFFIX));
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let sources =
-        ["examples", "signalqueue/src", "signalqueue-macros/src"].map(|d| workspace.join(d));
-    let fresh = modified(&path).is_some_and(|built| sources.iter().all(|d| newest(d) <= built));
-    if !fresh {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "examples",
-                "--example",
-                "send_demo",
-                "--target-dir",
-            ])
-            .arg(target_dir)
-            .arg("--manifest-path")
-            .arg(workspace.join("Cargo.toml"))
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cannot build the send_demo example");
-    }
-    assert!(path.exists(), "{} was not built", path.display());
-    *built = Some(path.clone());
-    path
-}
-
-fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// The newest modification time of any file under `dir`.
-fn newest(dir: &std::path::Path) -> std::time::SystemTime {
-    let mut latest = std::time::SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest(&path)
-        } else {
-            modified(&path).unwrap_or(latest)
-        };
-        latest = latest.max(t);
-    }
-    latest
+    support::example("send_demo")
 }
 
 /// The ids `send_demo` printed, in order.

@@ -1,0 +1,206 @@
+//! The demo app as a newcomer uses it, in a real browser: the `demo_web` example and the
+//! `signalqueue-worker` binary run as the README says (no configuration: the embedded queue
+//! and the demo database in one directory), headless Chromium submits the checkout form, the
+//! page answers, and the event log page, open in another tab, shows the worker's line appear
+//! without a reload.
+//!
+//! Run with `cargo test -p signalqueue-worker --test demo_browser`. Needs `/usr/bin/chromium`;
+//! without it the test is skipped with a message, unless `SIGNALQUEUE_REQUIRE_BROWSER=1`. Set
+//! `SQ_SCREENSHOT_DIR` to keep screenshots of the pages.
+
+mod browser;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use browser::{Browser, Cdp};
+use serde_json::{json, Value};
+use support::Sandbox;
+
+const WORKER: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
+
+/// Opens a tab on `url`; returns its session.
+async fn open_tab(cdp: &mut Cdp, url: &str) -> String {
+    let target = cdp
+        .call(None, "Target.createTarget", json!({ "url": url }))
+        .await;
+    let attached = cdp
+        .call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target["targetId"], "flatten": true }),
+        )
+        .await;
+    attached["sessionId"].as_str().unwrap().to_string()
+}
+
+/// Saves a screenshot of the tab when `SQ_SCREENSHOT_DIR` is set.
+async fn screenshot(cdp: &mut Cdp, session: &str, name: &str) {
+    let Some(dir) = std::env::var_os("SQ_SCREENSHOT_DIR") else {
+        return;
+    };
+    let shot = cdp
+        .call(Some(session), "Page.captureScreenshot", json!({}))
+        .await;
+    let png = decode_base64(shot["data"].as_str().unwrap());
+    std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = text.bytes().filter(|c| *c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|c| {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+            let bytes = n.to_be_bytes();
+            bytes[1..c.len()].to_vec()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
+    if !browser::chromium_available("the demo app") {
+        return;
+    }
+    let web_bin = support::example("demo_web");
+    // No signalqueue.toml: the README's setup, every file in the sandbox.
+    let sb = Sandbox::new(None);
+    let web = sb.start(&web_bin, &["127.0.0.1:0"]);
+    web.wait_stderr("demo_web: listening on http://");
+    let base = web
+        .stderr_so_far()
+        .lines()
+        .find_map(|l| l.strip_prefix("demo_web: listening on "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the address")
+        .trim_end_matches('/')
+        .to_string();
+    let worker = sb.start(WORKER, &["run", "127.0.0.1:0"]);
+
+    let chromium = Browser::launch().await;
+    let mut cdp = Cdp::connect(&chromium.ws_url).await;
+
+    // The event log first, empty: what appears later appears live.
+    let log = open_tab(&mut cdp, &format!("{base}/events")).await;
+    cdp.eval_until(
+        &log,
+        "document.getElementById('empty')?.hidden ?? null",
+        &json!(false),
+        "the empty event log",
+    )
+    .await;
+    cdp.eval(&log, "window.__noReload = 'kept'; true").await;
+
+    // The checkout form: fill it in and submit, as a person would.
+    let shop = open_tab(&mut cdp, &format!("{base}/")).await;
+    cdp.eval_until(
+        &shop,
+        "document.querySelector('#checkout button') !== null",
+        &json!(true),
+        "the checkout form",
+    )
+    .await;
+    cdp.eval(
+        &shop,
+        r#"(() => {
+            const f = document.getElementById('checkout');
+            f.customer.value = 'Ada Lovelace';
+            f.item.value = 'Gadget';
+            f.quantity.value = '2';
+            f.querySelector('button').click();
+            return true;
+        })()"#,
+    )
+    .await;
+    let submitted = Instant::now();
+    cdp.eval_until(
+        &shop,
+        "document.getElementById('placed')?.dataset.order ?? null",
+        &json!("1"),
+        "the order list saying order #1 is placed",
+    )
+    .await;
+    let seen_after = submitted.elapsed();
+    // The browser's own measure: from the form's submission to the last byte of the page
+    // it was redirected to.
+    let navigation = cdp
+        .eval(
+            &shop,
+            "Math.round(performance.getEntriesByType('navigation')[0].responseEnd)",
+        )
+        .await;
+    let log_had_it = cdp
+        .eval(
+            &log,
+            "document.querySelector('#events li[data-order=\"1\"]') !== null",
+        )
+        .await;
+    eprintln!(
+        "demo: the order page came back {navigation} ms after submitting (seen by the test after \
+         {seen_after:?}); the event log had the order then: {log_had_it}"
+    );
+    assert_eq!(
+        cdp.eval(
+            &shop,
+            "document.querySelector('#orders tr[data-order=\"1\"]').textContent"
+        )
+        .await,
+        json!("1Ada Lovelace2 × Gadget84.00cancel")
+    );
+    screenshot(&mut cdp, &shop, "demo-orders.png").await;
+
+    // The worker loads the order, aggregates slowly, and writes the line; the open event log
+    // page shows it without being reloaded.
+    let line = "document.querySelector('#events li[data-order=\"1\"]')?.textContent ?? null";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let text = loop {
+        let v = cdp.eval(&log, line).await;
+        if let Value::String(s) = v {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the event log never showed order #1; worker stderr:\n{}",
+            worker.stderr_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        text.contains("order #1 by Ada Lovelace: 2 × Gadget, 84.00; 1 order so far, 84.00 in all"),
+        "{text}"
+    );
+    assert!(text.contains("(took "), "{text}");
+    assert_eq!(
+        cdp.eval(&log, "window.__noReload ?? null").await,
+        json!("kept"),
+        "the event log page was not reloaded"
+    );
+    screenshot(&mut cdp, &log, "demo-events.png").await;
+
+    let _ = cdp.call(None, "Browser.close", json!({})).await;
+    drop(cdp);
+    chromium.stop().await;
+    worker.signal("TERM");
+    let out = worker.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("receiver=examples::update_event_log attempt=1 outcome=ok"),
+        "{}",
+        out.stderr
+    );
+    web.signal("INT");
+    let out = web.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+}
