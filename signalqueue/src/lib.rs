@@ -42,8 +42,10 @@
 //! ```
 //!
 //! Run the receivers with `cargo run -p signalqueue-worker` (or a two-line binary of your
-//! own that links your crates: see `signalqueue-worker`). Longer topics live in `docs/`:
-//! `ARCHITECTURE.md`, `wire-format.md`, `engines.md`.
+//! own that links your crates: see `signalqueue-worker`). Arguments can also travel by
+//! reference (a [`Model`] row sent as [`Ref`], loaded again in the worker) or through a custom
+//! [`Mapping`]: see [`mapping`]. Longer topics live in `docs/`: `ARCHITECTURE.md`,
+//! `mappings.md`, `wire-format.md`, `engines.md`.
 
 // Generated code names `::signalqueue::...`; this makes that path work inside this crate too.
 extern crate self as signalqueue;
@@ -101,13 +103,23 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// Keys:
 /// - `providing_args = [name: Type, ...]` (required): each type must be
-///   `Serialize + DeserializeOwned + Clone + Send + 'static`.
+///   `Serialize + DeserializeOwned + Clone + Send + 'static`, or `Ref<M>` with `M: Model`, or
+///   be followed by `with MappingType` (`when: Timestamp with TimestampMapping`).
 /// - `name = "..."`: the wire name, which the queue carries and the worker looks up. It
 ///   defaults to the static's Rust path (`my_app::signals::FORM_SUBMIT`), so moving or
 ///   renaming the static changes it, and signals already queued under the old name would find
 ///   no signal in a new worker (they are dead-lettered as unknown, not lost). Pin it with
 ///   `name = "..."` for signals whose queue outlives a deploy.
 /// - `queue = "..."`: the configured queue it goes to (default `"default"`).
+/// - `on_missing = "deliver" | "skip"`: for signals with a [`Ref`] argument, what happens when
+///   the referenced row is gone by the time the signal is handled: receivers get a `Ref`
+///   whose `get()` is `None` (`"deliver"`, the default), or the signal is acknowledged without
+///   running them (`"skip"`).
+///
+/// How each argument travels follows from its type (`docs/mappings.md`): by value for a serde
+/// type; by reference for `Ref<M>` where `M:` [`Model`] (only `{app_label, model, pk}` is
+/// queued, and the row is loaded just before the receivers run); and through a custom
+/// [`Mapping`] with `name: ForeignType with MyMapping`.
 pub use signalqueue_macros::async_signal;
 
 /// Registers a function as a receiver of a signal.
