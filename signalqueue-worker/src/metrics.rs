@@ -254,6 +254,54 @@ impl Metrics {
         }
         out
     }
+
+    /// Signals handled since start, by signal wire name (the admin page sums them per queue).
+    pub fn handled_by_signal(&self) -> BTreeMap<String, u64> {
+        self.lock().handled.clone()
+    }
+
+    /// [`Metrics::render_prometheus`] for queues whose counts may have failed to read, plus
+    /// the process gauges: `signalqueue_queue_up` says which engines answered (a queue whose
+    /// depth is missing is otherwise indistinguishable from an empty one), and
+    /// `signalqueue_uptime_seconds`/`signalqueue_build_info` tell restarts and versions apart.
+    pub fn render_prometheus_with_health(
+        &self,
+        queues: &[(String, Result<signalqueue::engine::Counts, String>)],
+    ) -> String {
+        use std::fmt::Write;
+        let depths: Vec<(String, signalqueue::engine::Counts)> = queues
+            .iter()
+            .filter_map(|(q, c)| c.as_ref().ok().map(|c| (q.clone(), *c)))
+            .collect();
+        let mut out = self.render_prometheus(&depths);
+        out.push_str("# HELP signalqueue_queue_up Whether the queue's engine answered the last depth read (1) or not (0).\n# TYPE signalqueue_queue_up gauge\n");
+        for (q, c) in queues {
+            let _ = writeln!(
+                out,
+                "signalqueue_queue_up{{queue=\"{}\"}} {}",
+                escape_label(q),
+                u8::from(c.is_ok())
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP signalqueue_uptime_seconds Seconds since the worker started.\n# TYPE signalqueue_uptime_seconds gauge\nsignalqueue_uptime_seconds {:.3}",
+            self.uptime().as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP signalqueue_build_info The worker's version; always 1.\n# TYPE signalqueue_build_info gauge\nsignalqueue_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
+
+/// Escapes a Prometheus label value (backslash, quote, newline).
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -288,5 +336,32 @@ mod tests {
         );
         assert!(text.contains("signalqueue_queue_depth{queue=\"default\",state=\"pending\"} 4"));
         assert_eq!(m.handled_total(), 1);
+    }
+
+    #[test]
+    fn health_rendering_marks_unreachable_queues_and_keeps_their_depth_out() {
+        let m = Metrics::new();
+        m.record_handled("s");
+        m.record_handled("s");
+        assert_eq!(m.handled_by_signal().get("s"), Some(&2));
+        let text = m.render_prometheus_with_health(&[
+            ("up".into(), Ok(signalqueue::engine::Counts::default())),
+            ("down".into(), Err("cannot reach redis".into())),
+        ]);
+        assert!(
+            text.contains("signalqueue_queue_up{queue=\"up\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signalqueue_queue_up{queue=\"down\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("signalqueue_queue_depth{queue=\"up\",state=\"dead\"} 0"));
+        assert!(
+            !text.contains("signalqueue_queue_depth{queue=\"down\""),
+            "{text}"
+        );
+        assert!(text.contains("signalqueue_uptime_seconds "), "{text}");
+        assert!(text.contains("signalqueue_build_info{version=\""), "{text}");
     }
 }

@@ -530,3 +530,46 @@ async fn rediss_without_the_feature_says_which_feature() {
     assert!(err.to_string().contains("`redis-tls`"), "{err}");
     assert!(!err.to_string().contains(":pw@"), "{err}");
 }
+
+/// The batched scripts answer per token: a token given twice in one ack is done once, and a
+/// claim mixing entries that came back with fresh ones keeps each one's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_scripts_answer_per_token() {
+    let server = RedisServer::start();
+    for scheme in ["redis", "redis-set"] {
+        let engine = open(&server.url(scheme), queue("batched")).await;
+        engine.enqueue(&items("b", 3)).await.expect("enqueue");
+        let first = claim_all(&engine, 10).await;
+        assert_eq!(first.len(), 3);
+
+        let t0 = first[0].token.clone();
+        assert_eq!(
+            engine.ack(&[t0.clone(), t0.clone()]).await.expect("ack"),
+            [true, false],
+            "{scheme}"
+        );
+        assert_eq!(
+            engine
+                .renew(&[first[1].token.clone(), t0], LONG_LEASE)
+                .await
+                .expect("renew"),
+            [true, false]
+        );
+
+        // b-1 goes back (to the head), b-3 arrives (at the tail).
+        engine
+            .release(slice::from_ref(&first[1].token))
+            .await
+            .expect("release");
+        engine.enqueue(&[item("b-3")]).await.expect("enqueue");
+        let second = claim_all(&engine, 10).await;
+        assert_eq!(texts(&second), ["b-1", "b-3"]);
+        assert_eq!(second[0].token.key, first[1].token.key);
+        assert_eq!(second[0].deliveries, 1, "a release is not a delivery");
+        assert_eq!(second[1].deliveries, 1);
+        let mut rest = tokens(&second);
+        rest.push(first[2].token.clone());
+        assert_eq!(engine.ack(&rest).await.expect("ack"), [true; 3]);
+        assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+    }
+}

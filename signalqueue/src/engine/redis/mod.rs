@@ -1,7 +1,7 @@
 //! `redis://`, `rediss://`, `redis-set://` and their Redis Cluster forms: the production
 //! engines.
 //!
-//! A queue is a handful of keys under the hash tag `{sq:QUEUE}` (see the `keys` module and
+//! A queue is a handful of keys under the hash tag `{sq:QUEUE}` (see `keys.rs` and
 //! `docs/engines.md`). `send` appends raw payloads to a list with one `RPUSH` per batch, so any
 //! language can enqueue with one command. A claim is one Lua script that first returns expired
 //! leases and due retries to the list, then pops up to N entries and records for each a lease
@@ -40,6 +40,11 @@ const MAX_CLAIM: usize = 1000;
 /// How many expired leases and due retries one claim returns to the queue at most; the rest
 /// follow at the next claims.
 const SWEEP: usize = 1000;
+
+/// The largest read limit handed to a script. Lua numbers are doubles printed with 14
+/// significant digits, so a limit such as `usize::MAX` ("read everything") would reach
+/// `LRANGE` as `1.844674407371e+19` and be refused as "not an integer".
+const MAX_READ: usize = 1 << 40;
 
 /// The bound on one whole operation, reconnection attempts included: past it the caller gets
 /// [`EngineError::Unavailable`] rather than a wait on a server that is gone.
@@ -441,7 +446,7 @@ impl Engine for RedisEngine {
         }
         let reply = self
             .script(&scripts::PENDING, |inv| {
-                inv.arg(limit);
+                inv.arg(limit.min(MAX_READ));
             })
             .await?;
         let Value::Array(items) = reply else {
@@ -466,7 +471,7 @@ impl Engine for RedisEngine {
         let (max, ttl) = self.dead_retention();
         let reply = self
             .script(&scripts::DEAD, |inv| {
-                inv.arg(limit).arg(max).arg(ttl);
+                inv.arg(limit.min(MAX_READ)).arg(max).arg(ttl);
             })
             .await?;
         let Value::Array(items) = reply else {

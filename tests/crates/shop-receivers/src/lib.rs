@@ -18,7 +18,9 @@ pub fn record(line: String) {
             .append(true)
             .open(path)
         {
-            let _ = writeln!(f, "{line}");
+            // One write per line: with O_APPEND it lands whole even when receivers of several
+            // tasks or processes record at once (`writeln!` may split it into two writes).
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
     JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).push(line);
@@ -62,7 +64,10 @@ async fn send_email(to: String) {
 }
 
 /// Fails, panics or succeeds as `mode` says: `fail`, `panic`, `fail-once` (fails on the
-/// first attempt only), `ok`.
+/// first attempt only), `ok`, `sleep-MS` (takes MS milliseconds, then records
+/// `flaky KEY slept` and succeeds: a slow receiver for shutdown and crash tests), or
+/// `until-PATH` (waits until the file PATH exists, then records `flaky KEY released`: a slow
+/// receiver whose end the test decides, without guessing durations).
 #[receiver(FLAKY, retries = 2)]
 async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), BoxError> {
     record(format!("flaky {key} attempt {}", delivery.attempt));
@@ -70,6 +75,20 @@ async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), Box
         "fail" => Err(format!("flaky {key} failed as asked").into()),
         "panic" => panic!("flaky {key} panicked as asked"),
         "fail-once" if delivery.attempt == 1 => Err("failing the first attempt".into()),
+        m if m.starts_with("sleep-") => {
+            let ms: u64 = m["sleep-".len()..].parse()?;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            record(format!("flaky {key} slept"));
+            Ok(())
+        }
+        m if m.starts_with("until-") => {
+            let path = std::path::Path::new(&m["until-".len()..]);
+            while !path.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            record(format!("flaky {key} released"));
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

@@ -36,6 +36,32 @@ local function call_chunked(cmd, key, list)
   end
 end
 
+-- ZMSCORE of `members` in `key`, in chunks; missing members come back as false.
+local function mscore(key, members)
+  local scores = {}
+  local chunk = 1000
+  for i = 1, #members, chunk do
+    local part = redis.call('ZMSCORE', key, unpack(members, i, math.min(i + chunk - 1, #members)))
+    for j = 1, #part do
+      scores[i + j - 1] = part[j]
+    end
+  end
+  return scores
+end
+
+-- HMGET of `fields` in `key`, in chunks; missing fields come back as false.
+local function hmget(key, fields)
+  local values = {}
+  local chunk = 1000
+  for i = 1, #fields, chunk do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + chunk - 1, #fields)))
+    for j = 1, #part do
+      values[i + j - 1] = part[j]
+    end
+  end
+  return values
+end
+
 -- The lease member of a claim.
 local function lease_member(id, fence)
   return id .. ':' .. fence

@@ -1,0 +1,179 @@
+//! The command line, as clap parses it. `signalqueue-worker --help` and `<command> --help`
+//! describe each command.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Runs the receivers of queued signals (the worker), and inspects or edits its queues.
+///
+/// Configuration comes from signalqueue.toml in the working directory (or the file named by
+/// SIGNALQUEUE_CONFIG) and SIGNALQUEUE_* variables; with neither, the default queue is
+/// `sqlite://signalqueue.db`. Without a command, runs the worker.
+#[derive(Debug, Parser)]
+#[command(
+    name = "signalqueue-worker",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// The command; none means `run`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `run`'s options, when no command is given.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the worker (the default): claim signals and run their receivers until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// List the signals and receivers linked into this worker.
+    List,
+    /// Check the configuration, the queues' engines, the registry and the pending signals;
+    /// exit 2 with each problem on its own line.
+    Check(CheckArgs),
+    /// Run every signal pending now once, then exit (failures are retried later or
+    /// dead-lettered as usual).
+    Dequeue(QueueArgs),
+    /// Print the pending signals as a JSON array on stdout, decoded where possible; removes
+    /// nothing.
+    Dump(DumpArgs),
+    /// Remove every pending (or, with `--dead`, dead) signal of a queue.
+    Purge(PurgeArgs),
+    /// Inspect, replay or remove dead letters.
+    Dead(DeadArgs),
+    /// Enqueue a signal from the shell or another language; prints its id.
+    Send(SendArgs),
+}
+
+/// Options of `run`.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// The admin HTTP server's address (default: `worker_addr` from the configuration,
+    /// 127.0.0.1:11231). Port 0 picks a free port.
+    #[arg(value_name = "ADDR:PORT")]
+    pub addr: Option<String>,
+    /// A queue to serve; repeat for several.
+    #[arg(
+        short = 'n',
+        long = "queue",
+        value_name = "NAME",
+        default_value = "default"
+    )]
+    pub queues: Vec<String>,
+    /// How many signals are handled at once (default: `[worker] concurrency`, 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: Option<u64>,
+    /// Exit 0 once the queues have nothing pending, scheduled or in flight.
+    #[arg(long)]
+    pub halt_when_exhausted: bool,
+    /// How long in-flight receivers may finish after SIGINT/SIGTERM (default:
+    /// `[worker] shutdown_grace_ms`, 30000).
+    #[arg(long, value_name = "MS")]
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// The queue a command works on.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// The queue.
+    #[arg(
+        short = 'n',
+        long = "queue",
+        value_name = "NAME",
+        default_value = "default"
+    )]
+    pub queue: String,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A queue to check; repeat for several (default: every configured queue).
+    #[arg(short = 'n', long = "queue", value_name = "NAME")]
+    pub queues: Vec<String>,
+}
+
+/// Options of `dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Indent the JSON by N spaces (0: one line).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub indent: usize,
+}
+
+/// Options of `purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Remove the dead letters instead of the pending signals.
+    #[arg(long)]
+    pub dead: bool,
+    /// Do not ask for confirmation (it is only asked on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// Options of `dead`.
+#[derive(Debug, Args)]
+pub struct DeadArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DeadAction,
+}
+
+/// What `dead` does.
+#[derive(Debug, Subcommand)]
+pub enum DeadAction {
+    /// List the dead letters: key, signal, id, when, why.
+    List(QueueArgs),
+    /// Put dead letters back in the queue (all, or those with the given keys).
+    Replay(DeadReplayArgs),
+    /// Remove every dead letter.
+    Purge(DeadPurgeArgs),
+}
+
+/// Options of `dead replay`.
+#[derive(Debug, Args)]
+pub struct DeadReplayArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// The keys to replay (as `dead list` shows them); none means all.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+/// Options of `dead purge`.
+#[derive(Debug, Args)]
+pub struct DeadPurgeArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Do not ask for confirmation (it is only asked on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// Options of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The signal's wire name (as `list` shows it).
+    #[arg(value_name = "SIGNAL")]
+    pub signal: String,
+    /// The arguments as one JSON object, by name: `{"instance": {...}}`.
+    #[arg(long, value_name = "JSON")]
+    pub json: String,
+    /// The sender label (receivers may filter on it).
+    #[arg(long, value_name = "SENDER")]
+    pub sender: Option<String>,
+    /// The queue (default: the signal's own).
+    #[arg(short = 'n', long = "queue", value_name = "NAME")]
+    pub queue: Option<String>,
+}

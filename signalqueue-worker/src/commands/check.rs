@@ -1,0 +1,130 @@
+//! `check`: configuration, engines, registry and pending signals; exit 0 or 2.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use signalqueue::{Config, Envelope, Registry};
+
+use crate::cli::CheckArgs;
+use crate::error::Error;
+
+/// How many pending entries are looked at for signals nobody receives.
+const PEEK: usize = 10_000;
+
+pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut fine: Vec<String> = Vec::new();
+    let registry = Registry::global();
+
+    let config = match Config::load() {
+        Ok(c) => {
+            fine.push(format!("configuration: {}", c.source));
+            Some(c)
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+
+    problems.extend(registry.problems().iter().cloned());
+    if registry.problems().is_empty() {
+        fine.push(format!(
+            "registry: {} signals, {} receivers",
+            registry.signals().count(),
+            registry.receiver_count()
+        ));
+    }
+
+    if let Some(config) = &config {
+        for def in registry.signals() {
+            if !config.queues.contains_key(def.queue) {
+                problems.push(format!(
+                    "signal `{}` goes to queue `{}`, which is not configured; add `[queues.{}]` to {}",
+                    def.name, def.queue, def.queue, config.source
+                ));
+            }
+        }
+        let queues: Vec<String> = if args.queues.is_empty() {
+            config.queues.keys().cloned().collect()
+        } else {
+            args.queues.clone()
+        };
+        for name in queues {
+            match super::open_queue(config, &name).await {
+                Err(e) => problems.push(e.to_string()),
+                Ok(engine) => {
+                    fine.push(format!("queue {name}: {} reachable", engine.describe()));
+                    match engine.pending(PEEK).await {
+                        Err(e) => problems
+                            .push(format!("queue `{name}`: cannot read pending signals: {e}")),
+                        Ok(entries) => problems.extend(pending_problems(
+                            &name,
+                            registry,
+                            entries.iter().map(|e| e.payload.as_slice()),
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    for line in &fine {
+        println!("ok: {line}");
+    }
+    if problems.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            // A problem starts its own line; a long one (a TOML error with its excerpt)
+            // continues on indented lines, so `grep '^problem:'` counts problems.
+            println!("problem: {}", p.trim_end().replace('\n', "\n    "));
+        }
+        Ok(ExitCode::from(2))
+    }
+}
+
+/// Pending signals this worker would dead-letter (unknown or malformed) or acknowledge without
+/// running anything (no receivers), grouped by wire name.
+fn pending_problems<'a>(
+    queue: &str,
+    registry: &Registry,
+    payloads: impl Iterator<Item = &'a [u8]>,
+) -> Vec<String> {
+    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unreceived: BTreeMap<String, usize> = BTreeMap::new();
+    let mut malformed = 0;
+    for payload in payloads {
+        match Envelope::decode(payload) {
+            Err(_) => malformed += 1,
+            Ok(e) => match registry.signal(&e.signal) {
+                None => *unknown.entry(e.signal).or_default() += 1,
+                Some(def) if registry.receivers(def.name).is_empty() => {
+                    *unreceived.entry(e.signal).or_default() += 1
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    let mut problems = Vec::new();
+    for (name, n) in unknown {
+        problems.push(format!(
+            "queue `{queue}`: {n} pending `{name}` signal(s), but no signal named `{name}` is linked into this worker (it would dead-letter them); link the crate that declares it"
+        ));
+    }
+    for (name, n) in unreceived {
+        problems.push(format!(
+            "queue `{queue}`: {n} pending `{name}` signal(s), but no receiver of `{name}` is linked into this worker (nothing would run); link the crate with its receivers"
+        ));
+    }
+    match malformed {
+        0 => {}
+        1 => problems.push(format!(
+            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered)"
+        )),
+        n => problems.push(format!(
+            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered)"
+        )),
+    }
+    problems
+}

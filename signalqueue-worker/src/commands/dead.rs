@@ -1,0 +1,62 @@
+//! `dead list|replay|purge`: the dead letters of a queue.
+
+use std::process::ExitCode;
+
+use signalqueue::{Config, Envelope};
+
+use crate::cli::{DeadPurgeArgs, DeadReplayArgs, QueueArgs};
+use crate::commands::render::rfc3339;
+use crate::error::Error;
+
+pub(crate) async fn list(args: QueueArgs) -> Result<ExitCode, Error> {
+    let config = Config::load()?;
+    let engine = super::open_queue(&config, &args.queue).await?;
+    let dead = engine
+        .dead(super::ALL)
+        .await
+        .map_err(super::on_queue(&args.queue))?;
+    if dead.is_empty() {
+        println!("queue {} has no dead letters", args.queue);
+    }
+    for d in &dead {
+        let (signal, id) = match Envelope::decode(&d.payload) {
+            Ok(e) => (e.signal, e.id.to_string()),
+            Err(_) => ("<malformed>".to_string(), "-".to_string()),
+        };
+        println!(
+            "{}\t{signal}\t{id}\t{}\t{}",
+            d.key,
+            rfc3339(d.died_at),
+            d.reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn replay(args: DeadReplayArgs) -> Result<ExitCode, Error> {
+    let queue = &args.queue.queue;
+    let config = Config::load()?;
+    let engine = super::open_queue(&config, queue).await?;
+    let keys = (!args.keys.is_empty()).then_some(args.keys.as_slice());
+    let n = engine
+        .replay_dead(keys)
+        .await
+        .map_err(super::on_queue(queue))?;
+    println!("replayed {n} dead letter(s) into queue {queue}");
+    if let Some(keys) = keys {
+        if (n as usize) < keys.len() {
+            println!("{} of the keys given matched no dead letter; `dead list -n {queue}` shows the keys", keys.len() - n as usize);
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn purge(args: DeadPurgeArgs) -> Result<ExitCode, Error> {
+    super::purge::purge(crate::cli::PurgeArgs {
+        queue: args.queue,
+        dead: true,
+        yes: args.yes,
+    })
+    .await
+}

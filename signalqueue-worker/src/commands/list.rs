@@ -1,0 +1,55 @@
+//! `list`: the signals and receivers linked into this worker.
+
+use std::process::ExitCode;
+
+use signalqueue::{Config, Registry};
+
+use crate::error::Error;
+
+pub(crate) fn list() -> Result<ExitCode, Error> {
+    let registry = Registry::global();
+    // The default retry limit is the configuration's; `list` still works without a valid one.
+    let default_retries = Config::load().map(|c| c.worker.retries).ok();
+    let mut signals = 0;
+    for def in registry.signals() {
+        signals += 1;
+        let args = def
+            .args
+            .iter()
+            .map(|a| format!("{}: {}", a.name, a.ty))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!("{}({args})", def.name);
+        println!("    queue: {}", def.queue);
+        println!("    declared: {} ({})", def.rust_path, def.location);
+        if !def.doc.is_empty() {
+            println!("    {}", def.doc);
+        }
+        let receivers = registry.receivers(def.name);
+        if receivers.is_empty() {
+            println!("    receivers: none");
+        }
+        for r in receivers {
+            let sender = r
+                .sender
+                .map(|s| format!(", only from sender `{s}`"))
+                .unwrap_or_default();
+            let retries = match (r.retries, default_retries) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(n)) => format!("{n} (default)"),
+                (None, None) => "default".to_string(),
+            };
+            println!(
+                "    -> {} ({}){sender}, retries {retries}",
+                r.name, r.location
+            );
+        }
+    }
+    if signals == 0 {
+        println!("no signals are linked into this worker; link the crates that declare them (`use my_app as _;`)");
+    }
+    for problem in registry.problems() {
+        println!("problem: {problem}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! How stored entries are shown to people and scripts: times as RFC 3339, raw bytes as
+//! base64, envelopes as JSON objects.
+
+use std::time::SystemTime;
+
+use serde_json::{json, Map, Value};
+use signalqueue::{Envelope, Payload, Registry};
+
+/// `t` as RFC 3339 in UTC with milliseconds (`2026-11-27T18:09:31.123Z`).
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let ms = signalqueue::engine::unix_ms(t);
+    let (secs, milli) = (ms / 1000, ms % 1000);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Standard base64 with padding (RFC 4648).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// One stored entry as a JSON object: the envelope's fields and its arguments decoded by the
+/// signal linked into this program; or, where that fails, the raw bytes and an `error`.
+pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Value {
+    let mut obj = Map::new();
+    obj.insert("key".into(), json!(key));
+    let envelope = match Envelope::decode(payload) {
+        Ok(e) => e,
+        Err(e) => {
+            obj.insert("error".into(), json!(format!("malformed entry: {e}")));
+            obj.insert("raw".into(), json!(base64(payload)));
+            obj.insert("raw_text".into(), json!(String::from_utf8_lossy(payload)));
+            return Value::Object(obj);
+        }
+    };
+    obj.insert("id".into(), json!(envelope.id.to_string()));
+    obj.insert("signal".into(), json!(envelope.signal));
+    obj.insert("sender".into(), json!(envelope.sender));
+    obj.insert("attempt".into(), json!(envelope.attempt));
+    obj.insert("enqueued_at".into(), json!(rfc3339(envelope.enqueued_at)));
+    obj.insert("owed".into(), json!(envelope.owed));
+    let decoded = match registry.signal(&envelope.signal) {
+        None => Err(format!(
+            "no signal named `{}` is linked into this program",
+            envelope.signal
+        )),
+        Some(def) => (def.to_json)(&envelope.args).map_err(|e| e.to_string()),
+    };
+    match decoded {
+        Ok(args) => {
+            obj.insert("args".into(), args);
+        }
+        Err(error) => {
+            obj.insert("args".into(), Value::Null);
+            obj.insert("error".into(), json!(error));
+            match &envelope.args {
+                Payload::Bincode(bytes) => {
+                    obj.insert("raw".into(), json!(base64(payload)));
+                    obj.insert("raw_args".into(), json!(base64(bytes)));
+                }
+                Payload::Json(value) => {
+                    obj.insert("raw_args".into(), value.clone());
+                }
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_times_as_rfc3339() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_802_971_123);
+        assert_eq!(rfc3339(t), "2026-11-27T18:09:31.123Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn encodes_base64() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+    }
+}

@@ -1,0 +1,177 @@
+// The status page's live view. Inlined into the page by status_page.rs.
+//
+// Counts and rates come from `events` (Server-Sent Events, about every 500 ms). When a
+// queue's pending or dead count changes, that list is re-read from the JSON API and its rows
+// re-rendered with the same markup the server writes (render_row in status_page.rs). All
+// URLs are relative, so the page also works behind a reverse proxy under a path prefix.
+"use strict";
+(function () {
+  const PAGE_ENTRIES = Number(document.body.dataset.pageEntries || 50);
+  const last = new Map(); // queue -> counts last shown
+  const loading = new Map(); // "queue/kind" -> a refresh is running
+  const again = new Set(); // "queue/kind" -> refresh once more when it ends
+
+  function q(sel) { return document.querySelectorAll(sel); }
+  function attr(name, value) { return "[" + name + '="' + CSS.escape(value) + '"]'; }
+  function setText(sel, text) { q(sel).forEach(function (el) { el.textContent = text; }); }
+
+  function durationText(secs) {
+    const d = Math.floor(secs / 86400), h = Math.floor(secs / 3600) % 24;
+    const m = Math.floor(secs / 60) % 60, s = secs % 60;
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + s + "s";
+    return s + "s";
+  }
+
+  function setLive(state, text) {
+    const el = document.getElementById("live");
+    el.dataset.live = state;
+    el.textContent = text;
+  }
+
+  function applySnapshot(snap) {
+    setText("#uptime", durationText(snap.uptime_seconds));
+    setText("#handled-total", String(snap.handled_total));
+    setText("#handled-rate", snap.handled_per_second.toFixed(1));
+    snap.queues.forEach(function (queue) {
+      const name = queue.name;
+      const inQueue = attr("data-queue", name);
+      q(inQueue + attr("data-field", "error")).forEach(function (el) {
+        el.hidden = !queue.error;
+        el.textContent = queue.error || "";
+      });
+      setText(inQueue + attr("data-rate", "handled"), queue.handled_per_second.toFixed(1));
+      setText(inQueue + attr("data-handled", "total"), String(queue.handled_total));
+      if (!queue.counts) return;
+      Object.keys(queue.counts).forEach(function (key) {
+        setText(inQueue + attr("data-count", key), String(queue.counts[key]));
+      });
+      const before = last.get(name);
+      last.set(name, queue.counts);
+      if (!before) return;
+      // In-flight changes move entries out of the pending list too.
+      if (before.pending !== queue.counts.pending || before.scheduled !== queue.counts.scheduled ||
+          before.in_flight !== queue.counts.in_flight) refresh(name, "pending");
+      if (before.dead !== queue.counts.dead) refresh(name, "dead");
+    });
+  }
+
+  // One refresh per list at a time; a change during a refresh asks for one more after it.
+  function refresh(queue, kind) {
+    const key = queue + "/" + kind;
+    if (loading.get(key)) { again.add(key); return; }
+    loading.set(key, true);
+    fetch("api/queues/" + encodeURIComponent(queue) + "/" + kind + "?limit=" + PAGE_ENTRIES)
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        const table = document.querySelector("table" + attr("data-queue", queue) + attr("data-list", kind));
+        if (table) renderRows(table.tBodies[0], body, kind === "dead");
+      })
+      .catch(function () { /* the next change retries */ })
+      .finally(function () {
+        loading.set(key, false);
+        if (again.delete(key)) refresh(queue, kind);
+      });
+  }
+
+  function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (text !== undefined) td.textContent = text === null ? "—" : String(text);
+    tr.appendChild(td);
+    return td;
+  }
+
+  function block(parent, tag, cls, text) {
+    const el = document.createElement(tag);
+    el.className = cls;
+    el.textContent = text;
+    parent.appendChild(el);
+  }
+
+  // One line when short, indented otherwise (args_text in status_page.rs).
+  function argsText(args) {
+    const compact = JSON.stringify(args);
+    return compact.length <= 80 ? compact : JSON.stringify(args, null, 2);
+  }
+
+  function renderRows(tbody, body, dead) {
+    const columns = dead ? 8 : 6;
+    tbody.replaceChildren();
+    if (body.error || !body.entries || body.entries.length === 0) {
+      const tr = document.createElement("tr");
+      tr.className = body.error ? "error" : "empty";
+      const td = cell(tr, body.error || "none");
+      td.colSpan = columns;
+      tbody.appendChild(tr);
+      return;
+    }
+    body.entries.forEach(function (e) {
+      const tr = document.createElement("tr");
+      tr.dataset.key = e.key;
+      if (e.error) tr.className = "undecoded";
+      cell(tr, e.id, "id");
+      cell(tr, e.signal, "signal");
+      cell(tr, e.sender);
+      cell(tr, e.attempt);
+      cell(tr, e.enqueued_at, "time");
+      const args = cell(tr, undefined, "args");
+      if (e.args !== null && e.args !== undefined) block(args, "pre", "json", argsText(e.args));
+      if (e.error) block(args, "p", "decode-error", e.error);
+      if (e.raw) block(args, "pre", "raw", e.raw);
+      if (dead) { cell(tr, e.reason, "reason"); cell(tr, e.died_at, "time"); }
+      tbody.appendChild(tr);
+    });
+  }
+
+  // Dead-letter actions: the token stays in this tab (sessionStorage), never in the page.
+  const tokenInput = document.getElementById("token-input");
+  if (tokenInput) {
+    tokenInput.value = sessionStorage.getItem("signalqueue-admin-token") || "";
+    tokenInput.addEventListener("change", function () {
+      sessionStorage.setItem("signalqueue-admin-token", tokenInput.value);
+    });
+  }
+  q("button[data-action]").forEach(function (button) {
+    const enabled = document.body.dataset.actions === "true";
+    button.disabled = !enabled;
+    button.addEventListener("click", function () {
+      const queue = button.dataset.queue, action = button.dataset.action;
+      const out = document.querySelector(".action-result" + attr("data-queue", queue));
+      if (action === "purge" && !confirm("Remove every dead letter of queue " + queue + "?")) return;
+      fetch("api/queues/" + encodeURIComponent(queue) + "/dead/" + action, {
+        method: "POST",
+        headers: { "Authorization": "Bearer " + (tokenInput ? tokenInput.value : "") },
+      })
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          out.textContent = body.error ? body.error :
+            action === "replay" ? body.replayed + " replayed" : body.purged + " purged";
+        })
+        .catch(function (e) { out.textContent = String(e); });
+    });
+  });
+
+  // Seed "last" with what the server rendered, so the first snapshot refreshes only lists
+  // whose counts changed since the page was made.
+  q("section.queue").forEach(function (section) {
+    const counts = {};
+    section.querySelectorAll("dd[data-count]").forEach(function (dd) {
+      counts[dd.dataset.count] = Number(dd.textContent);
+    });
+    if (Object.values(counts).every(function (n) { return !Number.isNaN(n); })) {
+      last.set(section.dataset.queue, counts);
+    }
+  });
+
+  if (!window.EventSource) { setLive("offline", "no live updates in this browser"); return; }
+  const events = new EventSource("events");
+  events.addEventListener("open", function () { setLive("live", "live"); });
+  // EventSource reconnects by itself; say so meanwhile.
+  events.addEventListener("error", function () { setLive("offline", "reconnecting…"); });
+  events.addEventListener("snapshot", function (msg) {
+    setLive("live", "live");
+    applySnapshot(JSON.parse(msg.data));
+  });
+})();

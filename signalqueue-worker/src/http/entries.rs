@@ -1,0 +1,208 @@
+//! Queue entries as the API and the status page show them: decoded where possible, raw with
+//! the reason otherwise.
+//!
+//! Decoding never fails the request: an entry that is not an envelope, names a signal this
+//! worker does not link, or whose arguments no longer decode is exactly the entry an operator
+//! needs to see, so it is shown with a printable preview of its bytes and the decode error.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use signalqueue::engine::{unix_ms, DeadEntry, Entry};
+use signalqueue::{Envelope, Payload, Registry};
+
+/// How many bytes of an undecodable entry the preview shows; enough to recognise it.
+const RAW_PREVIEW_BYTES: usize = 256;
+
+/// One pending entry or dead letter, for JSON and HTML.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct EntryView {
+    /// The engine's key (what `replay` takes for a dead letter).
+    pub(super) key: String,
+    /// The envelope's id, when the envelope decodes.
+    pub(super) id: Option<String>,
+    pub(super) signal: Option<String>,
+    pub(super) sender: Option<String>,
+    pub(super) attempt: Option<u32>,
+    /// RFC 3339, UTC, milliseconds.
+    pub(super) enqueued_at: Option<String>,
+    /// The receivers still owed the signal (`None`: all of them).
+    pub(super) owed: Option<Vec<String>>,
+    /// `bincode` or `json`.
+    pub(super) codec: Option<&'static str>,
+    /// The arguments as JSON, when they decode.
+    pub(super) args: Option<serde_json::Value>,
+    /// Why the entry (or its arguments) did not decode.
+    pub(super) error: Option<String>,
+    /// A printable preview of the bytes that did not decode (the whole entry, or the
+    /// arguments when only they failed), non-printable bytes as `\xNN`.
+    pub(super) raw: Option<String>,
+    /// How many bytes the entry holds.
+    pub(super) size: usize,
+    /// Dead letters only: why it died.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) reason: Option<String>,
+    /// Dead letters only: when it died, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) died_at: Option<String>,
+}
+
+impl EntryView {
+    pub(super) fn pending(entry: &Entry) -> Self {
+        decode(&entry.key, &entry.payload)
+    }
+
+    pub(super) fn dead(entry: &DeadEntry) -> Self {
+        EntryView {
+            reason: Some(entry.reason.clone()),
+            died_at: Some(rfc3339(entry.died_at)),
+            ..decode(&entry.key, &entry.payload)
+        }
+    }
+}
+
+fn decode(key: &str, bytes: &[u8]) -> EntryView {
+    let mut view = EntryView {
+        key: key.to_string(),
+        id: None,
+        signal: None,
+        sender: None,
+        attempt: None,
+        enqueued_at: None,
+        owed: None,
+        codec: None,
+        args: None,
+        error: None,
+        raw: None,
+        size: bytes.len(),
+        reason: None,
+        died_at: None,
+    };
+    let envelope = match Envelope::decode(bytes) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            view.error = Some(e.to_string());
+            view.raw = Some(preview(bytes));
+            return view;
+        }
+    };
+    view.id = Some(envelope.id.to_string());
+    view.sender = envelope.sender.clone();
+    view.attempt = Some(envelope.attempt);
+    view.enqueued_at = Some(rfc3339(envelope.enqueued_at));
+    view.owed = envelope.owed.clone();
+    view.codec = Some(match envelope.args {
+        Payload::Bincode(_) => "bincode",
+        Payload::Json(_) => "json",
+    });
+    match Registry::global().signal(&envelope.signal) {
+        Some(def) => match (def.to_json)(&envelope.args) {
+            Ok(args) => view.args = Some(args),
+            Err(e) => {
+                view.error = Some(e.to_string());
+                view.raw = Some(args_preview(&envelope.args));
+            }
+        },
+        None => {
+            view.error = Some(format!(
+                "unknown signal `{}`: no signal with this wire name is linked into this worker",
+                envelope.signal
+            ));
+            // JSON arguments read fine without the signal's types; bincode needs them.
+            match &envelope.args {
+                Payload::Json(v) => view.args = Some(v.clone()),
+                Payload::Bincode(_) => view.raw = Some(args_preview(&envelope.args)),
+            }
+        }
+    }
+    view.signal = Some(envelope.signal);
+    view
+}
+
+fn args_preview(args: &Payload) -> String {
+    match args {
+        Payload::Bincode(bytes) => preview(bytes),
+        Payload::Json(v) => preview(v.to_string().as_bytes()),
+    }
+}
+
+/// Printable ASCII as is, everything else as `\xNN`, cut at [`RAW_PREVIEW_BYTES`].
+fn preview(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(RAW_PREVIEW_BYTES)];
+    let mut out: String = shown.escape_ascii().to_string();
+    if bytes.len() > shown.len() {
+        out.push_str(&format!("… ({} more bytes)", bytes.len() - shown.len()));
+    }
+    out
+}
+
+/// `t` as RFC 3339 in UTC with milliseconds, e.g. `2025-01-31T12:00:00.250Z`.
+pub(super) fn rfc3339(t: SystemTime) -> String {
+    let ms = unix_ms(t);
+    let (secs, millis) = (ms / 1000, ms % 1000);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), so that no date crate is needed for one timestamp format.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        // 2024-02-29T23:59:59.123Z: a leap day.
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_709_251_199_123);
+        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.123Z");
+    }
+
+    #[test]
+    fn garbage_is_shown_raw_with_its_error() {
+        let v = decode("k1", b"hello\x00\xffworld");
+        assert_eq!(v.raw.as_deref(), Some("hello\\x00\\xffworld"));
+        assert!(v.error.unwrap().contains("not a signalqueue envelope"));
+        assert_eq!(v.signal, None);
+        assert_eq!(v.size, 12);
+    }
+
+    #[test]
+    fn unknown_signal_keeps_json_args() {
+        let bytes = br#"{"v":1,"signal":"nobody.links.this","args":{"a":1}}"#;
+        let v = decode("k", bytes);
+        assert_eq!(v.signal.as_deref(), Some("nobody.links.this"));
+        assert_eq!(v.args, Some(serde_json::json!({"a": 1})));
+        assert!(v
+            .error
+            .unwrap()
+            .contains("unknown signal `nobody.links.this`"));
+    }
+
+    #[test]
+    fn long_previews_are_cut() {
+        let p = preview(&[b'a'; 300]);
+        assert!(p.ends_with("… (44 more bytes)"), "{p}");
+    }
+}

@@ -1,0 +1,160 @@
+//! The claims one queue's worker holds: what the lease renewer renews and what shutdown gives
+//! back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use signalqueue::engine::ClaimToken;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+/// Where a claim is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Its receivers run (or its retry or dead letter is being written).
+    Running,
+    /// Done; its acknowledgement waits in the acker's batch. Still renewed, never released.
+    Acking,
+}
+
+#[derive(Debug)]
+struct Slot {
+    stage: Stage,
+    /// The renewer found the lease gone: renewing it again is pointless.
+    lost: bool,
+    abort: Option<AbortHandle>,
+}
+
+/// One queue's claims, by token.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    slots: Mutex<HashMap<ClaimToken, Slot>>,
+}
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ClaimToken, Slot>> {
+        // A panic under this lock leaves a map of plain values: still usable.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A claim was just made.
+    pub(crate) fn insert(&self, token: ClaimToken) {
+        self.lock().insert(
+            token,
+            Slot {
+                stage: Stage::Running,
+                lost: false,
+                abort: None,
+            },
+        );
+    }
+
+    /// The task handling `token` started; shutdown may need to abort it.
+    pub(crate) fn set_abort(&self, token: &ClaimToken, abort: AbortHandle) {
+        if let Some(slot) = self.lock().get_mut(token) {
+            slot.abort = Some(abort);
+        }
+    }
+
+    /// The claim's work is done; only its acknowledgement is left.
+    pub(crate) fn acking(&self, token: &ClaimToken) {
+        if let Some(slot) = self.lock().get_mut(token) {
+            slot.stage = Stage::Acking;
+            slot.abort = None;
+        }
+    }
+
+    /// The claim is finished (acknowledged, retried, dead-lettered or released).
+    pub(crate) fn remove(&self, token: &ClaimToken) {
+        self.lock().remove(token);
+    }
+
+    /// The tokens whose leases are still worth renewing.
+    pub(crate) fn renewable(&self) -> Vec<ClaimToken> {
+        self.lock()
+            .iter()
+            .filter(|(_, s)| !s.lost)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    /// The engine said this lease is gone.
+    pub(crate) fn mark_lost(&self, token: &ClaimToken) {
+        if let Some(slot) = self.lock().get_mut(token) {
+            slot.lost = true;
+        }
+    }
+
+    /// Takes every claim whose work is unfinished, aborting its task: what shutdown releases.
+    pub(crate) fn abort_running(&self) -> Vec<ClaimToken> {
+        let mut slots = self.lock();
+        let running: Vec<ClaimToken> = slots
+            .iter()
+            .filter(|(_, s)| s.stage == Stage::Running)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for token in &running {
+            if let Some(slot) = slots.remove(token) {
+                if let Some(abort) = slot.abort {
+                    abort.abort();
+                }
+            }
+        }
+        running
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// Counts the handling tasks alive across all queues, so the drain can wait for none.
+#[derive(Debug, Default)]
+pub(crate) struct TaskCount {
+    n: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by one handling task; dropping it (the task ended or was aborted) counts it out.
+#[derive(Debug)]
+pub(crate) struct TaskGuard(Arc<TaskCount>);
+
+impl TaskCount {
+    pub(crate) fn enter(self: &Arc<Self>) -> TaskGuard {
+        self.n.fetch_add(1, Ordering::SeqCst);
+        TaskGuard(self.clone())
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        self.n.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no task is alive, or `deadline` passes; true when idle.
+    pub(crate) async fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            // Registered before the check, so a task ending in between still wakes us.
+            let notified = self.idle.notified();
+            if self.get() == 0 {
+                return true;
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d.into(), notified).await.is_err() {
+                        return self.get() == 0;
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}

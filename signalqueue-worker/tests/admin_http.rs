@@ -1,0 +1,734 @@
+//! The admin HTTP server over real HTTP on loopback, against engines holding real envelopes.
+//!
+//! Run with `cargo test -p signalqueue-worker --test admin_http`.
+//!
+//! The client is a few lines of HTTP/1.0 over a `TcpStream`: 1.0 makes the server close the
+//! connection after each response and never use chunked encoding, so reading to the end (or,
+//! for `/events`, up to a blank line) is all the parsing needed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use signalqueue::engine::memory::MemoryEngine;
+use signalqueue::engine::{EngineOptions, Outgoing, SharedEngine};
+use signalqueue::{Codec, EnvelopeId, Runtime, SendOptions};
+use signalqueue_worker::http::{serve, AdminState};
+use signalqueue_worker::metrics::Metrics;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A test signal, registered like any application's.
+#[signalqueue::async_signal(
+    providing_args = [order_id: u64, note: String],
+    name = "admin_test.order_placed"
+)]
+pub static ORDER_PLACED: OrderPlaced;
+
+#[signalqueue::receiver(
+    ORDER_PLACED,
+    sender = "shop.Order",
+    retries = 2,
+    name = "admin_test.audit"
+)]
+async fn audit(order_id: u64, note: String) {
+    let _ = (order_id, note);
+}
+
+/// Long enough for a loaded CI machine; the checks return as soon as they pass.
+const EVENTUALLY: Duration = Duration::from_secs(20);
+
+struct Server {
+    addr: SocketAddr,
+    runtime: Runtime,
+    engine: SharedEngine,
+    metrics: Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// A server over queues `default` and `emails`, on private in-memory engines.
+    async fn start(token: Option<&str>) -> Server {
+        Server::start_on(MemoryEngine::new(EngineOptions::new("default")), token).await
+    }
+
+    /// A server whose `default` queue is `engine`.
+    async fn start_on(engine: SharedEngine, token: Option<&str>) -> Server {
+        let emails: SharedEngine = MemoryEngine::new(EngineOptions::new("emails"));
+        let runtime = Runtime::builder()
+            .queue("default", engine.clone())
+            .queue("emails", emails)
+            .build();
+        let metrics = Arc::new(Metrics::new());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AdminState {
+            runtime: runtime.clone(),
+            queues: vec!["default".into(), "emails".into()],
+            metrics: metrics.clone(),
+            token: token.map(str::to_string),
+        };
+        let task = tokio::spawn(serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            runtime,
+            engine,
+            metrics,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Sends `ORDER_PLACED` through the real `send` path (bincode, as by default).
+    async fn send(&self, order_id: u64, note: &str) -> EnvelopeId {
+        self.runtime
+            .scope(ORDER_PLACED.send_with(
+                SendOptions::new().sender("shop.Order"),
+                order_id,
+                note.to_string(),
+            ))
+            .await
+            .unwrap()
+            .id()
+    }
+
+    /// Sends one and dead-letters it as the worker would, with `reason`; other entries are
+    /// claimed on the way and given back untouched.
+    async fn send_dead(&self, order_id: u64, reason: &str) {
+        let id = self.send(order_id, "doomed").await;
+        let claimed = self
+            .engine
+            .claim(1000, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .unwrap();
+        let (ours, others): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|c| signalqueue::Envelope::decode(&c.payload).is_ok_and(|e| e.id == id));
+        assert_eq!(ours.len(), 1, "the entry just sent is claimable");
+        assert!(self
+            .engine
+            .dead_letter(&ours[0].token, &ours[0].payload, reason)
+            .await
+            .unwrap());
+        let others: Vec<_> = others.into_iter().map(|c| c.token).collect();
+        self.engine.release(&others).await.unwrap();
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[], "").await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("Authorization", a))
+            .into_iter()
+            .collect();
+        request(self.addr, "POST", path, &headers, body).await
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(EVENTUALLY, self.task)
+            .await
+            .expect("the server stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+async fn send_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    stream
+}
+
+fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (status, headers)
+}
+
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let mut stream = send_request(addr, method, path, headers, body).await;
+    let mut raw = Vec::new();
+    tokio::time::timeout(EVENTUALLY, stream.read_to_end(&mut raw))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    let (status, headers) = parse_head(head);
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// An open `GET /events`.
+struct Events {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Events {
+    async fn open(addr: SocketAddr) -> Events {
+        let mut stream = send_request(addr, "GET", "/events", &[], "").await;
+        let mut buf = Vec::new();
+        let head_end = loop {
+            if let Some(i) = find(&buf, b"\r\n\r\n") {
+                break i;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(EVENTUALLY, stream.read(&mut chunk))
+                .await
+                .expect("the server answers")
+                .unwrap();
+            assert!(n > 0, "connection closed before the headers");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let (status, headers) = parse_head(std::str::from_utf8(&buf[..head_end]).unwrap());
+        assert_eq!(status, 200);
+        let ct = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone());
+        assert_eq!(ct.as_deref(), Some("text/event-stream"));
+        buf.drain(..head_end + 4);
+        Events { stream, buf }
+    }
+
+    /// The next `snapshot` event's data, or `None` when the server closed the stream.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            while let Some(i) = find(&self.buf, b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..i + 2).collect();
+                let block = String::from_utf8(block).unwrap();
+                // Keep-alive comments (`:`) and other events are skipped.
+                if block.lines().any(|l| l == "event: snapshot") {
+                    let data: String = block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect();
+                    return Some(serde_json::from_str(&data).unwrap());
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(EVENTUALLY, self.stream.read(&mut chunk))
+                .await
+                .expect("an event within the deadline")
+                .unwrap();
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads snapshots until one satisfies `pred`.
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + EVENTUALLY;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no snapshot showed {what} within {EVENTUALLY:?}"
+            );
+            let snap = self.next().await.expect("the stream stays open");
+            if pred(&snap) {
+                return snap;
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn queue<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == name)
+        .unwrap_or_else(|| panic!("no queue {name} in {body}"))
+}
+
+#[tokio::test]
+async fn health_answers_with_version_and_queues() {
+    let server = Server::start(None).await;
+    let r = server.get("/").await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["uptime_seconds"].is_u64());
+    assert_eq!(body["queues"], json!(["default", "emails"]));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn queues_show_engine_and_counts() {
+    let server = Server::start(None).await;
+    server.send(1, "one").await;
+    server.send(2, "two").await;
+    server
+        .send_dead(3, "receiver `admin_test.audit` failed: boom")
+        .await;
+
+    let r = server.get("/api/queues").await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let body = r.json();
+    let default = queue(&body, "default");
+    assert_eq!(default["engine"], "memory");
+    assert_eq!(
+        default["counts"],
+        json!({"pending": 2, "scheduled": 0, "in_flight": 0, "dead": 1})
+    );
+    assert_eq!(default["error"], Value::Null);
+    assert_eq!(queue(&body, "emails")["counts"]["pending"], 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pending_entries_are_decoded_and_garbage_is_shown_raw() {
+    let server = Server::start(None).await;
+    let id = server.send(42, "gift wrap").await;
+    // The same signal in the JSON codec, as another service might send it.
+    let json_runtime = Runtime::builder()
+        .codec(Codec::Json)
+        .queue("default", server.engine.clone())
+        .build();
+    let _ = json_runtime
+        .scope(ORDER_PLACED.send(43, "json".into()))
+        .await
+        .unwrap();
+    server
+        .engine
+        .enqueue(&[Outgoing {
+            id: EnvelopeId::new(),
+            payload: b"not an envelope\x00\xff".to_vec(),
+        }])
+        .await
+        .unwrap();
+
+    let r = server.get("/api/queues/default/pending").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let entries = r.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 3);
+
+    let first = &entries[0];
+    assert_eq!(first["id"], id.to_string());
+    assert_eq!(first["signal"], "admin_test.order_placed");
+    assert_eq!(first["sender"], "shop.Order");
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["codec"], "bincode");
+    assert_eq!(first["args"], json!({"order_id": 42, "note": "gift wrap"}));
+    assert_eq!(first["error"], Value::Null);
+    assert!(first["enqueued_at"].as_str().unwrap().ends_with('Z'));
+
+    assert_eq!(entries[1]["codec"], "json");
+    assert_eq!(entries[1]["sender"], Value::Null);
+    assert_eq!(entries[1]["args"], json!({"order_id": 43, "note": "json"}));
+
+    let garbage = &entries[2];
+    assert_eq!(garbage["signal"], Value::Null);
+    assert_eq!(garbage["raw"], "not an envelope\\x00\\xff");
+    assert!(garbage["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a signalqueue envelope"));
+
+    let r = server.get("/api/queues/default/pending?limit=1").await;
+    assert_eq!(r.json()["entries"].as_array().unwrap().len(), 1);
+    for bad in ["0", "abc", "100000"] {
+        let r = server
+            .get(&format!("/api/queues/default/pending?limit={bad}"))
+            .await;
+        assert_eq!(r.status, 400, "limit={bad}");
+        assert!(r.json()["error"].as_str().unwrap().contains("`limit`"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dead_letters_carry_their_reason() {
+    let server = Server::start(None).await;
+    server
+        .send_dead(7, "receiver `admin_test.audit` failed: boom")
+        .await;
+    let r = server.get("/api/queues/default/dead").await;
+    assert_eq!(r.status, 200);
+    let entries = r.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["signal"], "admin_test.order_placed");
+    assert_eq!(entries[0]["args"], json!({"order_id": 7, "note": "doomed"}));
+    assert_eq!(
+        entries[0]["reason"],
+        "receiver `admin_test.audit` failed: boom"
+    );
+    assert!(entries[0]["died_at"].as_str().unwrap().ends_with('Z'));
+    assert!(entries[0]["key"].is_string());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_queue_is_a_404_naming_the_known_ones() {
+    let server = Server::start(Some("t0ken")).await;
+    for r in [
+        server.get("/api/queues/nope/pending").await,
+        server.get("/api/queues/nope/dead").await,
+        server
+            .post("/api/queues/nope/dead/replay", Some("t0ken"), "")
+            .await,
+    ] {
+        assert_eq!(r.status, 404);
+        let body = r.json();
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("unknown queue `nope`"), "{error}");
+        assert!(error.contains("`default`"), "{error}");
+        assert_eq!(body["known_queues"], json!(["default", "emails"]));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn actions_are_disabled_without_a_configured_token() {
+    let server = Server::start(None).await;
+    server.send_dead(1, "boom").await;
+    for action in ["replay", "purge"] {
+        let r = server
+            .post(
+                &format!("/api/queues/default/dead/{action}"),
+                Some("anything"),
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}");
+        assert_eq!(
+            r.json()["error"],
+            "actions are disabled: set SIGNALQUEUE_ADMIN_TOKEN on the worker"
+        );
+    }
+    assert_eq!(
+        server.engine.counts().await.unwrap().dead,
+        1,
+        "nothing changed"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn actions_need_the_right_token() {
+    let server = Server::start(Some("s3cret")).await;
+    server.send_dead(1, "boom").await;
+    for token in [None, Some("wrong"), Some("s3cre"), Some("s3cret-and-more")] {
+        let r = server
+            .post("/api/queues/default/dead/purge", token, "")
+            .await;
+        assert_eq!(r.status, 401, "token {token:?}");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+        assert!(r.json()["error"].is_string());
+    }
+    // GET requests stay open: they only read.
+    assert_eq!(server.get("/api/queues/default/dead").await.status, 200);
+    assert_eq!(server.engine.counts().await.unwrap().dead, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn replay_moves_dead_letters_back_and_purge_removes_them() {
+    let server = Server::start(Some("s3cret")).await;
+    server.send_dead(1, "boom").await;
+    server.send_dead(2, "boom").await;
+    server.send_dead(3, "boom").await;
+
+    // Replay one dead letter by key.
+    let dead = server.get("/api/queues/default/dead").await.json();
+    let key = dead["entries"][0]["key"].as_str().unwrap().to_string();
+    let body = json!({ "keys": [key] }).to_string();
+    let r = server
+        .post("/api/queues/default/dead/replay", Some("s3cret"), &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["replayed"], 1);
+    let counts = server.engine.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (1, 2));
+    let pending = server.get("/api/queues/default/pending").await.json();
+    assert_eq!(pending["entries"][0]["args"]["order_id"], 1);
+
+    // A body that is not the expected shape is refused, changing nothing.
+    let r = server
+        .post(
+            "/api/queues/default/dead/replay",
+            Some("s3cret"),
+            "{\"key\": 1}",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("\"keys\""));
+
+    // Replay all (empty body), then purge what died again.
+    let r = server
+        .post("/api/queues/default/dead/replay", Some("s3cret"), "")
+        .await;
+    assert_eq!(r.json()["replayed"], 2);
+    let counts = server.engine.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (3, 0));
+
+    server.send_dead(4, "boom").await;
+    let r = server
+        .post("/api/queues/default/dead/purge", Some("s3cret"), "")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["purged"], 1);
+    assert_eq!(server.engine.counts().await.unwrap().dead, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_queue_shows_counts_entries_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("queue.db").display());
+    let engine = signalqueue::engine::open(&url, EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let server = Server::start_on(engine, Some("s3cret")).await;
+    server.send(1, "one").await;
+    server.send(2, "two").await;
+    server.send_dead(3, "receiver failed: boom").await;
+
+    let body = server.get("/api/queues").await.json();
+    let default = queue(&body, "default");
+    assert_eq!(default["engine"], "sqlite");
+    assert_eq!(default["url"], url);
+    assert_eq!(
+        default["counts"],
+        json!({"pending": 2, "scheduled": 0, "in_flight": 0, "dead": 1})
+    );
+    let pending = server.get("/api/queues/default/pending").await.json();
+    let args: Vec<&Value> = pending["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["args"])
+        .collect();
+    assert_eq!(
+        args,
+        [
+            &json!({"order_id": 1, "note": "one"}),
+            &json!({"order_id": 2, "note": "two"})
+        ]
+    );
+    let dead = server.get("/api/queues/default/dead").await.json();
+    assert_eq!(dead["entries"][0]["reason"], "receiver failed: boom");
+
+    let r = server
+        .post("/api/queues/default/dead/replay", Some("s3cret"), "")
+        .await;
+    assert_eq!(r.json()["replayed"], 1);
+    let counts = server.engine.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.dead), (3, 0));
+    let text = server.get("/metrics").await.body;
+    assert!(text.contains("signalqueue_queue_depth{queue=\"default\",state=\"pending\"} 3"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_queue_depths() {
+    let server = Server::start(None).await;
+    server.send(1, "a").await;
+    server.send(2, "b").await;
+    server.send_dead(3, "boom").await;
+    server.metrics.record_handled("admin_test.order_placed");
+
+    let r = server.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    for line in [
+        "# TYPE signalqueue_queue_depth gauge",
+        "signalqueue_queue_depth{queue=\"default\",state=\"pending\"} 2",
+        "signalqueue_queue_depth{queue=\"default\",state=\"dead\"} 1",
+        "signalqueue_queue_depth{queue=\"emails\",state=\"pending\"} 0",
+        "signalqueue_queue_up{queue=\"default\"} 1",
+        "signalqueue_handled_total{signal=\"admin_test.order_placed\"} 1",
+    ] {
+        assert!(
+            r.body.lines().any(|l| l == line),
+            "missing `{line}` in\n{}",
+            r.body
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_page_is_self_contained_and_shows_queues_entries_and_registry() {
+    let server = Server::start(None).await;
+    server.send(1, "<b>not markup</b>").await;
+    server.send(2, "two").await;
+    server.send_dead(3, "receiver failed: <boom>").await;
+    server
+        .engine
+        .enqueue(&[Outgoing {
+            id: EnvelopeId::new(),
+            payload: b"garbage<script>".to_vec(),
+        }])
+        .await
+        .unwrap();
+
+    let r = server.get("/status").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    let html = &r.body;
+    for needle in [
+        r#"<dd data-queue="default" data-count="pending">3</dd>"#,
+        r#"<dd data-queue="default" data-count="dead">1</dd>"#,
+        r#"<dd data-queue="emails" data-count="pending">0</dd>"#,
+        r#"data-field="engine">memory<"#,
+        r#"<table class="entries" id="pending-default" data-queue="default" data-list="pending">"#,
+        // Arguments decoded, and escaped.
+        "&quot;note&quot;:&quot;&lt;b&gt;not markup&lt;/b&gt;&quot;",
+        // The garbage entry: raw preview and the decode error, escaped.
+        "<pre class=\"raw\">garbage&lt;script&gt;</pre>",
+        "not a signalqueue envelope",
+        "receiver failed: &lt;boom&gt;",
+        // The registry: signal, arguments, queue, receiver with sender and retries.
+        r#"<tr data-signal="admin_test.order_placed">"#,
+        "order_id: u64, note: String",
+        r#"<li data-receiver="admin_test.audit">"#,
+        "sender shop.Order",
+        "retries 2",
+        // Actions are off without a token, and the page says how to turn them on.
+        "set SIGNALQUEUE_ADMIN_TOKEN on the worker",
+        "new EventSource(\"events\")",
+    ] {
+        assert!(html.contains(needle), "missing `{needle}` in the page");
+    }
+    // Nothing is loaded from elsewhere: the page works offline.
+    for external in ["<link", " src=", "http://", "https://", "@import"] {
+        assert!(
+            !html.contains(external),
+            "the page refers to an external resource: `{external}`"
+        );
+    }
+    assert!(!html.contains("<b>not markup</b>"), "arguments are escaped");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_stream_snapshots_that_follow_the_queue() {
+    let server = Server::start(None).await;
+    server.send(1, "a").await;
+    let mut events = Events::open(server.addr).await;
+    let first = events.next().await.expect("a first snapshot");
+    assert_eq!(queue(&first, "default")["counts"]["pending"], 1);
+    assert!(first["at"].as_str().unwrap().ends_with('Z'));
+
+    server.send(2, "b").await;
+    server.send(3, "c").await;
+    events
+        .until("3 pending", |s| {
+            queue(s, "default")["counts"]["pending"] == 3
+        })
+        .await;
+
+    // Handled signals show up in the queue of their signal, with a rate.
+    for _ in 0..4 {
+        server.metrics.record_handled("admin_test.order_placed");
+    }
+    let snap = events
+        .until("4 handled", |s| queue(s, "default")["handled_total"] == 4)
+        .await;
+    assert!(
+        queue(&snap, "default")["handled_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(queue(&snap, "emails")["handled_total"], 0);
+    assert_eq!(snap["handled_total"], 4);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_event_streams() {
+    let server = Server::start(None).await;
+    let mut events = Events::open(server.addr).await;
+    events.next().await.expect("a first snapshot");
+    // A browser left open on the status page must not hold the shutdown up.
+    server.shutdown().await;
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    while events.next().await.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream did not end"
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! The `signalqueue-worker` binary (with the example app linked in), run as a user runs it:
+//! real processes, a real SQLite file in a temp directory per test.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use signalqueue::engine::Outgoing;
+use signalqueue::{Codec, Envelope, Payload};
+use support::Sandbox;
+
+// The example app, linked here as in the binary, so this process's registry is the worker's.
+use examples as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
+
+/// The built `send_demo` example (`cargo run -p examples --example send_demo`). `cargo test`
+/// builds examples, so it is usually there; it is built here when missing or older than the
+/// sources it is made of. (Building it every time would not be free: under `cargo test
+/// --workspace` the dev-dependencies' features differ from a plain build, so a plain build
+/// would recompile half the workspace.)
+fn send_demo() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = &*built {
+        return p.clone();
+    }
+    // This test binary is TARGET/PROFILE/deps/cli-HASH.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("send_demo{}", std::env::consts::EXE_SUFFIX));
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sources =
+        ["examples", "signalqueue/src", "signalqueue-macros/src"].map(|d| workspace.join(d));
+    let fresh = modified(&path).is_some_and(|built| sources.iter().all(|d| newest(d) <= built));
+    if !fresh {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "examples",
+                "--example",
+                "send_demo",
+                "--target-dir",
+            ])
+            .arg(target_dir)
+            .arg("--manifest-path")
+            .arg(workspace.join("Cargo.toml"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cannot build the send_demo example");
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    *built = Some(path.clone());
+    path
+}
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of any file under `dir`.
+fn newest(dir: &std::path::Path) -> std::time::SystemTime {
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest(&path)
+        } else {
+            modified(&path).unwrap_or(latest)
+        };
+        latest = latest.max(t);
+    }
+    latest
+}
+
+/// The ids `send_demo` printed, in order.
+fn sent_ids(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("sent "))
+        .map(|l| l.split_whitespace().nth(1).expect("an id").to_string())
+        .collect()
+}
+
+fn dump(sb: &Sandbox) -> Vec<Value> {
+    let out = sb.run(BIN, &["dump", "--indent", "0"]).ok();
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("dump is not JSON ({e}):\n{}", out.stdout));
+    v.as_array().expect("an array").clone()
+}
+
+#[test]
+fn quick_start_send_demo_then_the_worker_handles_every_signal() {
+    // No configuration at all: the embedded default, `sqlite://signalqueue.db`.
+    let sb = Sandbox::new(None);
+    let sent = sb.run(send_demo(), &["4"]).ok();
+    let ids = sent_ids(&sent.stdout);
+    assert_eq!(ids.len(), 5, "{}", sent.stdout);
+    assert!(sb.file("signalqueue.db").exists());
+
+    let out = sb
+        .run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    assert!(
+        out.stdout
+            .contains(&format!("signalqueue-worker {}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("queue default: sqlite sqlite://signalqueue.db"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("admin: http://127.0.0.1:"),
+        "{}",
+        out.stdout
+    );
+    let registry = signalqueue::Registry::global();
+    let registered = format!(
+        "registered: {} signals, {} receivers",
+        registry.signals().count(),
+        registry.receiver_count()
+    );
+    assert!(
+        out.stdout.contains(&registered),
+        "{registered}: {}",
+        out.stdout
+    );
+    for order in 1..=4 {
+        assert!(
+            out.stdout
+                .contains(&format!("event log: order {order} ({order}000 cents)")),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(out.stdout.contains("two_args: a=7 b=x"), "{}", out.stdout);
+    for id in &ids {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains(id.as_str()) && l.contains("receiver ran"))
+            .unwrap_or_else(|| panic!("no log line for {id}:\n{}", out.stderr));
+        assert!(line.contains("outcome=ok"), "{line}");
+        assert!(line.contains("duration="), "{line}");
+    }
+    assert!(dump(&sb).is_empty());
+}
+
+#[tokio::test]
+async fn dump_prints_pending_signals_as_json_and_removes_nothing() {
+    let sb = Sandbox::new(None);
+    let ids = sent_ids(&sb.run(send_demo(), &["2"]).ok().stdout);
+    let sent = sb
+        .run(
+            BIN,
+            &[
+                "send",
+                "demo.two_args",
+                "--json",
+                r#"{"a": 3, "b": "from the shell"}"#,
+                "--sender",
+                "shell",
+            ],
+        )
+        .ok();
+    let shell_id = sent.stdout.trim().to_string();
+
+    let entries = dump(&sb);
+    assert_eq!(entries.len(), 4, "{entries:#?}");
+    let by_id = |id: &str| {
+        entries
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in dump"))
+            .clone()
+    };
+    let first = by_id(&ids[0]);
+    assert_eq!(first["signal"], "examples.form_submit");
+    assert_eq!(
+        first["args"],
+        serde_json::json!({"instance": {"id": 1, "total_cents": 1000}})
+    );
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["sender"], Value::Null);
+    assert_eq!(first["owed"], Value::Null);
+    assert!(first["enqueued_at"].as_str().unwrap().ends_with('Z'));
+    let demo = by_id(&ids[2]);
+    assert_eq!(demo["args"], serde_json::json!({"a": 7, "b": "x"}));
+    let shell = by_id(&shell_id);
+    assert_eq!(shell["sender"], "shell");
+    assert_eq!(
+        shell["args"],
+        serde_json::json!({"a": 3, "b": "from the shell"})
+    );
+
+    // Indented output is the same data, and nothing was removed.
+    let out = sb.run(BIN, &["dump", "--indent", "4"]).ok();
+    assert!(out.stdout.contains("\n    {"), "{}", out.stdout);
+    let again: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(again.as_array().unwrap(), &entries);
+    assert_eq!(
+        sb.engine("default").await.counts().await.unwrap().pending,
+        4
+    );
+}
+
+#[test]
+fn send_validates_the_json_against_the_signal() {
+    let sb = Sandbox::new(None);
+    let out = sb
+        .run(
+            BIN,
+            &[
+                "send",
+                "examples.form_submit",
+                "--json",
+                r#"{"instance": {"id": 9, "total_cents": 5}}"#,
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout.trim().len(), 26, "a ULID: {}", out.stdout);
+
+    let out = sb.run(
+        BIN,
+        &[
+            "send",
+            "examples.form_submit",
+            "--json",
+            r#"{"instance": {"id": "nine"}}"#,
+        ],
+    );
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr.contains(r#"takes {"instance": Order}"#),
+        "{}",
+        out.stderr
+    );
+
+    let out = sb.run(
+        BIN,
+        &["send", "examples.form_submit", "--json", "{not json"],
+    );
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(out.stderr.contains("not valid JSON"), "{}", out.stderr);
+
+    let out = sb.run(BIN, &["send", "shop.nope", "--json", "{}"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr.contains("no signal named `shop.nope`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("`examples.form_submit`"),
+        "{}",
+        out.stderr
+    );
+
+    assert_eq!(dump(&sb).len(), 1);
+}
+
+#[test]
+fn purge_removes_pending_signals_with_a_count() {
+    let sb = Sandbox::new(None);
+    sb.run(send_demo(), &["2"]).ok();
+    let out = sb.run(BIN, &["purge", "--yes"]).ok();
+    assert!(
+        out.stdout
+            .contains("removed 3 pending signals from queue default"),
+        "{}",
+        out.stdout
+    );
+    assert!(dump(&sb).is_empty());
+    let out = sb.run(BIN, &["purge", "--dead", "--yes"]).ok();
+    assert!(
+        out.stdout.contains("queue default has no dead letters"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn list_shows_signals_arguments_queues_and_receivers() {
+    let sb = Sandbox::new(None);
+    let out = sb.run(BIN, &["list"]).ok();
+    assert!(
+        out.stdout.contains("examples.form_submit(instance: Order)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("demo.two_args(a: u32, b: String)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("queue: default"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("-> examples::update_event_log"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("retries 5 (default)"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn check_passes_then_flags_pending_signals_nobody_receives() {
+    let sb = Sandbox::new(None);
+    sb.run(send_demo(), &["1"]).ok();
+    let out = sb.run(BIN, &["check"]).ok();
+    assert!(
+        out.stdout
+            .contains("ok: queue default: sqlite://signalqueue.db reachable"),
+        "{}",
+        out.stdout
+    );
+
+    let gone = Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3]));
+    sb.engine("default")
+        .await
+        .enqueue(&[
+            Outgoing {
+                id: gone.id,
+                payload: gone.encode(),
+            },
+            Outgoing {
+                id: signalqueue::EnvelopeId::new(),
+                payload: b"garbage".to_vec(),
+            },
+        ])
+        .await
+        .unwrap();
+    let out = sb.run(BIN, &["check"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    let problems: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("problem: "))
+        .collect();
+    assert_eq!(problems.len(), 2, "{}", out.stdout);
+    assert!(
+        problems[0]
+            .contains("1 pending `shop.gone` signal(s), but no signal named `shop.gone` is linked"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        problems[1].contains("1 pending entry is not a signalqueue envelope"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
+async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_ones_run() {
+    let sb = Sandbox::new(None);
+    let engine = sb.engine("default").await;
+    let garbage = b"\x00garbage \xff bytes".to_vec();
+    let unknown = Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3])).encode();
+    // `examples.form_submit` takes an `Order`; these are the bytes of a `String`: its type
+    // "changed" since this was sent.
+    let changed = Envelope::new(
+        "examples.form_submit",
+        None,
+        Codec::Bincode
+            .encode(&("an order id as text".to_string(),))
+            .unwrap(),
+    )
+    .encode();
+    for payload in [&garbage, &unknown, &changed] {
+        engine
+            .enqueue(&[Outgoing {
+                id: signalqueue::EnvelopeId::new(),
+                payload: payload.clone(),
+            }])
+            .await
+            .unwrap();
+    }
+    sb.run(send_demo(), &["3"]).ok();
+
+    let out = sb
+        .run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    for order in 1..=3 {
+        assert!(
+            out.stdout.contains(&format!("event log: order {order} ")),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        out.stderr.matches("dead-lettered").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+
+    let dead = engine.dead(100).await.unwrap();
+    assert_eq!(dead.len(), 3, "{dead:#?}");
+    let find = |payload: &Vec<u8>| {
+        dead.iter()
+            .find(|d| &d.payload == payload)
+            .unwrap_or_else(|| panic!("raw bytes not kept: {dead:#?}"))
+    };
+    assert!(
+        find(&garbage)
+            .reason
+            .contains("malformed entry: not a signalqueue envelope"),
+        "{:?}",
+        find(&garbage).reason
+    );
+    assert!(
+        find(&unknown).reason.contains("no signal named `shop.gone` is linked into this worker; link the crate that declares it and replay"),
+        "{:?}",
+        find(&unknown).reason
+    );
+    assert!(
+        find(&changed).reason.contains("argument types changed"),
+        "{:?}",
+        find(&changed).reason
+    );
+
+    let list = sb.run(BIN, &["dead", "list"]).ok();
+    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    assert!(list.stdout.contains("<malformed>"), "{}", list.stdout);
+    assert!(list.stdout.contains("shop.gone"), "{}", list.stdout);
+    let out = sb.run(BIN, &["dead", "purge", "--yes"]).ok();
+    assert!(
+        out.stdout.contains("removed 3 dead letters"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn dequeue_runs_every_pending_signal_once_and_exits() {
+    let sb = Sandbox::new(None);
+    sb.run(send_demo(), &["3"]).ok();
+    let out = sb.run(BIN, &["dequeue"]).ok();
+    assert!(
+        out.stdout.contains(
+            "dequeued 4 signal(s) from queue default: 4 handled, 0 to retry, 0 dead-lettered"
+        ),
+        "{}",
+        out.stdout
+    );
+    // Not a terminal: one plain line per signal.
+    assert!(out.stdout.contains("4/4 "), "{}", out.stdout);
+    assert!(dump(&sb).is_empty());
+}
+
+#[test]
+fn setup_problems_exit_2_with_a_clear_message() {
+    let sb = Sandbox::new(Some("[queues.default]\nurl = \"kafka://x\"\n"));
+    let out = sb.run(BIN, &["run", "127.0.0.1:0"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid configuration in signalqueue.toml"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown engine `kafka://`"),
+        "{}",
+        out.stderr
+    );
+
+    let sb = Sandbox::new(None);
+    let out = sb.run(BIN, &["run", "127.0.0.1:0", "-n", "emails"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr.contains("no queue named `emails` is configured"),
+        "{}",
+        out.stderr
+    );
+
+    let sb = Sandbox::new(Some(
+        "[queues.default]\nurl = \"sqlite://no/such/dir/q.db\"\n",
+    ));
+    let out = sb.run(BIN, &["run", "127.0.0.1:0"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: ") || out.stderr.contains("\nerror: "),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    let sb = Sandbox::new(None);
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["list", "--help"],
+        &["check", "--help"],
+        &["dequeue", "--help"],
+        &["dump", "--help"],
+        &["purge", "--help"],
+        &["dead", "--help"],
+        &["dead", "list", "--help"],
+        &["dead", "replay", "--help"],
+        &["dead", "purge", "--help"],
+        &["send", "--help"],
+    ] {
+        let out = sb.run(BIN, args).ok();
+        assert!(
+            out.stdout.contains("Usage: signalqueue-worker"),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+    let out = sb.run(BIN, &["frobnicate"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+}

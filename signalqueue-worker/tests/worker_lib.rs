@@ -1,0 +1,196 @@
+//! The `Worker` library type, embedded in a test on the in-memory engine: the builder, the
+//! shutdown future, the outcome hook, poison entries.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use examples::{Order, FORM_SUBMIT};
+use signalqueue::engine::{EngineOptions, SharedEngine};
+use signalqueue::{Runtime, Sent};
+use signalqueue_worker::worker::DeadKind;
+use signalqueue_worker::{Halt, SignalOutcome, SignalResult, Worker};
+
+async fn memory_runtime(name: &str) -> (Runtime, SharedEngine) {
+    let engine =
+        signalqueue::engine::open(&format!("memory://{name}"), EngineOptions::new("default"))
+            .await
+            .unwrap();
+    (
+        Runtime::builder().queue("default", engine.clone()).build(),
+        engine,
+    )
+}
+
+fn collect() -> (
+    Arc<Mutex<Vec<SignalOutcome>>>,
+    impl Fn(&SignalOutcome) + Send + Sync + 'static,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    (seen, move |o: &SignalOutcome| {
+        sink.lock().unwrap().push(o.clone())
+    })
+}
+
+#[tokio::test]
+async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes() {
+    let (runtime, engine) = memory_runtime("lib-embedded").await;
+    let ids: Vec<_> = runtime
+        .scope(async {
+            let mut ids = Vec::new();
+            for id in 1..=5 {
+                match FORM_SUBMIT
+                    .send(Order { id, total_cents: 1 })
+                    .await
+                    .unwrap()
+                {
+                    Sent::Queued(id) => ids.push(id),
+                    Sent::Ran(_) => panic!("async runmode queues"),
+                }
+            }
+            ids
+        })
+        .await;
+
+    let (seen, hook) = collect();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::builder()
+            .runtime(runtime)
+            .queue("default")
+            .concurrency(2)
+            .claim_wait(Duration::from_millis(50))
+            .on_outcome(hook)
+            .shutdown(async {
+                let _ = stopped.await;
+            })
+            .build()
+            .run(),
+    );
+    // Eventually every signal is handled; the deadline only catches a hang.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.lock().unwrap().len() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not handled in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    let summary = worker.await.unwrap().unwrap();
+    assert_eq!(summary.handled, 5);
+    assert_eq!((summary.retried, summary.dead, summary.released), (0, 0, 0));
+    let seen = seen.lock().unwrap().clone();
+    for id in ids {
+        let o = seen
+            .iter()
+            .find(|o| o.id == Some(id))
+            .expect("an outcome per signal");
+        assert!(matches!(o.result, SignalResult::Handled), "{o:?}");
+        assert_eq!(o.signal, "examples.form_submit");
+    }
+    assert_eq!(engine.counts().await.unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn an_entry_claimed_over_and_over_without_finishing_is_dead_lettered_as_poison() {
+    let (runtime, engine) = memory_runtime("lib-poison").await;
+    let _ = runtime
+        .scope(FORM_SUBMIT.send(Order {
+            id: 1,
+            total_cents: 1,
+        }))
+        .await
+        .unwrap();
+    // Six claims whose leases ran out: as if six workers died on it.
+    for _ in 0..6 {
+        let claimed = engine
+            .claim(1, Duration::from_millis(1), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let (seen, hook) = collect();
+    let summary = Worker::builder()
+        .runtime(runtime)
+        .halt(Halt::WhenExhausted)
+        .claim_wait(Duration::from_millis(50))
+        .on_outcome(hook)
+        .build()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.dead, 1, "{summary:?}");
+    let seen = seen.lock().unwrap().clone();
+    let SignalResult::Dead { kind, reason } = &seen[0].result else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(*kind, DeadKind::Poison);
+    assert!(reason.contains("claimed 7 times for attempt 1"), "{reason}");
+    let dead = engine.dead(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].reason.contains("crashes or hangs the workers"),
+        "{}",
+        dead[0].reason
+    );
+}
+
+#[tokio::test]
+async fn a_worker_asked_for_a_queue_that_is_not_configured_says_which_are() {
+    let (runtime, _) = memory_runtime("lib-unknown-queue").await;
+    let err = Worker::builder()
+        .runtime(runtime)
+        .queue("emails")
+        .build()
+        .run()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no queue named `emails` is configured"),
+        "{err}"
+    );
+    assert!(err.contains("`default`"), "{err}");
+}
+
+#[tokio::test]
+async fn an_idle_queue_does_not_keep_the_slots_from_a_busy_one() {
+    let busy = signalqueue::engine::open("memory://lib-fair", EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let idle = signalqueue::engine::open("memory://lib-fair", EngineOptions::new("idle"))
+        .await
+        .unwrap();
+    let runtime = Runtime::builder()
+        .queue("default", busy.clone())
+        .queue("idle", idle)
+        .build();
+    let _ = runtime
+        .scope(
+            FORM_SUBMIT.send_many((1..=100).map(|id| examples::FormSubmitArgs {
+                instance: Order { id, total_cents: 1 },
+            })),
+        )
+        .await
+        .unwrap();
+    // Each idle claim waits 5 s, holding one of the two slots at most: the busy queue always
+    // has the other. (Were the idle queue to hold both while it waits, the busy one would get
+    // slots only between those waits: minutes for 100 signals.)
+    let run = Worker::builder()
+        .runtime(runtime)
+        .queue("default")
+        .queue("idle")
+        .concurrency(2)
+        .claim_wait(Duration::from_secs(5))
+        .halt(Halt::WhenExhausted)
+        .build()
+        .run();
+    let summary = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the busy queue was starved")
+        .unwrap();
+    assert_eq!(summary.handled, 100);
+}
