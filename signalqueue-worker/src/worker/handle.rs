@@ -200,7 +200,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             .unwrap_or_default();
         cx.metrics.record_latency(def.name, latency);
     }
-    let outcomes = run_receivers(&to_run, &delivery, args).await;
+    let outcomes = run_receivers(&to_run, &delivery, args, cx.settings.receiver_timeout).await;
 
     let default_retries = cx.settings.retries;
     let mut failures = Vec::new();
