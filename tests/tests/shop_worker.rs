@@ -548,12 +548,18 @@ async fn a_hung_receiver_is_abandoned_at_its_time_limit_and_dead_lettered() {
     let sb = sandbox(30_000);
     let rt = runtime(&sb).await;
     // `#[receiver(SLOW, timeout_ms = 300, retries = 0)]`: a 10-minute run is cut at 300 ms.
-    rt.scope(shop_signals::SLOW.send("hung".into(), 600_000))
-        .await
-        .unwrap();
-    rt.scope(shop_signals::SLOW.send("quick".into(), 1))
-        .await
-        .unwrap();
+    rt.scope(shop_signals::SLOW.send_many([
+        shop_signals::SlowArgs {
+            key: "hung".into(),
+            ms: 600_000,
+        },
+        shop_signals::SlowArgs {
+            key: "quick".into(),
+            ms: 1,
+        },
+    ]))
+    .await
+    .unwrap();
 
     // Without the limit this worker would never exhaust its queue.
     run_worker(&sb, &[]);
