@@ -104,6 +104,9 @@ pub struct WorkerConfig {
     /// How long in-flight receivers may run after SIGINT/SIGTERM before their signals are given
     /// back to the queue.
     pub shutdown_grace: Duration,
+    /// How long one receiver run may take when the receiver sets no `timeout_ms`; `None` (the
+    /// default) is no limit.
+    pub receiver_timeout: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -114,6 +117,7 @@ impl Default for WorkerConfig {
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(30),
+            receiver_timeout: None,
         }
     }
 }
@@ -147,6 +151,7 @@ struct RawWorker {
     retry_base_ms: Option<u64>,
     retry_max_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    receiver_timeout_ms: Option<u64>,
 }
 
 impl Default for Config {
@@ -272,6 +277,15 @@ impl Config {
             if let Some(ms) = w.shutdown_grace_ms {
                 d.shutdown_grace = Duration::from_millis(ms);
             }
+            if let Some(ms) = w.receiver_timeout_ms {
+                if ms == 0 {
+                    return Err(err(
+                        "`worker.receiver_timeout_ms`: must be at least 1; leave it out for no limit"
+                            .into(),
+                    ));
+                }
+                d.receiver_timeout = Some(Duration::from_millis(ms));
+            }
         }
         Ok(config)
     }
@@ -371,6 +385,24 @@ url = "sqlite://signalqueue.db"
 
         let e = cfg_err("colour = 1\n[queues.default]\nurl = \"memory://\"\n");
         assert!(e.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn worker_settings() {
+        let c = Config::from_toml(
+            "[queues.default]\nurl = \"memory://\"\n[worker]\nconcurrency = 8\nreceiver_timeout_ms = 1500\n",
+            "signalqueue.toml",
+        )
+        .unwrap();
+        assert_eq!(c.worker.concurrency, 8);
+        assert_eq!(c.worker.receiver_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(Config::default().worker.receiver_timeout, None);
+        let e =
+            cfg_err("[queues.default]\nurl = \"memory://\"\n[worker]\nreceiver_timeout_ms = 0\n");
+        assert!(
+            e.contains("`worker.receiver_timeout_ms`: must be at least 1"),
+            "{e}"
+        );
     }
 
     #[test]

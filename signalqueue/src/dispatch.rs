@@ -139,13 +139,24 @@ pub async fn resolve(def: &'static SignalDef, args: ErasedArgs) -> Result<Prepar
     Ok(Prepared::Run(args))
 }
 
+/// A receiver ran past its time limit; its run was abandoned and counts as a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {0:?}; raise `timeout_ms` on the receiver (or `[worker] receiver_timeout_ms`) if it needs longer")]
+pub struct TimedOut(pub Duration);
+
 /// Runs `receivers` one after another on `args`, catching panics; returns every outcome.
+///
+/// A receiver with a time limit (its own `timeout_ms`, else `default_timeout`) that runs past
+/// it is abandoned (an async receiver is dropped at its next await; a plain `fn` on the
+/// blocking pool cannot be stopped and finishes on its own) and reported as failed with
+/// [`TimedOut`], so a hung receiver cannot hold a worker's slot and lease forever.
 ///
 /// `args` is owned and only borrowed between awaits, so argument types need not be `Sync`.
 pub async fn run_receivers(
     receivers: &[&'static ReceiverDef],
     delivery: &Delivery,
     args: ErasedArgs,
+    default_timeout: Option<Duration>,
 ) -> Vec<ReceiverOutcome> {
     let mut outcomes = Vec::with_capacity(receivers.len());
     for receiver in receivers {
@@ -156,11 +167,20 @@ pub async fn run_receivers(
             std::panic::catch_unwind(AssertUnwindSafe(|| receiver.call(delivery.clone(), &args)));
         let outcome = match call {
             Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
-            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(Ok(())) => Outcome::Succeeded,
-                Ok(Err(e)) => Outcome::Failed(e),
-                Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
-            },
+            Ok(fut) => {
+                let run = AssertUnwindSafe(fut).catch_unwind();
+                let result = match receiver.timeout.or(default_timeout) {
+                    Some(limit) => tokio::time::timeout(limit, run)
+                        .await
+                        .unwrap_or_else(|_| Ok(Err(Box::new(TimedOut(limit))))),
+                    None => run.await,
+                };
+                match result {
+                    Ok(Ok(())) => Outcome::Succeeded,
+                    Ok(Err(e)) => Outcome::Failed(e),
+                    Err(panic) => Outcome::Panicked(panic_message(panic.as_ref())),
+                }
+            }
         };
         outcomes.push(ReceiverOutcome {
             receiver: receiver.name,
@@ -207,7 +227,7 @@ pub(crate) async fn run_local(
     let started = Instant::now();
     match resolve(def, args).await {
         Ok(Prepared::Run(args)) => {
-            report.outcomes = run_receivers(&receivers, &delivery, args).await;
+            report.outcomes = run_receivers(&receivers, &delivery, args, None).await;
         }
         Ok(Prepared::Skip(missing)) => {
             tracing::info!(

@@ -27,8 +27,10 @@ pub enum Error {
     /// The arguments could not be encoded.
     #[error(transparent)]
     Encode(#[from] crate::codec::EncodeError),
-    /// The engine failed or could not be reached; the signal was not queued.
-    #[error("signal not queued: {0}")]
+    /// The engine failed or could not be reached. The signal is most likely not queued; but a
+    /// connection that broke after the engine applied the write looks the same, so a caller that
+    /// retries may queue it twice (receivers should be idempotent).
+    #[error("send failed: {0}")]
     Engine(#[from] EngineError),
     /// A blocking call was made where it would block an async runtime.
     #[error("{0}")]

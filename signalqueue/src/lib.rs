@@ -153,7 +153,8 @@ pub use signalqueue_macros::async_signal;
 /// The parameters are the signal's `providing_args`, in order and type, optionally preceded by
 /// `&Delivery`. The function returns `()` or `Result<(), E>` with `E: Into<BoxError>`, and stays
 /// an ordinary function the program can call. Keys: `sender = "..."` (only signals from this
-/// sender), `retries = N` (failures retried N times before dead-lettering), `name = "..."` (the
+/// sender), `retries = N` (failures retried N times before dead-lettering), `timeout_ms = N` (a
+/// run past N milliseconds is abandoned and counts as a failure), `name = "..."` (the
 /// receiver's stable name; default: its Rust path).
 pub use signalqueue_macros::receiver;
 

@@ -25,6 +25,9 @@ pub struct ReceiverDef {
     /// How many times a failure is retried before the signal is dead-lettered for it; `None`
     /// takes the worker's default.
     pub retries: Option<u32>,
+    /// How long one run may take before it counts as failed (`timeout_ms = N`); `None` takes
+    /// the worker's default (`[worker] receiver_timeout_ms`), which is no limit unless set.
+    pub timeout: Option<std::time::Duration>,
     /// One function answers both questions the runtime asks (which signal; run it), so that
     /// the signal's path appears once in generated code and a mistyped path is one error.
     #[doc(hidden)]

@@ -319,3 +319,24 @@ fn duplicate_wire_names_and_orphan_receivers_are_reported() {
     );
     assert!(registry.check().is_err());
 }
+
+#[tokio::test]
+async fn a_receiver_past_its_time_limit_is_abandoned_and_reported() {
+    let report = shop_signals::SLOW.send_now("t-limit".into(), 30_000).await;
+    assert_eq!(report.outcomes.len(), 1);
+    match &report.outcomes[0].outcome {
+        Outcome::Failed(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("timed out after 300ms"), "{msg}");
+            assert!(msg.contains("timeout_ms"), "{msg}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_eq!(lines_with("slow_with_limit t-limit started").len(), 1);
+    assert!(lines_with("slow_with_limit t-limit finished").is_empty());
+
+    // Within the limit it succeeds.
+    let report = shop_signals::SLOW.send_now("t-quick".into(), 1).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(lines_with("slow_with_limit t-quick finished").len(), 1);
+}

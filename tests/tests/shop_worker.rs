@@ -542,3 +542,33 @@ async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
     // B's run was the one that counted; nothing ran a third time.
     assert_eq!(count(&sb.journal(), "flaky p attempt 1"), 2);
 }
+
+#[tokio::test]
+async fn a_hung_receiver_is_abandoned_at_its_time_limit_and_dead_lettered() {
+    let sb = sandbox(30_000);
+    let rt = runtime(&sb).await;
+    // `#[receiver(SLOW, timeout_ms = 300, retries = 0)]`: a 10-minute run is cut at 300 ms.
+    rt.scope(shop_signals::SLOW.send_many([
+        shop_signals::SlowArgs {
+            key: "hung".into(),
+            ms: 600_000,
+        },
+        shop_signals::SlowArgs {
+            key: "quick".into(),
+            ms: 1,
+        },
+    ]))
+    .await
+    .unwrap();
+
+    // Without the limit this worker would never exhaust its queue.
+    run_worker(&sb, &[]);
+    let j = sb.journal();
+    assert_eq!(count(&j, "slow_with_limit hung started"), 1, "{j:#?}");
+    assert_eq!(count(&j, "slow_with_limit hung finished"), 0, "{j:#?}");
+    assert_eq!(count(&j, "slow_with_limit quick finished"), 1, "{j:#?}");
+    let dead = sb.run(BIN, &["dead", "list"]).ok().stdout;
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(dead.contains("shop.slow"), "{dead}");
+    assert!(dead.contains("timed out after 300ms"), "{dead}");
+}

@@ -12,9 +12,10 @@ pub(crate) struct ReceiverAttr {
     pub(crate) sender: Option<LitStr>,
     pub(crate) retries: Option<LitInt>,
     pub(crate) name: Option<LitStr>,
+    pub(crate) timeout_ms: Option<LitInt>,
 }
 
-const KEYS: &str = "`sender`, `retries` or `name`";
+const KEYS: &str = "`sender`, `retries`, `timeout_ms` or `name`";
 
 impl ReceiverAttr {
     /// `None` when the signal path is missing or unreadable (an error is recorded).
@@ -38,6 +39,7 @@ impl ReceiverAttr {
                 sender: None,
                 retries: None,
                 name: None,
+                timeout_ms: None,
             };
             while !input.is_empty() {
                 input.parse::<Token![,]>()?;
@@ -80,6 +82,28 @@ impl ReceiverAttr {
                             errors.at(&key, "`retries` is given twice; keep one");
                         }
                         attr.retries = Some(lit);
+                    }
+                    "timeout_ms" => {
+                        let lit: LitInt = input.parse().map_err(|e| {
+                            syn::Error::new(
+                                e.span(),
+                                "`timeout_ms` takes a whole number of milliseconds: `timeout_ms = 30000`",
+                            )
+                        })?;
+                        match lit.base10_parse::<u64>() {
+                            Ok(0) => errors.at(
+                                &lit,
+                                "`timeout_ms` must be at least 1; leave it out for no limit",
+                            ),
+                            Ok(_) => {}
+                            Err(e) => {
+                                errors.at(&lit, format!("`timeout_ms` must fit in a `u64`: {e}"))
+                            }
+                        }
+                        if attr.timeout_ms.is_some() {
+                            errors.at(&key, "`timeout_ms` is given twice; keep one");
+                        }
+                        attr.timeout_ms = Some(lit);
                     }
                     other => {
                         errors.at(&key, format!("unknown key `{other}`; expected {KEYS}"));

@@ -113,6 +113,12 @@ impl<'a> Receiver<'a> {
             Some(lit) => quote!(::core::option::Option::Some(#lit)),
             None => quote!(::core::option::Option::None),
         };
+        let timeout = match &attr.timeout_ms {
+            Some(lit) => {
+                quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#lit)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let location = quote_spanned!(Span::call_site()=> ::core::concat!(::core::file!(), ":", ::core::line!()));
         quote! {
             const _: () = {
@@ -131,6 +137,7 @@ impl<'a> Receiver<'a> {
                     location: #location,
                     sender: #sender,
                     retries: #retries,
+                    timeout: #timeout,
                     glue: __sq_glue,
                 };
                 #p::inventory::submit! {

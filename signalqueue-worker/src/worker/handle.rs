@@ -242,7 +242,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         );
     }
 
-    let outcomes = run_receivers(&to_run, &delivery, args).await;
+    let outcomes = run_receivers(&to_run, &delivery, args, cx.settings.receiver_timeout).await;
 
     let default_retries = cx.settings.retries;
     let mut failures = Vec::new();

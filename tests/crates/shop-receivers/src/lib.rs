@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use shop_signals::{Order, EMAIL, FLAKY, FORM_SUBMIT, TWO_ARGS, UNNAMED};
+use shop_signals::{Order, EMAIL, FLAKY, FORM_SUBMIT, SLOW, TWO_ARGS, UNNAMED};
 use signalqueue::{receiver, BoxError, Delivery};
 
 static JOURNAL: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -91,4 +91,12 @@ async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), Box
         }
         _ => Ok(()),
     }
+}
+
+/// Sleeps `ms`, with a limit of 300 ms: longer runs are abandoned and count as failures.
+#[receiver(SLOW, timeout_ms = 300, retries = 0)]
+async fn slow_with_limit(key: String, ms: u64) {
+    record(format!("slow_with_limit {key} started"));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    record(format!("slow_with_limit {key} finished"));
 }

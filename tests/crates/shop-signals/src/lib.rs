@@ -31,3 +31,7 @@ pub static UNNAMED: Unnamed;
 /// A signal on another queue.
 #[async_signal(providing_args = [to: String], name = "shop.email", queue = "emails")]
 pub static EMAIL: Email;
+
+/// A signal whose receiver has a time limit: it sleeps `ms` milliseconds.
+#[async_signal(providing_args = [key: String, ms: u64], name = "shop.slow")]
+pub static SLOW: Slow;
