@@ -1,6 +1,8 @@
 //! Cross-crate integration tests of signalqueue. The signals live in `shop-signals`, the
 //! receivers in `shop-receivers` and `audit-receivers`; this crate links all three and
-//! dispatches. `src/bin/shop-worker.rs` is the two-line worker binary a user would write.
+//! dispatches. `src/bin/shop-worker.rs` is the two-line worker binary a user would write;
+//! `src/bin/pg-worker.rs` is another, for `crates/pg-shop` (a model in PostgreSQL, sent by
+//! reference).
 
 // Link the receiver crates into every test binary of this package.
 use audit_receivers as _;
