@@ -181,3 +181,125 @@ async fn an_idle_queue_does_not_keep_the_slots_from_a_busy_one() {
         .unwrap();
     assert_eq!(summary.handled, 100);
 }
+
+/// A model whose loader answers by key: a row, no row, or a failing store. No database needed,
+/// so the worker's handling of references is tested wherever the tests run (the same against
+/// PostgreSQL is in `tests/tests/mappings_postgres.rs`).
+pub struct Row {
+    id: i64,
+}
+
+/// Keys the loader treats specially.
+const GONE: i64 = -1;
+const STORE_DOWN: i64 = 0;
+
+impl signalqueue::Model for Row {
+    const APP_LABEL: &'static str = "worker_lib";
+    const MODEL_NAME: &'static str = "row";
+    type Key = i64;
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+
+    async fn load(
+        key: &i64,
+        _stores: &signalqueue::Stores,
+    ) -> Result<Option<Self>, signalqueue::BoxError> {
+        match *key {
+            STORE_DOWN => Err("the store is down".into()),
+            GONE => Ok(None),
+            id => Ok(Some(Row { id })),
+        }
+    }
+}
+
+/// Skips a signal whose row is gone.
+#[signalqueue::async_signal(providing_args = [row: signalqueue::Ref<Row>], name = "worker_lib.row", on_missing = "skip")]
+pub static ROW: RowSignal;
+
+static RAN: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+
+#[signalqueue::receiver(ROW, retries = 1)]
+async fn on_row(row: signalqueue::Ref<Row>) {
+    let id = row
+        .get()
+        .map(|r| r.id)
+        .expect("loaded before the receiver runs");
+    RAN.lock().unwrap().push(id);
+}
+
+#[tokio::test]
+async fn references_are_loaded_gone_rows_skipped_and_failed_loads_retried_then_dead_lettered() {
+    let (runtime, engine) = memory_runtime("lib-references").await;
+    let ids: Vec<_> = runtime
+        .scope(async {
+            let mut ids = Vec::new();
+            for key in [7, GONE, STORE_DOWN] {
+                ids.push(
+                    ROW.send(signalqueue::Ref::from_key(key))
+                        .await
+                        .unwrap()
+                        .id(),
+                );
+            }
+            ids
+        })
+        .await;
+    let (seen, hook) = collect();
+    let settings = signalqueue::config::WorkerConfig {
+        retry_base: Duration::from_millis(10),
+        retry_max: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let summary = Worker::builder()
+        .runtime(runtime)
+        .settings(settings)
+        .halt(Halt::WhenExhausted)
+        .claim_wait(Duration::from_millis(50))
+        .on_outcome(hook)
+        .build()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(*RAN.lock().unwrap(), [7]);
+    let seen = seen.lock().unwrap().clone();
+    let results = |id| -> Vec<SignalResult> {
+        seen.iter()
+            .filter(|o| o.id == Some(id))
+            .map(|o| o.result.clone())
+            .collect()
+    };
+    // Present: run. Gone: acknowledged without running (`on_missing = "skip"`).
+    assert!(matches!(results(ids[0])[..], [SignalResult::Handled]));
+    assert!(matches!(results(ids[1])[..], [SignalResult::Handled]));
+    // The store fails: retried once (`retries = 1`), then dead-lettered with the error.
+    let failed = results(ids[2]);
+    assert!(
+        matches!(
+            &failed[..],
+            [
+                SignalResult::Retried {
+                    next_attempt: 2,
+                    ..
+                },
+                SignalResult::Dead { .. }
+            ]
+        ),
+        "{failed:?}"
+    );
+    assert_eq!((summary.retried, summary.dead), (1, 1), "{summary:?}");
+    let dead = engine.dead(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    for part in [
+        "gave up after 2 attempts",
+        "worker_lib::on_row",
+        "loading `row` (worker_lib.row with pk 0): the store is down",
+    ] {
+        assert!(
+            dead[0].reason.contains(part),
+            "{part:?}: {}",
+            dead[0].reason
+        );
+    }
+}
