@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use signalqueue::engine::{EngineOptions, SharedEngine};
 
+pub mod redis;
+
 /// Long enough for a loaded 2-core machine; only reached when something is broken.
 pub const DEADLINE: Duration = Duration::from_secs(180);
 
@@ -100,7 +102,7 @@ impl Sandbox {
 
     /// Starts `bin` and returns at once.
     pub fn start(&self, bin: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Running {
-        Running::new(self.command(bin, args).spawn().expect("spawn"))
+        Running::spawn(self.command(bin, args))
     }
 
     /// The sandbox's default queue, opened from this process (SQLite is shared by file).
@@ -146,6 +148,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts `cmd` (made by [`Sandbox::command`], perhaps with more settings) and returns at
+    /// once.
+    pub fn spawn(mut cmd: Command) -> Running {
+        Running::new(cmd.spawn().expect("spawn"))
+    }
+
     fn new(mut child: Child) -> Running {
         let mut out = child.stdout.take().expect("piped");
         let err = child.stderr.take().expect("piped");
@@ -184,6 +192,16 @@ impl Running {
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// What the process has written to stderr so far.
+    pub fn stderr_now(&self) -> String {
+        self.stderr_so_far.lock().unwrap().clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
     }
 
     /// Waits until the process has written `text` to stderr (within [`DEADLINE`]).
