@@ -1,0 +1,127 @@
+//! End-to-end drain: a backlog is loaded, then one worker process with the default
+//! concurrency handles it on the reliable path (claims under lease, receivers, fenced
+//! acknowledgements). The rate counts from the worker's banner until the engine holds nothing
+//! pending, scheduled or in flight: every signal acknowledged, not merely started.
+
+use std::time::Duration;
+
+use crate::send::load;
+use crate::signals::{FanoutArgs, KibArgs, NoopArgs, FANOUT, KIB, NOOP};
+use crate::target::{Kind, Target};
+use crate::worker_process::{Memory, WorkerProcess, WorkerSettings};
+
+/// Which signal the backlog is made of.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Variant {
+    /// `bench.noop`: one no-op receiver.
+    Noop,
+    /// `bench.fanout`: four no-op receivers.
+    Fanout,
+    /// `bench.kib`: one no-op receiver, a 1 KiB argument.
+    Kib,
+}
+
+impl Variant {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Variant::Noop => "drain_noop",
+            Variant::Fanout => "drain_fanout4",
+            Variant::Kib => "drain_1kib",
+        }
+    }
+}
+
+/// One drain's figures.
+pub(crate) struct Drained {
+    pub(crate) rate: f64,
+    /// The worker's peak memory over the run.
+    pub(crate) memory: Option<Memory>,
+}
+
+/// Loads `n` signals of `variant` into a fresh queue and times one worker draining them.
+pub(crate) async fn drain(
+    kind: Kind,
+    redis_url: &str,
+    variant: Variant,
+    n: u64,
+    settings: &WorkerSettings,
+) -> Result<Drained, String> {
+    let target = Target::fresh(kind, redis_url).await?;
+    let result = drain_on(&target, variant, n, settings).await;
+    target.cleanup().await?;
+    result
+}
+
+async fn drain_on(
+    target: &Target,
+    variant: Variant,
+    n: u64,
+    settings: &WorkerSettings,
+) -> Result<Drained, String> {
+    let blob = "x".repeat(1024);
+    target
+        .runtime
+        .scope(load(n, |batch| {
+            let blob = &blob;
+            async move {
+                match variant {
+                    Variant::Noop => NOOP.send_many(batch.map(|n| NoopArgs { n })).await,
+                    Variant::Fanout => FANOUT.send_many(batch.map(|n| FanoutArgs { n })).await,
+                    Variant::Kib => {
+                        KIB.send_many(batch.map(|n| KibArgs {
+                            n,
+                            blob: blob.clone(),
+                        }))
+                        .await
+                    }
+                }
+                .map(|_| ())
+            }
+        }))
+        .await?;
+    let counts = target.engine.counts().await.map_err(|e| e.to_string())?;
+    if counts.pending != n {
+        return Err(format!(
+            "loaded {n} signals but the queue holds {}",
+            counts.pending
+        ));
+    }
+
+    let worker = WorkerProcess::start(target, settings)?;
+    let started = worker.ready_at;
+    // Generous: a drain slower than 500 signals/s is broken, not slow.
+    let limit = Duration::from_secs(30) + Duration::from_millis(n * 2);
+    let mut peak: Option<Memory> = None;
+    let elapsed = loop {
+        tokio::time::sleep(target.poll_every()).await;
+        // Sampled while it runs too: the worker may have stopped before the end is noticed.
+        if let Some(m) = worker.memory() {
+            peak = Some(m);
+        }
+        let c = target.engine.counts().await.map_err(|e| e.to_string())?;
+        if c.pending + c.scheduled + c.in_flight == 0 {
+            let elapsed = started.elapsed();
+            if c.dead > 0 {
+                return Err(format!(
+                    "{} signals were dead-lettered; the worker's log ends:\n{}",
+                    c.dead,
+                    worker.log_tail()
+                ));
+            }
+            break elapsed;
+        }
+        if started.elapsed() > limit {
+            return Err(format!(
+                "the worker did not drain {n} signals within {} s ({c:?} left); its log ends:\n{}",
+                limit.as_secs(),
+                worker.log_tail()
+            ));
+        }
+    };
+    let memory = worker.memory().or(peak);
+    worker.stop()?;
+    Ok(Drained {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        memory,
+    })
+}

@@ -1,0 +1,478 @@
+//! `sq-bench`: how fast signalqueue is on this machine, on Redis and on SQLite.
+//!
+//! ```sh
+//! cargo run --release -p signalqueue-bench -- [--redis URL] [--only NAME,...] [--quick]
+//! ```
+//!
+//! It measures `send` throughput (one task awaiting each send, 64 tasks, `send_many`), the
+//! end-to-end drain of a 200k backlog by one worker process (no-op receiver, four receivers,
+//! a 1 KiB argument), latency from `send` to the receiver's start at a steady 5k signals/s,
+//! idle wake-up, and the worker's memory; and runs `redis-benchmark` against the same Redis so
+//! every Redis figure also comes as a fraction of what Redis itself does here, now.
+//!
+//! One JSON object per measurement goes to stdout, a human summary to stderr. It starts
+//! nothing but its own worker processes (this executable, re-executed as the worker), uses
+//! only the Redis it is given, on a private queue per run whose keys it deletes afterwards,
+//! and a temporary SQLite file. `docs/benchmarks.md` has the method and the figures.
+
+mod baseline;
+mod drain;
+mod latency;
+mod report;
+mod send;
+mod signals;
+mod target;
+mod worker_process;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::baseline::Baselines;
+use crate::drain::Variant;
+use crate::latency::Samples;
+use crate::report::{load1, Measurement};
+use crate::target::{Kind, Target};
+use crate::worker_process::{WorkerProcess, WorkerSettings, ROLE_ENV};
+
+/// Measures signalqueue's send throughput, drain rate, latency and worker memory.
+#[derive(Parser, Debug)]
+#[command(name = "sq-bench", version)]
+struct Args {
+    /// The Redis to measure against (only a private queue's keys are touched).
+    #[arg(long, default_value = "redis://127.0.0.1:6379/0", value_name = "URL")]
+    redis: String,
+    /// Only these engines (`redis`, `sqlite`) and measurements (a name such as `send_seq`, or
+    /// a prefix such as `drain`, `latency`, `redis_benchmark`); comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    only: Vec<String>,
+    /// Small sizes and one run each: seconds instead of minutes (a smoke test, not figures).
+    #[arg(long)]
+    quick: bool,
+    /// Runs per measurement (default: 5 for sends, 3 for drains and latencies; 1 with --quick).
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// `RUST_LOG` of the worker processes. The worker's own default, `info`, logs one line per
+    /// receiver run (to a file here).
+    #[arg(long, default_value = "info", value_name = "FILTER")]
+    worker_log: String,
+}
+
+fn main() -> ExitCode {
+    // Re-executed by `WorkerProcess::start`: be the worker, with the bench's receivers linked.
+    if std::env::var_os(ROLE_ENV).is_some() {
+        return signalqueue_worker::main();
+    }
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(Bench::new(args).run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sizes of one bench: full, or `--quick`.
+struct Sizes {
+    send_runs: usize,
+    drain_runs: usize,
+    latency_runs: usize,
+    send_seq: (u64, u64),
+    send_concurrent: (u64, u64),
+    send_many: u64,
+    drain: u64,
+    latency_secs: f64,
+    idle: (usize, usize),
+    settle: Duration,
+}
+
+impl Sizes {
+    fn new(quick: bool, runs: Option<usize>) -> Sizes {
+        // (Redis, SQLite) where they differ: a SQLite send is one fsync'd transaction.
+        let mut s = if quick {
+            Sizes {
+                send_runs: 1,
+                drain_runs: 1,
+                latency_runs: 1,
+                send_seq: (300, 30),
+                send_concurrent: (2_048, 256),
+                send_many: 5_000,
+                drain: 2_000,
+                latency_secs: 0.2,
+                idle: (10, 3),
+                settle: Duration::from_millis(300),
+            }
+        } else {
+            Sizes {
+                send_runs: 5,
+                drain_runs: 3,
+                latency_runs: 3,
+                send_seq: (20_000, 500),
+                send_concurrent: (102_400, 6_400),
+                send_many: 200_000,
+                drain: 200_000,
+                latency_secs: 3.0,
+                idle: (200, 30),
+                settle: Duration::from_secs(1),
+            }
+        };
+        if let Some(n) = runs {
+            let n = n.max(1);
+            (s.send_runs, s.drain_runs, s.latency_runs) = (n, n, n);
+        }
+        s
+    }
+
+    fn pick<T: Copy>(pair: (T, T), kind: Kind) -> T {
+        match kind {
+            Kind::Redis => pair.0,
+            Kind::Sqlite => pair.1,
+        }
+    }
+}
+
+struct Bench {
+    args: Args,
+    sizes: Sizes,
+    engines: Vec<Kind>,
+    names: Vec<String>,
+    worker: WorkerSettings,
+}
+
+impl Bench {
+    fn new(args: Args) -> Bench {
+        let (engines, names): (Vec<String>, Vec<String>) = args
+            .only
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .partition(|s| s == "redis" || s == "sqlite");
+        let engines = [Kind::Redis, Kind::Sqlite]
+            .into_iter()
+            .filter(|k| engines.is_empty() || engines.contains(&k.to_string()))
+            .collect();
+        Bench {
+            sizes: Sizes::new(args.quick, args.runs),
+            worker: WorkerSettings {
+                log: args.worker_log.clone(),
+            },
+            engines,
+            names,
+            args,
+        }
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        self.names.is_empty() || self.names.iter().any(|f| name.starts_with(f.as_str()))
+    }
+
+    async fn run(self) -> Result<(), String> {
+        self.describe_machine().await;
+        let mut baselines = Baselines::new();
+        if self.engines.contains(&Kind::Redis) && self.wanted("redis_benchmark") {
+            let runs = if self.args.quick { 1 } else { 3 };
+            match baseline::measure(&self.args.redis, runs, self.args.quick) {
+                Ok(b) => {
+                    for (name, values) in &b {
+                        let how = match name.as_str() {
+                            n if n.ends_with("_p16") => "pipelined 16 deep, 50 clients",
+                            n if n.ends_with("_c1") => "1 client awaiting each reply",
+                            _ => "unpipelined, 50 clients",
+                        };
+                        Measurement::runs(
+                            format!("redis_benchmark_{name}"),
+                            "redis",
+                            0,
+                            "ops/s",
+                            values.clone(),
+                        )
+                        .note(format!("redis-benchmark -t lpush,rpop, {how}"))
+                        .emit();
+                    }
+                    baselines = b;
+                }
+                Err(why) => eprintln!("note: no redis-benchmark figures: {why}"),
+            }
+            cleanup_benchmark_list(&self.args.redis).await;
+        }
+        for &kind in &self.engines {
+            self.sends(kind, &baselines).await?;
+            self.drains(kind, &baselines).await?;
+            self.latencies(kind).await?;
+        }
+        eprintln!("load average at the end: {:.2}", load1());
+        Ok(())
+    }
+
+    /// The machine and the Redis server, for the record.
+    async fn describe_machine(&self) {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        eprintln!(
+            "sq-bench{}: {cores} cores, load average {:.2}",
+            if self.args.quick { " --quick" } else { "" },
+            load1()
+        );
+        if self.engines.contains(&Kind::Redis) {
+            match redis_settings(&self.args.redis).await {
+                Ok(s) => eprintln!("redis {}: {s}", redact(&self.args.redis)),
+                Err(e) => eprintln!("redis {}: {e}", redact(&self.args.redis)),
+            }
+        }
+    }
+
+    async fn sends(&self, kind: Kind, baselines: &Baselines) -> Result<(), String> {
+        let s = &self.sizes;
+        let runs = s.send_runs;
+        let url = &self.args.redis;
+        if self.wanted("send_seq") {
+            let n = Sizes::pick(s.send_seq, kind);
+            let mut values = Vec::new();
+            for _ in 0..runs {
+                let t = Target::fresh(kind, url).await?;
+                let rate = send::sequential(&t, n).await;
+                t.cleanup().await?;
+                values.push(rate?);
+            }
+            let m = Measurement::runs("send_seq", kind, n, "signals/s", values)
+                .note("one task awaiting each send, multi-thread runtime");
+            emit(m, kind, baselines, &["lpush_c1"]);
+        }
+        if self.wanted("send_seq_current_thread") {
+            let n = Sizes::pick(s.send_seq, kind);
+            let mut values = Vec::new();
+            for _ in 0..runs {
+                values.push(send::sequential_current_thread(kind, url.clone(), n)?);
+            }
+            let m = Measurement::runs("send_seq_current_thread", kind, n, "signals/s", values)
+                .note("one task awaiting each send, current-thread runtime");
+            emit(m, kind, baselines, &["lpush_c1"]);
+        }
+        if kind == Kind::Redis && self.wanted("redis_crate_rpush_seq") {
+            let n = s.send_seq.0;
+            let mut values = Vec::new();
+            for _ in 0..runs {
+                values.push(send::raw_redis_sequential(url, n).await?);
+            }
+            let m = Measurement::runs("redis_crate_rpush_seq", kind, n, "ops/s", values).note(
+                "the redis crate alone: one task awaiting each RPUSH on a multiplexed connection",
+            );
+            emit(m, kind, baselines, &["lpush_c1"]);
+        }
+        if self.wanted("send_64") {
+            let n = Sizes::pick(s.send_concurrent, kind);
+            let mut values = Vec::new();
+            for _ in 0..runs {
+                let t = Target::fresh(kind, url).await?;
+                let rate = send::concurrent(&t, n).await;
+                t.cleanup().await?;
+                values.push(rate?);
+            }
+            let m = Measurement::runs("send_64", kind, n, "signals/s", values)
+                .note("64 tasks sending at once");
+            emit(m, kind, baselines, &["lpush"]);
+        }
+        if self.wanted("send_many") {
+            let n = s.send_many;
+            let mut values = Vec::new();
+            for _ in 0..runs {
+                let t = Target::fresh(kind, url).await?;
+                let rate = send::batched(&t, n).await;
+                t.cleanup().await?;
+                values.push(rate?);
+            }
+            let m = Measurement::runs("send_many", kind, n, "signals/s", values)
+                .note("send_many, batches of 1000");
+            emit(m, kind, baselines, &["lpush_p16"]);
+        }
+        Ok(())
+    }
+
+    async fn drains(&self, kind: Kind, baselines: &Baselines) -> Result<(), String> {
+        let s = &self.sizes;
+        for variant in [Variant::Noop, Variant::Fanout, Variant::Kib] {
+            if !self.wanted(variant.name()) {
+                continue;
+            }
+            let mut rates = Vec::new();
+            let mut peaks = Vec::new();
+            for _ in 0..s.drain_runs {
+                let d =
+                    drain::drain(kind, &self.args.redis, variant, s.drain, &self.worker).await?;
+                rates.push(d.rate);
+                if let Some(m) = d.memory {
+                    peaks.push(m.peak_mib);
+                }
+            }
+            let m =
+                Measurement::runs(variant.name(), kind, s.drain, "signals/s", rates).note(format!(
+                    "one worker process, default concurrency, acknowledged; worker log {}",
+                    self.worker.log
+                ));
+            emit(m, kind, baselines, &["rpop", "rpop_p16"]);
+            if !peaks.is_empty() {
+                Measurement::runs(
+                    format!("{}_worker_rss_peak", variant.name()),
+                    kind,
+                    s.drain,
+                    "MiB",
+                    peaks,
+                )
+                .note("VmHWM of the worker process at the end of the drain")
+                .emit();
+            }
+        }
+        Ok(())
+    }
+
+    /// Idle memory, steady-rate latency and idle wake-up, with one worker on one queue.
+    async fn latencies(&self, kind: Kind) -> Result<(), String> {
+        let want_rss = self.wanted("worker_rss_idle");
+        let want_steady = self.wanted("latency_5k");
+        let want_idle = self.wanted("idle_wakeup");
+        if !(want_rss || want_steady || want_idle) {
+            return Ok(());
+        }
+        let s = &self.sizes;
+        let target = Target::fresh(kind, &self.args.redis).await?;
+        let result = async {
+            let worker = WorkerProcess::start(&target, &self.worker)?;
+            let mut samples = Samples::new(worker.samples.clone());
+            tokio::time::sleep(s.settle).await;
+            if want_rss {
+                if let Some(m) = worker.memory() {
+                    Measurement::runs("worker_rss_idle", kind, 0, "MiB", vec![m.now_mib])
+                        .note(format!(
+                            "VmRSS of an idle worker; peak so far (VmHWM) {:.1} MiB",
+                            m.peak_mib
+                        ))
+                        .emit();
+                }
+            }
+            if want_steady {
+                let mut all = Vec::new();
+                for _ in 0..s.latency_runs {
+                    let got = latency::steady(
+                        &target,
+                        &mut samples,
+                        5000.0,
+                        Duration::from_secs_f64(s.latency_secs),
+                    )
+                    .await?;
+                    all.extend(got);
+                    tokio::time::sleep(s.settle / 2).await;
+                }
+                Measurement::latency("latency_5k", kind, s.latency_runs, &mut all)
+                    .note("send to receiver start at a steady 5k signals/s, samples pooled")
+                    .emit();
+            }
+            if want_idle {
+                let count = Sizes::pick(s.idle, kind);
+                let mut got =
+                    latency::idle_wakeups(&target, &mut samples, count, Duration::from_millis(30))
+                        .await?;
+                let note = match kind {
+                    Kind::Redis => "queue empty, worker blocked in BLMOVE; one send, 30 ms apart",
+                    Kind::Sqlite => {
+                        "queue empty; a worker in another process polls every interval_ms (300)"
+                    }
+                };
+                Measurement::latency("idle_wakeup", kind, 1, &mut got)
+                    .note(note)
+                    .emit();
+            }
+            worker.stop()
+        }
+        .await;
+        target.cleanup().await?;
+        result
+    }
+}
+
+/// Prints `m` with its fractions of the named baselines.
+fn emit(mut m: Measurement, kind: Kind, baselines: &Baselines, of: &[&str]) {
+    if kind == Kind::Redis {
+        for name in of {
+            if let Some(b) = baseline::get(baselines, name) {
+                m.fraction_of
+                    .insert(format!("redis_benchmark_{name}"), m.median / b);
+            }
+        }
+    }
+    m.emit();
+}
+
+/// `redis-benchmark -t lpush,rpop` pushes to and pops from `mylist`; its pops empty it again,
+/// but a run cut short would leave it. Delete it if it holds what the benchmark pushes.
+async fn cleanup_benchmark_list(url: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    // The benchmark's elements are the three bytes `xxx` (its default payload).
+    let head: Option<Vec<u8>> = redis::cmd("LINDEX")
+        .arg("mylist")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or(None);
+    if head.as_deref() == Some(b"xxx") {
+        let _ = redis::cmd("DEL")
+            .arg("mylist")
+            .query_async::<()>(&mut conn)
+            .await;
+    }
+}
+
+/// Version and persistence settings of the Redis server.
+async fn redis_settings(url: &str) -> Result<String, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("unreachable ({e})"))?;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let version = info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let mut out = format!("version {version}");
+    for key in ["appendonly", "appendfsync", "save"] {
+        // CONFIG may be renamed or refused on a managed server: then say nothing.
+        if let Ok(pair) = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(key)
+            .query_async::<Vec<String>>(&mut conn)
+            .await
+        {
+            if let Some(value) = pair.get(1) {
+                out.push_str(&format!(", {key} {value:?}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The URL without its password.
+fn redact(url: &str) -> String {
+    signalqueue::engine::redact_url(url)
+}
