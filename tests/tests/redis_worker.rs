@@ -449,6 +449,71 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
 // 3. Two workers on one queue
 
 #[tokio::test]
+async fn two_workers_with_receivers_shorter_and_longer_than_the_lease_never_run_one_twice() {
+    let _serial = SERIAL.lock().await;
+    let Some(bench) = Bench::new("two_workers", "redis", 3_000, Persistence::None) else {
+        return;
+    };
+    // Long receivers take three times the lease: without renewal the other worker would take
+    // them over. Short ones keep both workers claiming around them.
+    let mut keys = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..60 {
+        if i % 10 == 0 {
+            let key = format!("long{i}");
+            batch.push(flaky(key.clone(), "sleep-9000"));
+            keys.push(key);
+        }
+        let key = format!("short{i}");
+        batch.push(flaky(key.clone(), "sleep-100"));
+        keys.push(key);
+    }
+    bench
+        .runtime()
+        .await
+        .scope(FLAKY.send_many(batch))
+        .await
+        .expect("send");
+
+    let a = bench.worker(4, true);
+    let b = bench.worker(4, true);
+    let (a, b) = (a.wait().ok(), b.wait().ok());
+    bench.assert_served_redis(&a);
+
+    let tally = Tally::of(&bench.sb.journal());
+    let unfinished = tally.unfinished(&keys);
+    assert!(unfinished.is_empty(), "never handled: {unfinished:?}");
+    let (duplicates, twice) = tally.duplicates(&keys);
+    let runs = |out: &Out| {
+        out.stderr
+            .matches("receiver=shop_receivers::flaky attempt=1 outcome=ok")
+            .count()
+    };
+    let (lost_a, refused_a) = lease_losses(&a.stderr);
+    let (lost_b, refused_b) = lease_losses(&b.stderr);
+    eprintln!(
+        "two workers: {} signals ({} longer than the lease), worker A ran {}, worker B ran {}; \
+         leases lost {}, outcomes refused {}, {duplicates} ran twice",
+        keys.len(),
+        keys.iter().filter(|k| k.starts_with("long")).count(),
+        runs(&a),
+        runs(&b),
+        lost_a + lost_b,
+        refused_a + refused_b
+    );
+    // Renewed while their receivers run, no lease was lost, so nothing ran twice.
+    assert_eq!(
+        (duplicates, lost_a + lost_b, refused_a + refused_b),
+        (0, 0, 0),
+        "ran twice: {twice:?}\n--- A\n{}\n--- B\n{}",
+        a.stderr,
+        b.stderr
+    );
+    let counts = bench.wait_settled().await;
+    assert_eq!(counts.dead, 0, "{counts:?}");
+}
+
+#[tokio::test]
 async fn a_frozen_worker_loses_its_claims_to_the_other_and_only_those_run_twice() {
     let _serial = SERIAL.lock().await;
     let Some(bench) = Bench::new("frozen_worker", "redis", 1_500, Persistence::None) else {
