@@ -701,13 +701,16 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
             // (`Unavailable`, as a send may while Redis is away); spend that on a ping, so
             // every send of the test succeeds and its key is known to be queued exactly once.
             let sender = runtime.queue("default").expect("the default queue").clone();
+            let mut failed = 0;
             for handle in [&sender, &engine] {
                 let start = Instant::now();
                 while let Err(e) = handle.ping().await {
+                    failed += 1;
                     assert!(start.elapsed() < DEADLINE, "no reconnection: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
+            eprintln!("chaos round {round}: this process's two idle connections failed {failed} calls before answering again");
             eprintln!(
                 "chaos round {round}: Redis killed and restarted with {held} claims in flight"
             );
