@@ -697,6 +697,9 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
             bench.redis.kill();
             bench.redis.restart();
             allowance += held;
+            eprintln!(
+                "chaos round {round}: Redis killed and restarted with {held} claims in flight"
+            );
             // This process's connections notice the restart at their next call, which fails
             // (`Unavailable`, as a send may while Redis is away); spend that on a ping, so
             // every send of the test succeeds and its key is known to be queued exactly once.
@@ -711,9 +714,6 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
                 }
             }
             eprintln!("chaos round {round}: this process's two idle connections failed {failed} calls before answering again");
-            eprintln!(
-                "chaos round {round}: Redis killed and restarted with {held} claims in flight"
-            );
         }
     }
 
