@@ -3,57 +3,25 @@
 //! Skipped (with a note) where `redis-server` is not installed; CI installs it.
 
 mod support;
+// The engine tests' private `redis-server` (free port, temp dir, killed when dropped).
+#[path = "../../signalqueue/tests/support/redis_server.rs"]
+mod redis_server;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use redis_server::RedisServer;
 use support::{Sandbox, DEADLINE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
 
-/// A `redis-server` this test started; stopped when dropped.
-struct Redis(Child);
-
-impl Redis {
-    fn start(port: u16) -> Option<Redis> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let redis = Redis(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < DEADLINE, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn redis_installed() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Sends with the CLI, trying again while Redis is still coming up. The order is sent by
@@ -74,13 +42,14 @@ fn send(sb: &Sandbox, n: i64) -> String {
 
 #[test]
 fn a_redis_outage_does_not_stop_the_worker() {
-    let port = free_port();
-    let Some(redis) = Redis::start(port) else {
+    if !redis_installed() {
         eprintln!("redis-server is not installed; skipping");
         return;
-    };
+    }
+    let mut redis = RedisServer::start();
     let sb = Sandbox::new(Some(&format!(
-        "[queues.default]\nurl = \"redis://127.0.0.1:{port}/0\"\n"
+        "[queues.default]\nurl = \"{}\"\n",
+        redis.url("redis")
     )));
     let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
 
@@ -89,9 +58,10 @@ fn a_redis_outage_does_not_stop_the_worker() {
         "id={before} receiver=examples::update_event_log attempt=1 outcome=ok"
     ));
 
-    drop(redis);
+    redis.kill();
     worker.wait_stderr("cannot claim; trying again");
-    let _redis = Redis::start(port).expect("restart redis-server");
+    // Same port and directory; it keeps nothing on disk, so it comes back empty.
+    redis.restart();
     let after = send(&sb, 2);
     worker.wait_stderr(&format!(
         "id={after} receiver=examples::update_event_log attempt=1 outcome=ok"

@@ -1,12 +1,16 @@
 //! The `Worker` library type, embedded in a test on the in-memory engine: the builder, the
 //! shutdown future, the outcome hook, poison entries.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 // A by-value signal of the example app: these tests are about the worker, not about loading rows.
 use examples::{TwoArgsArgs, TWO_ARGS};
-use signalqueue::engine::{EngineOptions, SharedEngine};
+use signalqueue::engine::{
+    ClaimToken, Claimed, Counts, DeadEntry, EngineError, EngineOptions, Entry, Outgoing,
+    SharedEngine,
+};
 use signalqueue::{Runtime, Sent};
 use signalqueue_worker::worker::DeadKind;
 use signalqueue_worker::{Halt, SignalOutcome, SignalResult, Worker};
@@ -302,4 +306,154 @@ async fn references_are_loaded_gone_rows_skipped_and_failed_loads_retried_then_d
             dead[0].reason
         );
     }
+}
+
+/// Delegates to a memory engine, but makes the first renewal and the first acknowledgement
+/// race the way they can on a busy machine: the renewal takes its list of held claims, then
+/// the acknowledgement of one of them lands before the renewal does.
+struct AckBeforeRenewal {
+    inner: SharedEngine,
+    renewing: tokio::sync::Notify,
+    acked: tokio::sync::Notify,
+    first_ack: std::sync::atomic::AtomicBool,
+    first_renewal: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl signalqueue::engine::Engine for AckBeforeRenewal {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn ping(&self) -> Result<(), EngineError> {
+        self.inner.ping().await
+    }
+    async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
+        self.inner.enqueue(batch).await
+    }
+    async fn claim(
+        &self,
+        max: usize,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Claimed>, EngineError> {
+        self.inner.claim(max, lease, wait).await
+    }
+    async fn renew(
+        &self,
+        tokens: &[ClaimToken],
+        lease: Duration,
+    ) -> Result<Vec<bool>, EngineError> {
+        self.renewing.notify_one();
+        if !self.first_renewal.swap(true, Ordering::SeqCst) {
+            let _ = tokio::time::timeout(Duration::from_secs(30), self.acked.notified()).await;
+        }
+        self.inner.renew(tokens, lease).await
+    }
+    async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError> {
+        if !self.first_ack.swap(true, Ordering::SeqCst) {
+            let _ = tokio::time::timeout(Duration::from_secs(30), self.renewing.notified()).await;
+        }
+        let answers = self.inner.ack(tokens).await;
+        self.acked.notify_one();
+        answers
+    }
+    async fn retry(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        not_before: SystemTime,
+    ) -> Result<bool, EngineError> {
+        self.inner.retry(token, payload, not_before).await
+    }
+    async fn dead_letter(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        self.inner.dead_letter(token, payload, reason).await
+    }
+    async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
+        self.inner.release(tokens).await
+    }
+    async fn counts(&self) -> Result<Counts, EngineError> {
+        self.inner.counts().await
+    }
+    async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError> {
+        self.inner.pending(limit).await
+    }
+    async fn dead(&self, limit: usize) -> Result<Vec<DeadEntry>, EngineError> {
+        self.inner.dead(limit).await
+    }
+    async fn purge_pending(&self) -> Result<u64, EngineError> {
+        self.inner.purge_pending().await
+    }
+    async fn purge_dead(&self) -> Result<u64, EngineError> {
+        self.inner.purge_dead().await
+    }
+    async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError> {
+        self.inner.replay_dead(keys).await
+    }
+}
+
+/// Collects what the worker logs on this thread.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_lost() {
+    let (_, inner) = memory_runtime("lib-ack-renew-race").await;
+    let engine = Arc::new(AckBeforeRenewal {
+        inner,
+        renewing: Default::default(),
+        acked: Default::default(),
+        first_ack: Default::default(),
+        first_renewal: Default::default(),
+    });
+    let runtime = Runtime::builder().queue("default", engine.clone()).build();
+    let _ = runtime.scope(TWO_ARGS.send(1, "x".into())).await.unwrap();
+
+    let logs = LogBuffer::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime has one thread: every task of the worker logs here.
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let (seen, hook) = collect();
+    let summary = Worker::builder()
+        .runtime(runtime)
+        .lease(Duration::from_secs(3))
+        .claim_wait(Duration::from_millis(50))
+        .halt(Halt::WhenExhausted)
+        .on_outcome(hook)
+        .build()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.handled, 1, "{summary:?}");
+    assert!(
+        matches!(seen.lock().unwrap()[0].result, SignalResult::Handled),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    assert!(engine.first_renewal.load(Ordering::SeqCst), "never renewed");
+    // The renewal found the lease gone because the claim was finished, not lost: no alarm.
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("receiver ran"), "{logs}");
+    assert!(!logs.contains("lost the lease"), "{logs}");
 }

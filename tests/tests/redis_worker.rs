@@ -29,6 +29,9 @@ use shop_receivers as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shop-worker");
 
+/// Everything the engine holds, for `dead(...)`.
+const ALL: usize = usize::MAX;
+
 /// One test at a time: each runs Redis and up to two workers with hundreds of receivers, which
 /// is as much as a 2-core machine should carry if leases are to be renewed in time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -71,6 +74,11 @@ impl Bench {
             args.push("--halt-when-exhausted");
         }
         Running::spawn(self.command(&args))
+    }
+
+    /// Runs a `shop-worker` command to completion.
+    fn run(&self, args: &[&str]) -> Out {
+        Running::spawn(self.command(args)).wait()
     }
 
     /// The queues as the worker sees them, for sending from this process.
@@ -322,7 +330,7 @@ async fn redis_set_kill_9_with_hundreds_in_flight_then_a_restart_handles_every_s
 struct SendResult {
     key: String,
     ok: bool,
-    /// Sent after Redis was restarted.
+    /// Sent once the restarted Redis answered.
     after_restart: bool,
 }
 
@@ -397,8 +405,8 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
     let outage = down.elapsed();
 
     // Back on the same port and directory: it reloads its append-only file.
-    restarted.store(true, std::sync::atomic::Ordering::SeqCst);
     bench.redis.restart();
+    restarted.store(true, std::sync::atomic::Ordering::SeqCst);
     wait_for("100 sends after the restart", &|r| {
         r.iter().filter(|s| s.ok && s.after_restart).count() >= 100
     });
@@ -428,9 +436,12 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
     let tally = Tally::of(&bench.sb.journal());
     let (duplicates, _) = tally.duplicates(&ok);
     let failed_but_queued = failed.iter().filter(|k| tally.started(k) > 0).count();
+    // A connection learns that Redis restarted from its next call, which fails.
+    let failed_once_back = results.iter().filter(|s| !s.ok && s.after_restart).count();
     eprintln!(
-        "redis outage: {} sends Ok (all handled), {} failed while Redis was down ({} of those queued anyway); \
-         {duplicates} ran twice; Redis down {} ms; slowest send {} ms",
+        "redis outage: {} sends Ok (all handled), {} failed ({} of them queued anyway, \
+         {failed_once_back} after Redis answered again); {duplicates} ran twice; \
+         Redis down {} ms; slowest send {} ms",
         ok.len(),
         failed.len(),
         failed_but_queued,
@@ -447,6 +458,71 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
 
 // ---------------------------------------------------------------------------------------------
 // 3. Two workers on one queue
+
+#[tokio::test]
+async fn two_workers_with_receivers_shorter_and_longer_than_the_lease_never_run_one_twice() {
+    let _serial = SERIAL.lock().await;
+    let Some(bench) = Bench::new("two_workers", "redis", 3_000, Persistence::None) else {
+        return;
+    };
+    // Long receivers take three times the lease: without renewal the other worker would take
+    // them over. Short ones keep both workers claiming around them.
+    let mut keys = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..60 {
+        if i % 10 == 0 {
+            let key = format!("long{i}");
+            batch.push(flaky(key.clone(), "sleep-9000"));
+            keys.push(key);
+        }
+        let key = format!("short{i}");
+        batch.push(flaky(key.clone(), "sleep-100"));
+        keys.push(key);
+    }
+    bench
+        .runtime()
+        .await
+        .scope(FLAKY.send_many(batch))
+        .await
+        .expect("send");
+
+    let a = bench.worker(4, true);
+    let b = bench.worker(4, true);
+    let (a, b) = (a.wait().ok(), b.wait().ok());
+    bench.assert_served_redis(&a);
+
+    let tally = Tally::of(&bench.sb.journal());
+    let unfinished = tally.unfinished(&keys);
+    assert!(unfinished.is_empty(), "never handled: {unfinished:?}");
+    let (duplicates, twice) = tally.duplicates(&keys);
+    let runs = |out: &Out| {
+        out.stderr
+            .matches("receiver=shop_receivers::flaky attempt=1 outcome=ok")
+            .count()
+    };
+    let (lost_a, refused_a) = lease_losses(&a.stderr);
+    let (lost_b, refused_b) = lease_losses(&b.stderr);
+    eprintln!(
+        "two workers: {} signals ({} longer than the lease), worker A ran {}, worker B ran {}; \
+         leases lost {}, outcomes refused {}, {duplicates} ran twice",
+        keys.len(),
+        keys.iter().filter(|k| k.starts_with("long")).count(),
+        runs(&a),
+        runs(&b),
+        lost_a + lost_b,
+        refused_a + refused_b
+    );
+    // Renewed while their receivers run, no lease was lost, so nothing ran twice.
+    assert_eq!(
+        (duplicates, lost_a + lost_b, refused_a + refused_b),
+        (0, 0, 0),
+        "ran twice: {twice:?}\n--- A\n{}\n--- B\n{}",
+        a.stderr,
+        b.stderr
+    );
+    let counts = bench.wait_settled().await;
+    assert_eq!(counts.dead, 0, "{counts:?}");
+}
 
 #[tokio::test]
 async fn a_frozen_worker_loses_its_claims_to_the_other_and_only_those_run_twice() {
@@ -509,4 +585,192 @@ async fn a_frozen_worker_loses_its_claims_to_the_other_and_only_those_run_twice(
     assert_eq!(lease_losses(&b.stderr), (0, 0), "{}", b.stderr);
     let counts = bench.wait_settled().await;
     assert_eq!(counts.dead, 0, "{counts:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Chaos
+
+/// xorshift64*: enough randomness to pick victims and durations, reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `SQ_CHAOS_SEED` when set (to replay a run), else from the clock.
+    fn from_env_or_clock() -> Rng {
+        let seed = std::env::var("SQ_CHAOS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        eprintln!("chaos: SQ_CHAOS_SEED={seed}");
+        Rng(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[tokio::test]
+async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing() {
+    let _serial = SERIAL.lock().await;
+    let Some(mut bench) = Bench::new("chaos", "redis", 4_000, Persistence::AofAlways) else {
+        return;
+    };
+    let mut rng = Rng::from_env_or_clock();
+    let runtime = bench.runtime().await;
+    let engine = bench.engine().await;
+    let mut workers: Vec<Running> = (0..2).map(|_| bench.worker(32, false)).collect();
+    let mut ended: Vec<Out> = Vec::new();
+
+    let mut good: Vec<String> = Vec::new();
+    // Toxic entries pushed by hand, byte for byte, and `flaky` signals that always fail.
+    let mut raw_toxic: Vec<String> = Vec::new();
+    let mut failing: Vec<String> = Vec::new();
+    // What may run twice: the claims in flight at each kill.
+    let mut allowance = 0;
+    for round in 1..=3 {
+        let keys: Vec<String> = (0..120).map(|i| format!("g{round}-{i}")).collect();
+        let batch: Vec<FlakyArgs> = keys
+            .iter()
+            .map(|k| flaky(k.clone(), format!("sleep-{}", 50 + rng.below(1450))))
+            .collect();
+        runtime
+            .scope(FLAKY.send_many(batch))
+            .await
+            .expect("send the good ones");
+        good.extend(keys.iter().cloned());
+        let toxic = [
+            // Not an envelope at all.
+            format!("garbage of round {round}: {:x}", rng.next()),
+            // An envelope naming a signal no worker knows.
+            format!(r#"{{"v":1,"signal":"chaos.no_such_signal","args":{{"round":{round}}}}}"#),
+            // A known signal whose arguments no longer decode (the type changed).
+            format!(r#"{{"v":1,"signal":"shop.flaky","args":{{"key":{round},"mode":"ok"}}}}"#),
+        ];
+        for raw in toxic {
+            bench
+                .redis
+                .command(&["RPUSH", "{sq:default}:pending", raw.as_str()]);
+            raw_toxic.push(raw);
+        }
+        let fail = format!("fail{round}");
+        let _ = runtime
+            .scope(FLAKY.send(fail.clone(), "fail".into()))
+            .await
+            .expect("send the failing one");
+        failing.push(fail);
+
+        // Work in flight, then a worker dies.
+        bench
+            .sb
+            .wait_journal("this round's receivers to start", |j| {
+                let t = Tally::of(j);
+                keys.iter().filter(|k| t.started(k) > 0).count() >= 30
+            });
+        let victim = rng.below(2) as usize;
+        let held_before = engine.counts().await.expect("counts").in_flight;
+        let killed = workers.remove(victim);
+        killed.signal("KILL");
+        ended.push(killed.wait());
+        // Every claim Redis holds: the dead worker's (its leases stay until they expire, so
+        // counting right after the kill sees them all), the other's, and any of an earlier
+        // kill not yet expired. An upper bound on what this kill can make run twice.
+        let held_after = engine.counts().await.expect("counts").in_flight;
+        let in_flight = held_before.max(held_after);
+        allowance += in_flight;
+        workers.insert(victim, bench.worker(32, false));
+        eprintln!("chaos round {round}: kill -9 of worker {victim} with {in_flight} claims in flight; restarted");
+
+        if round == 2 {
+            // Redis dies too, and comes back from its append-only file.
+            let held = engine.counts().await.expect("counts").in_flight;
+            bench.redis.kill();
+            bench.redis.restart();
+            allowance += held;
+            eprintln!(
+                "chaos round {round}: Redis killed and restarted with {held} claims in flight"
+            );
+            // This process's connections notice the restart at their next call, which fails
+            // (`Unavailable`, as a send may while Redis is away); spend that on a ping, so
+            // every send of the test succeeds and its key is known to be queued exactly once.
+            let sender = runtime.queue("default").expect("the default queue").clone();
+            let mut failed = 0;
+            for handle in [&sender, &engine] {
+                let start = Instant::now();
+                while let Err(e) = handle.ping().await {
+                    failed += 1;
+                    assert!(start.elapsed() < DEADLINE, "no reconnection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            eprintln!("chaos round {round}: this process's two idle connections failed {failed} calls before answering again");
+        }
+    }
+
+    // Every good signal is handled; every toxic one ends in dead letters; nothing else is left.
+    bench
+        .sb
+        .wait_journal("every good signal to be handled", |j| {
+            Tally::of(j).unfinished(&good).is_empty()
+        });
+    let toxic_total = (raw_toxic.len() + failing.len()) as u64;
+    let start = Instant::now();
+    loop {
+        let c = engine.counts().await.expect("counts");
+        if c.pending + c.scheduled + c.in_flight == 0 && c.dead >= toxic_total {
+            assert_eq!(c.dead, toxic_total, "{c:?}");
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "the queue never settled: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dead = engine.dead(ALL).await.expect("dead letters");
+    for raw in &raw_toxic {
+        let n = dead.iter().filter(|d| d.payload == raw.as_bytes()).count();
+        assert_eq!(n, 1, "{raw} is in dead letters {n} times: {dead:#?}");
+    }
+    for key in &failing {
+        let why = format!("flaky {key} failed as asked");
+        let n = dead.iter().filter(|d| d.reason.contains(&why)).count();
+        assert_eq!(n, 1, "{key} is in dead letters {n} times: {dead:#?}");
+    }
+    let list = bench.run(&["dead", "list"]).ok().stdout;
+    assert_eq!(list.lines().count() as u64, toxic_total, "{list}");
+    for (what, n) in [
+        ("\t<malformed>\t", 3),
+        ("\tchaos.no_such_signal\t", 3),
+        ("\tshop.flaky\t", 6),
+    ] {
+        assert_eq!(list.matches(what).count(), n, "{what}: {list}");
+    }
+
+    for w in workers {
+        w.signal("TERM");
+        let out = w.wait();
+        assert_eq!(out.code(), 0, "{out:?}");
+        ended.push(out);
+    }
+    let tally = Tally::of(&bench.sb.journal());
+    let (duplicates, twice) = tally.duplicates(&good);
+    let lost: usize = ended.iter().map(|o| lease_losses(&o.stderr).0).sum();
+    eprintln!(
+        "chaos: {} good signals all handled, {} toxic all dead-lettered; {duplicates} ran twice \
+         (bound: {allowance} in flight at the kills, plus {lost} leases lost)",
+        good.len(),
+        toxic_total
+    );
+    assert!(
+        duplicates as u64 <= allowance + lost as u64,
+        "{duplicates} duplicate runs ({twice:?}), but only {allowance} claims were in flight at the kills"
+    );
 }

@@ -24,6 +24,9 @@ struct Slot {
     stage: Stage,
     /// The renewer found the lease gone: renewing it again is pointless.
     lost: bool,
+    /// Its outcome (retry or dead letter) is being written: a renewal may find the lease
+    /// already gone because that write landed, which is the end of the claim, not a loss.
+    settling: bool,
     abort: Option<AbortHandle>,
 }
 
@@ -46,6 +49,7 @@ impl InFlight {
             Slot {
                 stage: Stage::Running,
                 lost: false,
+                settling: false,
                 abort: None,
             },
         );
@@ -66,6 +70,13 @@ impl InFlight {
         }
     }
 
+    /// The claim's retry or dead letter is about to be written.
+    pub(crate) fn settling(&self, token: &ClaimToken) {
+        if let Some(slot) = self.lock().get_mut(token) {
+            slot.settling = true;
+        }
+    }
+
     /// The claim is finished (acknowledged, retried, dead-lettered or released).
     pub(crate) fn remove(&self, token: &ClaimToken) {
         self.lock().remove(token);
@@ -80,10 +91,19 @@ impl InFlight {
             .collect()
     }
 
-    /// The engine said this lease is gone.
-    pub(crate) fn mark_lost(&self, token: &ClaimToken) {
-        if let Some(slot) = self.lock().get_mut(token) {
-            slot.lost = true;
+    /// The engine said this lease is gone. Returns whether the claim was lost while its
+    /// receivers still ran. A renewal races with the claim's own outcome: the list of claims to
+    /// renew is taken, then the ack, retry or dead letter of one of them lands before the
+    /// renewal does, which finds that lease gone. Such a claim is finished, not lost (and were
+    /// its lease really lost, the engine's refusal of that outcome says so), so the answer is
+    /// `false` for a claim whose outcome is being written or was written already.
+    pub(crate) fn mark_lost(&self, token: &ClaimToken) -> bool {
+        match self.lock().get_mut(token) {
+            Some(slot) => {
+                slot.lost = true;
+                slot.stage == Stage::Running && !slot.settling
+            }
+            None => false,
         }
     }
 

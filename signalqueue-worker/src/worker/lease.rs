@@ -21,8 +21,7 @@ pub(crate) async fn renew_leases(lane: Arc<Lane>) {
         match lane.engine.renew(&tokens, lane.lease).await {
             Ok(answers) => {
                 for (token, kept) in tokens.iter().zip(answers) {
-                    if !kept {
-                        lane.in_flight.mark_lost(token);
+                    if !kept && lane.in_flight.mark_lost(token) {
                         tracing::warn!(
                             queue = %lane.name,
                             key = %token.key,

@@ -46,6 +46,7 @@ pub(crate) async fn settle(
             receivers,
             next_attempt,
         } => {
+            lane.in_flight.settling(token);
             let kept = with_retries(lane, "retry", || {
                 lane.engine.retry(token, &payload, not_before)
             })
@@ -83,6 +84,7 @@ pub(crate) async fn settle(
             reason,
             kind,
         } => {
+            lane.in_flight.settling(token);
             let kept = with_retries(lane, "dead-letter", || {
                 lane.engine.dead_letter(token, &payload, &reason)
             })
