@@ -135,7 +135,9 @@ fn record(line: String) {
             .append(true)
             .open(path)
         {
-            let _ = writeln!(f, "{line}");
+            // One write per line: with O_APPEND it lands whole even when receivers of several
+            // tasks record at once (`writeln!` may split it into two writes).
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
     JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).push(line);
