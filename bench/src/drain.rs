@@ -36,6 +36,11 @@ pub(crate) struct Drained {
     pub(crate) rate: f64,
     /// The worker's peak memory over the run.
     pub(crate) memory: Option<Memory>,
+    /// CPU time per signal, in µs, of the worker process (start-up included, a few ms).
+    pub(crate) worker_cpu_us: Option<f64>,
+    /// CPU time per signal, in µs, of the Redis server over the drain (the bench's own count
+    /// polls included; other clients of a shared server would be counted too).
+    pub(crate) redis_cpu_us: Option<f64>,
 }
 
 /// Loads `n` signals of `variant` into a fresh queue and times one worker draining them.
@@ -87,6 +92,7 @@ async fn drain_on(
         ));
     }
 
+    let redis_cpu_before = target.redis_cpu_secs().await;
     let worker = WorkerProcess::start(target, settings)?;
     let started = worker.ready_at;
     // Generous: a drain slower than 500 signals/s is broken, not slow.
@@ -119,9 +125,17 @@ async fn drain_on(
         }
     };
     let memory = worker.memory().or(peak);
+    let per_signal_us = |secs: f64| secs * 1e6 / n as f64;
+    let worker_cpu_us = worker.cpu_secs().map(per_signal_us);
+    let redis_cpu_us = match (redis_cpu_before, target.redis_cpu_secs().await) {
+        (Some(before), Some(after)) => Some(per_signal_us(after - before)),
+        _ => None,
+    };
     worker.stop()?;
     Ok(Drained {
         rate: n as f64 / elapsed.as_secs_f64(),
         memory,
+        worker_cpu_us,
+        redis_cpu_us,
     })
 }

@@ -307,13 +307,14 @@ impl Bench {
             }
             let mut rates = Vec::new();
             let mut peaks = Vec::new();
+            let (mut worker_cpu, mut redis_cpu) = (Vec::new(), Vec::new());
             for _ in 0..s.drain_runs {
                 let d =
                     drain::drain(kind, &self.args.redis, variant, s.drain, &self.worker).await?;
                 rates.push(d.rate);
-                if let Some(m) = d.memory {
-                    peaks.push(m.peak_mib);
-                }
+                peaks.extend(d.memory.map(|m| m.peak_mib));
+                worker_cpu.extend(d.worker_cpu_us);
+                redis_cpu.extend(d.redis_cpu_us);
             }
             let m =
                 Measurement::runs(variant.name(), kind, s.drain, "signals/s", rates).note(format!(
@@ -331,6 +332,32 @@ impl Bench {
                 )
                 .note("VmHWM of the worker process at the end of the drain")
                 .emit();
+            }
+            // What each signal costs in CPU: unlike rates, barely moved by a busy machine,
+            // and it says which side bounds the drain.
+            for (what, values, note) in [
+                (
+                    "worker_cpu",
+                    worker_cpu,
+                    "CPU time of the worker process per signal",
+                ),
+                (
+                    "redis_cpu",
+                    redis_cpu,
+                    "CPU time of redis-server per signal over the drain",
+                ),
+            ] {
+                if !values.is_empty() {
+                    Measurement::runs(
+                        format!("{}_{what}", variant.name()),
+                        kind,
+                        s.drain,
+                        "us/signal",
+                        values,
+                    )
+                    .note(note)
+                    .emit();
+                }
             }
         }
         Ok(())

@@ -115,6 +115,26 @@ impl Target {
         }
     }
 
+    /// CPU time the Redis server has used since it started (`INFO cpu`, user and system), in
+    /// seconds; `None` on SQLite or when the server does not say.
+    pub(crate) async fn redis_cpu_secs(&self) -> Option<f64> {
+        let client = redis::Client::open(self.redis_url.as_deref()?).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        let field = |name: &str| -> Option<f64> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+    }
+
     /// How often to poll the queue's counts while a worker drains it: counting is one cheap
     /// script on Redis but a scan of an index on SQLite, which competes with the worker.
     pub(crate) fn poll_every(&self) -> Duration {

@@ -122,6 +122,11 @@ impl WorkerProcess {
         })
     }
 
+    /// CPU time the process has used so far (user and system, every thread), in seconds.
+    pub(crate) fn cpu_secs(&self) -> Option<f64> {
+        process_cpu_secs(self.child.id())
+    }
+
     /// Stops the worker as an operator would (SIGTERM, a graceful stop), killing it if it
     /// has not exited within 15 s. Errors if it exited with a failure.
     pub(crate) fn stop(mut self) -> Result<(), String> {
@@ -163,6 +168,18 @@ impl Drop for WorkerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `utime + stime` of process `pid` from `/proc/PID/stat`, in seconds.
+pub(crate) fn process_cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the file; `rest` starts at field 3.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Clock ticks of USER_HZ, which the kernel's ABI fixes at 100 on Linux.
+    Some(ticks as f64 / 100.0)
 }
 
 fn tail(path: &Path, lines: usize) -> String {
