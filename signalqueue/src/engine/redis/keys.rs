@@ -29,7 +29,7 @@ const SUFFIXES: [&str; KEY_COUNT] = [
     "leases",
     // HASH entry id -> payload: entries that have an id (claimed at least once, not finished).
     "entries",
-    // HASH entry id -> delivery count.
+    // HASH entry id -> deliveries that ended without an ack (absent: none).
     "deliveries",
     // STRING counter: entry ids and fences.
     "seq",

@@ -12,10 +12,13 @@ local now = now_ms()
 local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, sweep)
 if #expired > 0 then
   call_chunked('ZREM', K_LEASES, expired)
-  -- Pushed latest-deadline first, so the oldest claim ends up at the head.
+  -- Pushed latest-deadline first, so the oldest claim ends up at the head. Each of these
+  -- deliveries ended without an ack: counted here, so the next claim reports one more.
   local refs = {}
   for i = #expired, 1, -1 do
-    refs[#refs + 1] = REF_ID .. string.match(expired[i], '^(.*):')
+    local id = string.match(expired[i], '^(.*):')
+    redis.call('HINCRBY', K_DELIVERIES, id, 1)
+    refs[#refs + 1] = REF_ID .. id
   end
   call_chunked('LPUSH', K_PENDING, refs)
 end
@@ -76,6 +79,7 @@ if #id_refs > 0 then
       local i = id_pos[j]
       ids[i] = id_refs[j]
       payloads[i] = stored[j]
+      -- Earlier deliveries that ended without an ack, plus this one.
       deliveries[i] = (tonumber(counts[j]) or 0) + 1
     end
   end
@@ -103,8 +107,11 @@ end
 local need = #popped + fresh
 local next_seq = redis.call('INCRBY', K_SEQ, need) - need + 1
 
+-- Numbers handed to redis.call are formatted with `%.17g`, which costs more than the rest of
+-- a claim's per-entry work: the deadline is formatted once, as an integer.
+local deadline = int(now + lease)
 local out = { 0 }
-local new_entries, counts, leases = {}, {}, {}
+local new_entries, leases = {}, {}
 for i = 1, #popped do
   local id, payload, n = ids[i], payloads[i] or popped[i], deliveries[i]
   if not id then
@@ -116,16 +123,15 @@ for i = 1, #popped do
   end
   local fence = int(next_seq)
   next_seq = next_seq + 1
-  counts[#counts + 1] = id
-  counts[#counts + 1] = n
-  leases[#leases + 1] = now + lease
+  leases[#leases + 1] = deadline
   leases[#leases + 1] = lease_member(id, fence)
   out[#out + 1] = id
   out[#out + 1] = fence
   out[#out + 1] = n
   out[#out + 1] = payload
 end
+-- Deliveries are not written here: most entries are acknowledged after their first, and only
+-- a delivery that ends without an ack (expired lease, retry) is counted, on that rarer path.
 call_chunked('HSET', K_ENTRIES, new_entries)
-call_chunked('HSET', K_DELIVERIES, counts)
 call_chunked('ZADD', K_LEASES, leases)
 return out

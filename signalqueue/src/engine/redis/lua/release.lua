@@ -6,8 +6,8 @@ for i = #ARGV - 1, 1, -2 do
   local id = ARGV[i]
   local member = lease_member(id, ARGV[i + 1])
   if live(member, now) then
+    -- Not counted in K_DELIVERIES: the next claim reports the same delivery number again.
     redis.call('ZREM', K_LEASES, member)
-    redis.call('HINCRBY', K_DELIVERIES, id, -1)
     redis.call('LPUSH', K_PENDING, REF_ID .. id)
     n = n + 1
   end

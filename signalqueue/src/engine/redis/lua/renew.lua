@@ -1,7 +1,8 @@
 -- Extends leases: ARGV = lease_ms, id1, fence1, id2, fence2, ...
 -- Returns one 1 (extended) or 0 (lease lost) per pair.
 local now = now_ms()
-local deadline = now + tonumber(ARGV[1])
+-- Formatted once: numbers handed to redis.call are printed with `%.17g` each time.
+local deadline = int(now + tonumber(ARGV[1]))
 local members = {}
 for i = 2, #ARGV, 2 do
   members[#members + 1] = lease_member(ARGV[i], ARGV[i + 1])

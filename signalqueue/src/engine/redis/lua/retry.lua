@@ -10,6 +10,8 @@ if not live(member, now) then
 end
 redis.call('ZREM', K_LEASES, member)
 redis.call('HSET', K_ENTRIES, id, ARGV[3])
+-- This delivery ended without an ack: the next claim reports one more.
+redis.call('HINCRBY', K_DELIVERIES, id, 1)
 local delay = tonumber(ARGV[4])
 if delay <= 0 then
   redis.call('RPUSH', K_PENDING, REF_ID .. id)
