@@ -563,8 +563,8 @@ async fn a_frozen_worker_loses_its_claims_to_the_other_and_only_those_run_twice(
     a.signal("CONT");
     a.wait_stderr("acknowledgement refused");
     let start = Instant::now();
-    while lease_losses(&a.stderr_now()).1 < keys.len() {
-        assert!(start.elapsed() < DEADLINE, "{}", a.stderr_now());
+    while lease_losses(&a.stderr_so_far()).1 < keys.len() {
+        assert!(start.elapsed() < DEADLINE, "{}", a.stderr_so_far());
         std::thread::sleep(Duration::from_millis(20));
     }
     a.signal("TERM");
