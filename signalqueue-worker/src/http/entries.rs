@@ -5,10 +5,10 @@
 //! worker does not link, or whose arguments no longer decode is exactly the entry an operator
 //! needs to see, so it is shown with a printable preview of its bytes and the decode error.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
-use signalqueue::engine::{unix_ms, DeadEntry, Entry};
+use signalqueue::engine::{DeadEntry, Entry};
+
+pub(super) use crate::commands::render::rfc3339;
 use signalqueue::{Envelope, Payload, Registry};
 
 /// How many bytes of an undecodable entry the preview shows; enough to recognise it.
@@ -136,48 +136,9 @@ fn preview(bytes: &[u8]) -> String {
     out
 }
 
-/// `t` as RFC 3339 in UTC with milliseconds, e.g. `2025-01-31T12:00:00.250Z`.
-pub(super) fn rfc3339(t: SystemTime) -> String {
-    let ms = unix_ms(t);
-    let (secs, millis) = (ms / 1000, ms % 1000);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`), so that no date crate is needed for one timestamp format.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        // 2024-02-29T23:59:59.123Z: a leap day.
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_709_251_199_123);
-        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.123Z");
-    }
 
     #[test]
     fn garbage_is_shown_raw_with_its_error() {
