@@ -68,6 +68,7 @@ fn quick_bench_prints_json_measurements_and_cleans_up() {
             "drain_fanout4",
             "drain_1kib",
             "drain_noop_worker_rss_peak",
+            "drain_noop_worker_cpu",
             "worker_rss_idle",
             "latency_5k",
             "idle_wakeup",
@@ -78,6 +79,20 @@ fn quick_bench_prints_json_measurements_and_cleans_up() {
     }
 
     if redis {
+        let mut wanted = vec!["drain_noop_redis_cpu"];
+        // The baseline needs `redis-benchmark` (Debian's redis-tools, which redis-server
+        // depends on); without it the bench says so and measures the rest.
+        if Command::new("redis-benchmark")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            wanted.push("redis_benchmark_lpush");
+        }
+        for name in wanted {
+            let want = format!("redis/{name}");
+            assert!(names.contains(&want), "no {want} in:\n{stdout}\n{stderr}");
+        }
         // Every queue of that run was named `sqbench-PID-...`: none of its keys may remain.
         let client = redis::Client::open(REDIS).unwrap();
         let mut conn = client.get_connection().unwrap();
