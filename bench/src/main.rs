@@ -57,6 +57,9 @@ struct Args {
     /// receiver run (to a file here).
     #[arg(long, default_value = "info", value_name = "FILTER")]
     worker_log: String,
+    /// The worker's `[worker] concurrency` (default: the worker's own default, 64).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -167,6 +170,7 @@ impl Bench {
             sizes: Sizes::new(args.quick, args.runs),
             worker: WorkerSettings {
                 log: args.worker_log.clone(),
+                concurrency: args.concurrency,
             },
             engines,
             names,
@@ -318,7 +322,10 @@ impl Bench {
             }
             let m =
                 Measurement::runs(variant.name(), kind, s.drain, "signals/s", rates).note(format!(
-                    "one worker process, default concurrency, acknowledged; worker log {}",
+                    "one worker process, concurrency {}, acknowledged; worker log {}",
+                    self.worker
+                        .concurrency
+                        .map_or_else(|| "default".to_string(), |n| n.to_string()),
                     self.worker.log
                 ));
             emit(m, kind, baselines, &["rpop", "rpop_p16"]);

@@ -35,6 +35,8 @@ pub(crate) struct WorkerProcess {
 pub(crate) struct WorkerSettings {
     /// `RUST_LOG` for the worker (its default is `info`: one line per receiver run).
     pub(crate) log: String,
+    /// `[worker] concurrency`; `None`: the worker's default.
+    pub(crate) concurrency: Option<usize>,
 }
 
 /// Peak and current resident memory of a process, in MiB.
@@ -53,11 +55,14 @@ impl WorkerProcess {
             .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
         let config = dir.path().join("signalqueue.toml");
         // `default` must exist in every configuration; an in-memory one touches nothing.
-        let text = format!(
+        let mut text = format!(
             "[queues.default]\nurl = \"memory://sq-bench-unused\"\n\n[queues.\"{}\"]\nurl = \"{}\"\n",
             target.queue,
             target.url.replace('\\', "\\\\").replace('"', "\\\"")
         );
+        if let Some(n) = settings.concurrency {
+            text.push_str(&format!("\n[worker]\nconcurrency = {n}\n"));
+        }
         std::fs::write(&config, text).map_err(|e| format!("cannot write {config:?}: {e}"))?;
         let samples = dir.path().join("samples");
         let log = dir.path().join("worker.log");
