@@ -125,7 +125,7 @@ impl EngineOptions {
 }
 
 /// What went wrong inside an engine.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum EngineError {
     /// The engine's server could not be reached or the connection broke; retrying later may work.
     #[error("cannot reach {engine}: {message}; check that the server runs and the URL is right")]
