@@ -292,8 +292,8 @@ impl SqliteEngine {
     ///
     /// Asked every [`WATCH_INTERVAL`] while a claim waits, so when the connection is free it is
     /// asked right here rather than on a blocking thread: handing each look to the blocking pool
-    /// and back (two more thread wake-ups) more than doubled what an idle worker spent on
-    /// watching, measured. With the busy handler off the look cannot wait (in WAL mode a reader only reads the
+    /// and back (two more thread wake-ups) about doubled what an idle worker spent on watching,
+    /// measured. With the busy handler off the look cannot wait (in WAL mode a reader only reads the
     /// shared-memory index); should SQLite answer "busy" (another process recovering the file),
     /// the answer is "changed", and the claim that follows waits on a blocking thread as every
     /// call does. When another call of this engine holds the connection, the look waits its turn
