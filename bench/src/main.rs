@@ -419,7 +419,7 @@ impl Bench {
                 let note = match kind {
                     Kind::Redis => "queue empty, worker blocked in BLMOVE; one send, 30 ms apart",
                     Kind::Sqlite => {
-                        "queue empty; a worker in another process polls every interval_ms (300)"
+                        "queue empty; a worker in another process, checking for commits every 5 ms"
                     }
                 };
                 Measurement::latency("idle_wakeup", kind, 1, &mut got)

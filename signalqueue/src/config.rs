@@ -7,7 +7,7 @@
 //! worker_addr = "127.0.0.1:11231"   # the worker's admin HTTP address
 //! [queues.default]                  # required, as in the original
 //! url = "redis://127.0.0.1:6379/0"  # SIGNALQUEUE_URL overrides the default queue's URL
-//! interval_ms = 300                 # polling interval where an engine polls (SQLite)
+//! interval_ms = 300                 # SQLite: how often an idle worker looks anyway (due retries)
 //! lease_ms = 30000                  # how long a claim lasts without renewal
 //! [queues.emails]
 //! url = "sqlite://signalqueue.db"

@@ -199,3 +199,47 @@ async fn an_enqueue_wakes_waiting_claims_of_the_same_process() {
         "the claim was not woken by the enqueue"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_land_once_each_in_order_per_sender() {
+    // 64 tasks sending at once share commits (group commit); every signal must still land
+    // exactly once, and each task's signals in the order it sent them.
+    const TASKS: usize = 64;
+    const EACH: usize = 40;
+    let db = Sqlite::new();
+    let engine = contract::Fixture::open(&db, EngineOptions::new("default")).await;
+    let mut sends = tokio::task::JoinSet::new();
+    for t in 0..TASKS {
+        let engine = engine.clone();
+        sends.spawn(async move {
+            for i in 0..EACH {
+                // Some batches of two, to mix batch sizes within a group.
+                let batch = if i % 5 == 0 {
+                    vec![
+                        item(format!("{t:02}-{i:02}a")),
+                        item(format!("{t:02}-{i:02}b")),
+                    ]
+                } else {
+                    vec![item(format!("{t:02}-{i:02}"))]
+                };
+                engine.enqueue(&batch).await.expect("enqueue");
+            }
+        });
+    }
+    while let Some(done) = sends.join_next().await {
+        done.expect("sender task");
+    }
+    let claimed = claim_all(&engine, 256).await;
+    let got = texts(&claimed);
+    let per_task = EACH + EACH / 5;
+    assert_eq!(got.len(), TASKS * per_task, "nothing lost, nothing twice");
+    for t in 0..TASKS {
+        let prefix = format!("{t:02}-");
+        let mine: Vec<&String> = got.iter().filter(|p| p.starts_with(&prefix)).collect();
+        let mut sorted = mine.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(mine.len(), per_task, "task {t}: {mine:?}");
+        assert_eq!(mine, sorted, "task {t}'s signals out of order or twice");
+    }
+}

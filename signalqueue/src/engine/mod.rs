@@ -104,7 +104,8 @@ pub struct Counts {
 pub struct EngineOptions {
     /// The queue's name (`default`, `emails`...); engines use it to name their keys or rows.
     pub queue: String,
-    /// How often a polling engine looks for new entries (SQLite).
+    /// How often a waiting claim looks for entries even when nothing told it of new ones
+    /// (SQLite: due retries and expired leases are found this way).
     pub poll_interval: Duration,
     /// How many dead letters to keep at most; older ones are dropped (retention by default).
     pub dead_max: u64,
@@ -125,7 +126,7 @@ impl EngineOptions {
 }
 
 /// What went wrong inside an engine.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum EngineError {
     /// The engine's server could not be reached or the connection broke; retrying later may work.
     #[error("cannot reach {engine}: {message}; check that the server runs and the URL is right")]

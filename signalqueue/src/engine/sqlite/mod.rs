@@ -9,12 +9,25 @@
 //! a crash of the process and a power loss (as far as the disk honours fsync). Every other
 //! change (claims, acks, retries, dead letters) is just as durable when its call returns.
 //!
+//! Group commit: enqueues made at the same time through one engine share a transaction, so 64
+//! tasks sending at once cost a few fsyncs rather than 64. A batch is never split, nothing waits
+//! to fill a group, and every caller is answered after the commit holding its rows, with that
+//! commit's result (see `group_commit.rs`).
+//!
 //! Sharing: a web process and a worker process on one machine open the same file. SQLite
 //! serialises writers; every write is one short `BEGIN IMMEDIATE` transaction and connections
 //! wait up to [`BUSY_TIMEOUT`] for the lock, so processes sharing a file do not see "database is
-//! locked" errors in normal use. A claim waits by polling the file every
-//! `EngineOptions::poll_interval`; an enqueue made by this process wakes its waiting claims at
-//! once, one made by another process is seen at the next poll.
+//! locked" errors in normal use.
+//!
+//! Waiting: a claim that finds nothing waits for one of three things, then looks again. An
+//! enqueue (or release, retry, replay) made by this process wakes it at once. A commit by any
+//! other connection to the file, another process's enqueue for one, is noticed within
+//! [`WATCH_INTERVAL`] (5 ms): the claim asks `PRAGMA data_version`, which changes when another
+//! connection commits and is read from SQLite's shared-memory index, without disk I/O and
+//! without waiting for writers. And every `EngineOptions::poll_interval` it looks regardless,
+//! because a retry falling due or a lease running out changes nothing in the file. A commit that
+//! brought nothing for this queue (another queue's entries, another worker's acks) costs one
+//! look that finds nothing and writes nothing.
 //!
 //! Layout (see `docs/engines.md`): the table `entries` holds the entries of every queue in the
 //! file (column `queue`), in insertion order (`id`); `dead` holds dead letters. Ids come from
@@ -23,11 +36,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::engine::{
@@ -36,10 +50,21 @@ use crate::engine::{
 };
 use crate::error::Error;
 
+use self::group_commit::GroupCommit;
+
+mod group_commit;
+
 /// How long a connection waits for another connection's write lock before giving up. Writes are
 /// short (a batch of inserts, a claim), so waiting this long means something is wrong: a process
 /// holding a transaction open, or a disk that stopped answering.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How often a claim waiting on an empty queue asks whether another connection committed to the
+/// file (`PRAGMA data_version`). Short, so that a signal sent by another process is picked up
+/// within a few milliseconds; each look is a read of SQLite's shared-memory index, no disk I/O,
+/// so an idle worker spends well under 1% of one core on it (about 0.7% measured on a 2-core VM,
+/// nearly all of it the wake-ups themselves; a longer interval costs proportionally less).
+const WATCH_INTERVAL: Duration = Duration::from_millis(5);
 
 /// The schema, one step per version; `PRAGMA user_version` records how many were applied. A
 /// new version appends a step (never edits one), so old files upgrade on open.
@@ -91,6 +116,8 @@ pub struct SqliteEngine {
     conn: Arc<Mutex<Connection>>,
     /// Wakes this process's waiting claims when this process adds claimable entries.
     arrived: Arc<Notify>,
+    /// Concurrent enqueues share one transaction (one fsync) per group.
+    group: Arc<GroupCommit>,
 }
 
 /// The file path a `sqlite://` URL names: everything after `sqlite://`, as written.
@@ -140,12 +167,21 @@ impl SqliteEngine {
         };
 
         let arrived = notifier(&path, &options.queue);
+        let conn = Arc::new(Mutex::new(conn));
+        let group = Arc::new(GroupCommit::new(
+            conn.clone(),
+            options.queue.clone(),
+            describe.clone(),
+            path.clone(),
+            arrived.clone(),
+        ));
         Ok(SqliteEngine {
             describe,
             path,
             options,
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             arrived,
+            group,
         })
     }
 
@@ -175,12 +211,21 @@ impl SqliteEngine {
         }
     }
 
-    /// One attempt to claim up to `max` ready entries.
-    async fn claim_now(&self, max: usize, lease: Duration) -> Result<Vec<Claimed>, EngineError> {
+    /// One attempt to claim up to `max` ready entries. Also returns the file's data version as it
+    /// was just before the attempt: a later one that differs means another connection committed
+    /// since, maybe adding entries this attempt did not see.
+    async fn claim_now(
+        &self,
+        max: usize,
+        lease: Duration,
+    ) -> Result<(Vec<Claimed>, i64), EngineError> {
         let queue = self.options.queue.clone();
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let lease = duration_ms(lease);
         self.run(move |conn| {
+            // Before the transaction, not after: a commit between the two is then seen both by
+            // this attempt and as a change (one needless look), never by neither.
+            let version = data_version(conn)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Taken after BEGIN IMMEDIATE: the lock may have taken a while to get.
             let now = now_ms();
@@ -214,9 +259,63 @@ impl SqliteEngine {
             tx.commit()?;
             // RETURNING gives no order; the contract says oldest first.
             claimed.sort_by_key(|(id, _)| *id);
-            Ok(claimed.into_iter().map(|(_, c)| c).collect())
+            Ok((claimed.into_iter().map(|(_, c)| c).collect(), version))
         })
         .await
+    }
+
+    /// Waits until this process says entries arrived (`arrived`), another connection committed
+    /// to the file since it was at `version`, or `until`, whichever comes first.
+    async fn wait_for_change(
+        &self,
+        version: i64,
+        until: Instant,
+        arrived: Notified<'_>,
+    ) -> Result<(), EngineError> {
+        tokio::pin!(arrived);
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            let nap = (until - now).min(WATCH_INTERVAL);
+            if tokio::time::timeout(nap, arrived.as_mut()).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= until || self.changed_since(version).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Whether another connection committed to the file since it was at `version`.
+    ///
+    /// Asked every [`WATCH_INTERVAL`] while a claim waits, so when the connection is free it is
+    /// asked right here rather than on a blocking thread: handing each look to the blocking pool
+    /// and back (two more thread wake-ups) about doubled what an idle worker spent on watching,
+    /// measured. With the busy handler off the look cannot wait (in WAL mode a reader only reads the
+    /// shared-memory index); should SQLite answer "busy" (another process recovering the file),
+    /// the answer is "changed", and the claim that follows waits on a blocking thread as every
+    /// call does. When another call of this engine holds the connection, the look waits its turn
+    /// on a blocking thread too.
+    async fn changed_since(&self, version: i64) -> Result<bool, EngineError> {
+        let looked = match self.conn.try_lock() {
+            Ok(mut conn) => Some(data_version_without_waiting(&mut conn)),
+            Err(TryLockError::Poisoned(e)) => {
+                Some(data_version_without_waiting(&mut e.into_inner()))
+            }
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let now = match looked {
+            Some(Err(rusqlite::Error::SqliteFailure(failure, _)))
+                if failure.code == ErrorCode::DatabaseBusy =>
+            {
+                return Ok(true);
+            }
+            Some(now) => now.map_err(|e| engine_error(&self.describe, &self.path, e))?,
+            None => self.run(data_version).await?,
+        };
+        Ok(now != version)
     }
 
     /// Deletes dead letters beyond `dead_max` and older than `dead_ttl`.
@@ -236,6 +335,22 @@ impl SqliteEngine {
         .execute(params![queue, keep])?;
         Ok(())
     }
+}
+
+/// `PRAGMA data_version`: changes whenever another connection, of this process or another,
+/// commits to the file; this connection's own commits leave it as it is. In WAL mode it reads
+/// the shared-memory index (readers never wait for a writer), so it is cheap to ask often.
+fn data_version(conn: &mut Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
+}
+
+/// [`data_version`] with the busy handler off, so that it returns "busy" rather than waiting.
+fn data_version_without_waiting(conn: &mut Connection) -> rusqlite::Result<i64> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let version = data_version(conn);
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    version
 }
 
 /// Opens a connection, sets it up and brings the schema to [`SCHEMA_VERSION`].
@@ -379,26 +494,10 @@ impl Engine for SqliteEngine {
         if batch.is_empty() {
             return Ok(());
         }
-        let queue = self.options.queue.clone();
-        let payloads: Vec<Vec<u8>> = batch.iter().map(|o| o.payload.clone()).collect();
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO entries (queue, payload, available_at, enqueued_at)
-                     VALUES (?1, ?2, 0, ?3)",
-                )?;
-                for payload in &payloads {
-                    insert.execute(params![queue, payload, now])?;
-                }
-            }
-            // synchronous=FULL: the commit returns after the WAL is fsync'ed.
-            tx.commit()
-        })
-        .await?;
-        self.arrived.notify_waiters();
-        Ok(())
+        // Committed with whatever other enqueues of this engine wait at the same time; the
+        // group commit wakes this process's waiting claims.
+        let payloads = batch.iter().map(|o| o.payload.clone()).collect();
+        self.group.enqueue(payloads).await
     }
 
     async fn claim(
@@ -417,7 +516,7 @@ impl Engine for SqliteEngine {
             // Created before looking, so an enqueue between the look and the sleep still wakes
             // us (`notify_waiters` reaches every `Notified` created before it).
             let arrived = self.arrived.notified();
-            let claimed = self.claim_now(max, lease).await?;
+            let (claimed, version) = self.claim_now(max, lease).await?;
             if !claimed.is_empty() {
                 return Ok(claimed);
             }
@@ -425,10 +524,11 @@ impl Engine for SqliteEngine {
             if now >= deadline {
                 return Ok(Vec::new());
             }
-            // Other processes' enqueues, due retries and expired leases are only seen by
-            // looking again.
-            let nap = (deadline - now).min(poll);
-            let _ = tokio::time::timeout(nap, arrived).await;
+            // Other processes' enqueues (and releases, replays...) are commits to the file and
+            // are noticed within WATCH_INTERVAL. A retry falling due or a lease running out
+            // changes nothing in the file: only looking again after `poll` finds those.
+            let look_again = now + (deadline - now).min(poll);
+            self.wait_for_change(version, look_again, arrived).await?;
         }
     }
 
@@ -849,6 +949,57 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_by_another_process_wakes_a_waiting_claim_before_the_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("wake.db");
+        let u = url(&format!("sqlite://{}", path.display()));
+        // A poll interval far longer than the wake-up asserted below: only noticing the other
+        // connection's commit can end the claim's wait that early.
+        let mut options = EngineOptions::new("default");
+        options.poll_interval = Duration::from_secs(5);
+        let engine = Arc::new(SqliteEngine::open(&u, options).await.expect("open"));
+        // Another process, as far as this engine can tell: a connection of its own, and none of
+        // this process's in-memory wake-ups.
+        let other = open_connection(&path).expect("open");
+        let insert = |queue: &str, payload: &str| {
+            other
+                .execute(
+                    "INSERT INTO entries (queue, payload, available_at, enqueued_at)
+                     VALUES (?1, ?2, 0, 0)",
+                    params![queue, payload.as_bytes()],
+                )
+                .expect("insert");
+        };
+
+        let claimer = engine.clone();
+        let waiting = tokio::spawn(async move {
+            claimer
+                .claim(10, Duration::from_secs(120), Duration::from_secs(60))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A commit that adds nothing to this queue: the claim looks, finds nothing, waits on.
+        insert("another-queue", "not-mine");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the claim returned without an entry"
+        );
+
+        let sent = Instant::now();
+        insert("default", "wake");
+        let got = waiting.await.expect("claim task").expect("claim");
+        let woke_after = sent.elapsed();
+        let payloads: Vec<&[u8]> = got.iter().map(|c| c.payload.as_slice()).collect();
+        assert_eq!(payloads, [b"wake".as_slice()]);
+        assert!(
+            woke_after < Duration::from_secs(2),
+            "the claim took {woke_after:?} to see another process's commit: it waited for its \
+             poll interval (5 s) instead of noticing the commit"
+        );
     }
 
     #[tokio::test]
