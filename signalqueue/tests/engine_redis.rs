@@ -70,9 +70,7 @@ async fn open(url: &str, options: EngineOptions) -> SharedEngine {
 
 /// A plain connection for looking at (and writing to) Redis behind the engine's back.
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url("redis"))
-        .expect("client")
-        .get_multiplexed_async_connection()
+    fresh_connection(&server.url("redis"))
         .await
         .expect("raw connection")
 }
@@ -137,6 +135,18 @@ async fn bad_queue_names_and_urls_fail_at_open() {
         .expect_err("a bad port");
     assert!(err.to_string().contains("HOST:PORT"), "{err}");
     assert!(!err.to_string().contains(":pw@"), "{err}");
+    // The engines speak RESP3; a URL may say so, but not ask for RESP2.
+    for resp2 in ["resp2", "2"] {
+        let url = format!("redis://:pw@127.0.0.1:1/0?protocol={resp2}");
+        let err = signalqueue::engine::open(&url, queue("url"))
+            .await
+            .expect_err("RESP2 is refused");
+        assert!(err.to_string().contains("speak RESP3"), "{err}");
+        assert!(!err.to_string().contains(":pw@"), "{err}");
+    }
+    signalqueue::engine::open("redis://127.0.0.1:1/0?protocol=resp3", queue("url"))
+        .await
+        .expect("RESP3 is what the engine speaks anyway");
 }
 
 /// `redis-set://`: identical pending content collapses; other content (a different sender)
@@ -492,6 +502,166 @@ async fn redis_restart_loses_nothing_acknowledged_and_the_engine_reconnects() {
         assert_eq!(got, sent, "{scheme}");
         assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
     }
+}
+
+/// How tests reach `server` with `scheme` (`redis`, `redis-set`, ...), over TLS (skipping
+/// verification of the self-signed certificate) when `tls`.
+fn reach(server: &RedisServer, scheme: &str, tls: bool) -> String {
+    if tls {
+        format!("{scheme}://127.0.0.1:{}/0#insecure", server.port())
+    } else {
+        server.url(scheme)
+    }
+}
+
+/// A plain `redis` client's connection, made anew: a witness that shares nothing with engines.
+async fn fresh_connection(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await
+}
+
+/// How long Redis stays down in the restart tests: longer than an engine's own reconnection
+/// attempts after its connection dropped (three, at most 0.5 s apart), so that when Redis is
+/// back the engine holds a failed reconnection, not a fresh connection made in time. (Not a
+/// bound on anything: on a machine slow enough to stretch those attempts past it, the tests
+/// still pass, only by the easier path.)
+const DOWN_FOR: Duration = Duration::from_secs(2);
+
+/// Kills `server`, keeps it down for [`DOWN_FOR`], starts it again, and returns once a
+/// connection made after that gets `PONG`: from then on Redis is back, and nothing excuses a
+/// failed call of an engine.
+async fn restart_and_wait(server: &mut RedisServer, tls: bool) {
+    server.kill();
+    tokio::time::sleep(DOWN_FOR).await;
+    server.restart();
+    let url = reach(server, if tls { "rediss" } else { "redis" }, tls);
+    let deadline = Instant::now() + contract::EVENTUALLY;
+    loop {
+        let pong = async {
+            let mut conn = fresh_connection(&url).await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match pong.await {
+            Ok(_) => return,
+            Err(e) => assert!(Instant::now() < deadline, "Redis did not come back: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Connections that sat idle while Redis restarted: the engine's next `enqueue` succeeds the
+/// first time, and the entry is there once.
+async fn first_enqueue_after_a_restart(mut server: RedisServer, tls: bool) {
+    let schemes = if tls {
+        ["rediss", "rediss-set"]
+    } else {
+        ["redis", "redis-set"]
+    };
+    for scheme in schemes {
+        let engine = open(&reach(&server, scheme, tls), queue("idle-send")).await;
+        engine.enqueue(&[item("before")]).await.expect("enqueue");
+        restart_and_wait(&mut server, tls).await;
+        engine
+            .enqueue(&[item("after")])
+            .await
+            .expect("the first enqueue after Redis came back");
+        // Nothing persists across this restart: what is there was sent after it.
+        let pending = engine.pending(10).await.expect("pending");
+        let payloads: Vec<&[u8]> = pending.iter().map(|e| &e.payload[..]).collect();
+        assert_eq!(payloads, [&b"after"[..]], "{scheme}");
+        assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+    }
+}
+
+/// The same for `claim` (on its script connection, then on its blocking one) and for `counts`,
+/// each on an engine whose connections were used before the restart and then left idle.
+async fn first_claim_and_counts_after_a_restart(mut server: RedisServer, tls: bool) {
+    let url = reach(&server, if tls { "rediss" } else { "redis" }, tls);
+    let options = queue("idle-claim");
+    let claimer = open(&url, options.clone()).await;
+    let counter = open(&url, options.clone()).await;
+    claimer.enqueue(&[item("warm")]).await.expect("enqueue");
+    let warm = claim_one(&claimer, LONG_LEASE).await;
+    assert_eq!(claimer.ack(&[warm.token]).await.expect("ack"), [true]);
+    // On an empty queue a claim also waits on the engine's connection for blocking reads.
+    let none = claimer
+        .claim(10, LONG_LEASE, Duration::from_millis(100))
+        .await
+        .expect("claim");
+    assert!(none.is_empty());
+    assert_eq!(counter.counts().await.expect("counts"), counts(0, 0, 0, 0));
+
+    restart_and_wait(&mut server, tls).await;
+    // Pushed behind the engines' backs, so neither talks to Redis before its first call.
+    let mut conn = fresh_connection(&url).await.expect("raw connection");
+    redis::cmd("RPUSH")
+        .arg(format!("{{sq:{}}}:pending", options.queue))
+        .arg("after")
+        .query_async::<i64>(&mut conn)
+        .await
+        .expect("RPUSH by hand");
+
+    let claimed = claimer
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("the first claim after Redis came back");
+    assert_eq!(texts(&claimed), ["after"]);
+    assert_eq!(
+        counter
+            .counts()
+            .await
+            .expect("the first counts after Redis came back"),
+        counts(0, 0, 1, 0)
+    );
+    assert_eq!(claimer.ack(&tokens(&claimed)).await.expect("ack"), [true]);
+    // The queue is empty again, so this claim blocks: the first request on that connection
+    // since the restart.
+    let none = claimer
+        .claim(10, LONG_LEASE, Duration::from_millis(100))
+        .await
+        .expect("the first blocking read after Redis came back");
+    assert!(none.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_enqueue_after_a_redis_restart_succeeds() {
+    first_enqueue_after_a_restart(RedisServer::start(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_claim_and_counts_after_a_redis_restart_succeed() {
+    first_claim_and_counts_after_a_restart(RedisServer::start(), false).await;
+}
+
+/// An engine that never reached Redis (so no connection of it ever dropped) and whose call
+/// failed: its next call, once Redis is up, succeeds the first time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_enqueue_after_a_failed_one_succeeds_once_redis_is_up() {
+    let mut server = RedisServer::start();
+    server.kill();
+    let engine = open(&server.url("redis"), queue("late")).await;
+    let err = engine
+        .enqueue(&[item("refused")])
+        .await
+        .expect_err("Redis is down");
+    assert!(err.is_unavailable(), "{err:?}");
+    restart_and_wait(&mut server, false).await;
+    engine
+        .enqueue(&[item("after")])
+        .await
+        .expect("the first enqueue after Redis came up");
+    let pending = engine.pending(10).await.expect("pending");
+    let payloads: Vec<&[u8]> = pending.iter().map(|e| &e.payload[..]).collect();
+    assert_eq!(payloads, [&b"after"[..]]);
+}
+
+/// The same over TLS.
+#[cfg(feature = "redis-tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_calls_after_a_tls_redis_restart_succeed() {
+    first_enqueue_after_a_restart(RedisServer::start_tls(), true).await;
+    first_claim_and_counts_after_a_restart(RedisServer::start_tls(), true).await;
 }
 
 /// `rediss://` (built with the `redis-tls` feature): the same engine over TLS.

@@ -700,9 +700,13 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
             eprintln!(
                 "chaos round {round}: Redis killed and restarted with {held} claims in flight"
             );
-            // This process's connections notice the restart at their next call, which fails
-            // (`Unavailable`, as a send may while Redis is away); spend that on a ping, so
+            // Make sure this process's two idle connections answer before the next sends, so
             // every send of the test succeeds and its key is known to be queued exactly once.
+            // An engine hears that its connection dropped from its async runtime, and this
+            // test's runtime (one thread) was blocked in `kill` and `restart` all along: a
+            // connection may find out only at its next call, which then fails. (With a runtime
+            // free to run, the engine confirms a dropped connection with PING before its next
+            // request, and such a call succeeds: `signalqueue/tests/engine_redis.rs`.)
             let sender = runtime.queue("default").expect("the default queue").clone();
             let mut failed = 0;
             for handle in [&sender, &engine] {

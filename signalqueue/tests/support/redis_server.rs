@@ -181,6 +181,8 @@ impl RedisServer {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // A restart appends to the same log: only what this start writes tells it is ready.
+        let log_start = std::fs::metadata(dir.join("redis.log")).map_or(0, |m| m.len() as usize);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot run redis-server (is it installed?): {e}"))?;
@@ -193,8 +195,10 @@ impl RedisServer {
             // Answers `-LOADING` while it reads its files back: only PONG means ready. A TLS
             // server cannot be asked in plain text; its log says when it is ready.
             let ready = if self.tls {
-                std::fs::read_to_string(dir.join("redis.log"))
-                    .is_ok_and(|log| log.contains("Ready to accept connections"))
+                std::fs::read(dir.join("redis.log")).is_ok_and(|log| {
+                    String::from_utf8_lossy(log.get(log_start..).unwrap_or_default())
+                        .contains("Ready to accept connections")
+                })
             } else {
                 command(self.port, &["PING"]).is_ok_and(|r| r.starts_with("+PONG"))
             };
