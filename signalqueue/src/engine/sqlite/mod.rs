@@ -22,7 +22,7 @@
 //! Waiting: a claim that finds nothing waits for one of three things, then looks again. An
 //! enqueue (or release, retry, replay) made by this process wakes it at once. A commit by any
 //! other connection to the file, another process's enqueue for one, is noticed within
-//! [`WATCH_INTERVAL`] (5 ms): the claim asks `PRAGMA data_version`, which changes when another
+//! `WATCH_INTERVAL` (5 ms): the claim asks `PRAGMA data_version`, which changes when another
 //! connection commits and is read from SQLite's shared-memory index, without disk I/O and
 //! without waiting for writers. And every `EngineOptions::poll_interval` it looks regardless,
 //! because a retry falling due or a lease running out changes nothing in the file. A commit that
@@ -1002,16 +1002,21 @@ mod tests {
         );
     }
 
+    /// Why opening the file at `path` fails (the test expects it to).
+    async fn open_error(path: &Path) -> String {
+        let u = url(&format!("sqlite://{}", path.display()));
+        SqliteEngine::open(&u, EngineOptions::new("default"))
+            .await
+            .err()
+            .expect("refused")
+            .to_string()
+    }
+
     #[tokio::test]
     async fn a_missing_directory_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("no-such-dir").join("q.db");
-        let u = url(&format!("sqlite://{}", path.display()));
-        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+        let err = open_error(&path).await;
         assert!(err.contains("no-such-dir` does not exist"), "{err}");
         assert!(err.contains("create it"), "{err}");
     }
@@ -1021,12 +1026,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("notes.txt");
         std::fs::write(&path, vec![b'x'; 4096]).expect("write");
-        let u = url(&format!("sqlite://{}", path.display()));
-        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+        let err = open_error(&path).await;
         assert!(err.contains("is not a usable SQLite database"), "{err}");
         assert!(err.contains("notes.txt"), "{err}");
     }
@@ -1039,12 +1039,7 @@ mod tests {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set version");
         drop(conn);
-        let u = url(&format!("sqlite://{}", path.display()));
-        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+        let err = open_error(&path).await;
         assert!(err.contains("newer than this build understands"), "{err}");
     }
 
