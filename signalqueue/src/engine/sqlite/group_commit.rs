@@ -25,7 +25,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection};
 use tokio::sync::{oneshot, Notify};
 
 use crate::engine::EngineError;
@@ -205,7 +205,7 @@ fn insert_and_commit(
     queue: &str,
     batches: &[Request],
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = super::begin(conn, super::Commit::Fsync)?;
     let now = super::now_ms();
     {
         let mut insert = tx.prepare_cached(
