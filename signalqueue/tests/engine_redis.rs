@@ -135,18 +135,55 @@ async fn bad_queue_names_and_urls_fail_at_open() {
         .expect_err("a bad port");
     assert!(err.to_string().contains("HOST:PORT"), "{err}");
     assert!(!err.to_string().contains(":pw@"), "{err}");
-    // The engines speak RESP3; a URL may say so, but not ask for RESP2.
-    for resp2 in ["resp2", "2"] {
-        let url = format!("redis://:pw@127.0.0.1:1/0?protocol={resp2}");
-        let err = signalqueue::engine::open(&url, queue("url"))
-            .await
-            .expect_err("RESP2 is refused");
-        assert!(err.to_string().contains("speak RESP3"), "{err}");
-        assert!(!err.to_string().contains(":pw@"), "{err}");
-    }
     signalqueue::engine::open("redis://127.0.0.1:1/0?protocol=resp3", queue("url"))
         .await
         .expect("RESP3 is what the engine speaks anyway");
+}
+
+/// The `resp=` of every client of `server` but the one asking (`CLIENT LIST`).
+async fn protocols(server: &RedisServer) -> Vec<String> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut raw(server).await)
+        .await
+        .expect("CLIENT LIST");
+    list.lines()
+        .filter(|l| !l.contains("cmd=client|list"))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("resp=")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The engine speaks RESP3 unless asked for RESP2 (for what cannot speak RESP3, such as some
+/// proxies), and works the same either way: every reply it reads is the same in RESP2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_asked_for_resp2_works() {
+    let server = RedisServer::start();
+    let engine = open(&server.url("redis"), queue("resp3")).await;
+    engine.counts().await.expect("counts");
+    assert_eq!(protocols(&server).await, ["3"], "the default is RESP3");
+    drop(engine);
+    for resp2 in ["resp2", "2"] {
+        let url = format!("{}?protocol={resp2}", server.url("redis"));
+        let engine = open(&url, queue(&format!("resp2-{resp2}"))).await;
+        engine
+            .enqueue(&[envelope("t.a", None, &[1]), envelope("t.b", None, &[2])])
+            .await
+            .expect("send");
+        assert_eq!(engine.counts().await.expect("counts").pending, 2);
+        let got = engine
+            .claim(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .expect("claim");
+        assert_eq!(got.len(), 2);
+        let tokens: Vec<_> = got.iter().map(|c| c.token.clone()).collect();
+        assert_eq!(engine.ack(&tokens).await.expect("ack"), [true, true]);
+        assert_eq!(engine.counts().await.expect("counts").in_flight, 0);
+        assert!(
+            protocols(&server).await.contains(&"2".to_string()),
+            "?protocol={resp2} was not used"
+        );
+    }
 }
 
 /// `redis-set://`: identical pending content collapses; other content (a different sender)

@@ -54,7 +54,11 @@ pub(crate) struct Target {
 // Made once per engine and never moved in a hot path: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Server {
-    Single(redis::Client),
+    /// One server; `resp3` unless the URL asked for RESP2.
+    Single {
+        client: redis::Client,
+        resp3: bool,
+    },
     Cluster(ClusterClient),
 }
 
@@ -81,10 +85,8 @@ impl Target {
             Server::Cluster(cluster_client(&parsed.rest, &shown)?)
         } else {
             let scheme = if tls { "rediss" } else { "redis" };
-            Server::Single(single_client(
-                &format!("{scheme}://{}", parsed.rest),
-                &shown,
-            )?)
+            let (client, resp3) = single_client(&format!("{scheme}://{}", parsed.rest), &shown)?;
+            Server::Single { client, resp3 }
         };
         Ok(Target { dedup, server })
     }
@@ -93,7 +95,7 @@ impl Target {
     /// response timeout for connections that serve blocking reads.
     pub(crate) fn connect(&self, block: Duration) -> redis::RedisResult<Connection> {
         match &self.server {
-            Server::Single(client) => {
+            Server::Single { client, resp3 } => {
                 let doubts = Arc::new(Doubts::default());
                 let on_push = Arc::clone(&doubts);
                 let config = ConnectionManagerConfig::new()
@@ -103,14 +105,19 @@ impl Target {
                     // is down within a bounded time, and the next request tries again.
                     .set_number_of_retries(2)
                     .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500))
-                    // Called by the `redis` crate when the socket closes, even while idle.
-                    .set_push_sender(move |push: PushInfo| {
+                    .set_max_delay(Duration::from_millis(500));
+                // Called by the `redis` crate when the socket closes, even while idle. Only a
+                // RESP3 connection has pushes; on RESP2 only failed calls raise doubts.
+                let config = if *resp3 {
+                    config.set_push_sender(move |push: PushInfo| {
                         if push.kind == PushKind::Disconnection {
                             on_push.raise();
                         }
                         Ok::<(), std::convert::Infallible>(())
-                    });
+                    })
+                } else {
+                    config
+                };
                 let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
                 Ok(Connection::Single(SingleServer { manager, doubts }))
             }
@@ -126,33 +133,34 @@ impl Target {
     }
 }
 
-/// A client for one server, speaking RESP3 (`HELLO 3`).
+/// A client for one server, speaking RESP3 (`HELLO 3`) unless the URL says
+/// `?protocol=resp2`; the second value says which.
 ///
 /// RESP3 is what makes the `redis` crate report a connection that closed while idle (a
 /// disconnection push), which [`SingleServer`] needs; the engine needs Redis 6.2 anyway, and
 /// every reply the engine reads is the same in RESP2 and RESP3 (the scripts return integers,
-/// strings and arrays of them, never booleans, maps or doubles). A URL asking for RESP2 is
-/// refused rather than quietly given the first-call failure back.
-fn single_client(url: &str, shown: &str) -> Result<redis::Client, String> {
+/// strings and arrays of them, never booleans, maps or doubles). RESP2 stays possible for what
+/// cannot speak RESP3 (some proxies in front of Redis), at the price documented in
+/// `docs/engines.md`: a connection that dropped while idle is found dead by the next call,
+/// which fails once.
+fn single_client(url: &str, shown: &str) -> Result<(redis::Client, bool), String> {
     let usage = "use `redis://[:PASSWORD@]HOST:PORT/DB`";
     let asks_resp2 = url::Url::parse(url).is_ok_and(|u| {
         u.query_pairs()
             .any(|(key, value)| key == "protocol" && (value == "2" || value == "resp2"))
     });
-    if asks_resp2 {
-        return Err(format!(
-            "`{shown}` asks for RESP2, but the Redis engines speak RESP3 (Redis 6 and newer), which tells them at once when a connection drops; remove `protocol=...` from the URL"
-        ));
-    }
     let info = url
         .into_connection_info()
         .map_err(|e| format!("`{shown}` is not a valid Redis URL ({e}); {usage}"))?;
-    let settings = info
-        .redis_settings()
-        .clone()
-        .set_protocol(ProtocolVersion::RESP3);
-    redis::Client::open(info.set_redis_settings(settings))
-        .map_err(|e| format!("`{shown}` is not a valid Redis URL ({e}); {usage}"))
+    let protocol = if asks_resp2 {
+        ProtocolVersion::RESP2
+    } else {
+        ProtocolVersion::RESP3
+    };
+    let settings = info.redis_settings().clone().set_protocol(protocol);
+    let client = redis::Client::open(info.set_redis_settings(settings))
+        .map_err(|e| format!("`{shown}` is not a valid Redis URL ({e}); {usage}"))?;
+    Ok((client, !asks_resp2))
 }
 
 /// `HOST:PORT,HOST:PORT[/0]`, with an optional `[USER]:PASSWORD@` before the first host that
