@@ -101,18 +101,7 @@ pub(super) async fn pending(
     Path(name): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let queue = app.queue(&name)?;
-    let limit = params.limit()?;
-    let entries = queue
-        .bounded(queue.engine.pending(limit))
-        .await
-        .map_err(|e| ApiError::engine(&name, &e))?;
-    let entries: Vec<EntryView> = entries.iter().map(EntryView::pending).collect();
-    Ok(Json(serde_json::json!({
-        "queue": name,
-        "limit": limit,
-        "entries": entries,
-    })))
+    list(&app, &name, &params, Listed::Pending).await
 }
 
 /// `GET /api/queues/NAME/dead?limit=N`: dead letters, oldest first, with why they died.
@@ -121,13 +110,35 @@ pub(super) async fn dead(
     Path(name): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let queue = app.queue(&name)?;
+    list(&app, &name, &params, Listed::Dead).await
+}
+
+/// Which entries a list endpoint shows.
+enum Listed {
+    Pending,
+    Dead,
+}
+
+/// The answer of a list endpoint: up to `limit` entries of queue `name`, decoded.
+async fn list(
+    app: &App,
+    name: &str,
+    params: &ListParams,
+    listed: Listed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let queue = app.queue(name)?;
     let limit = params.limit()?;
-    let entries = queue
-        .bounded(queue.engine.dead(limit))
-        .await
-        .map_err(|e| ApiError::engine(&name, &e))?;
-    let entries: Vec<EntryView> = entries.iter().map(EntryView::dead).collect();
+    let entries: Vec<EntryView> = match listed {
+        Listed::Pending => queue
+            .bounded(queue.engine.pending(limit))
+            .await
+            .map(|all| all.iter().map(EntryView::pending).collect()),
+        Listed::Dead => queue
+            .bounded(queue.engine.dead(limit))
+            .await
+            .map(|all| all.iter().map(EntryView::dead).collect()),
+    }
+    .map_err(|e| ApiError::engine(name, &e))?;
     Ok(Json(serde_json::json!({
         "queue": name,
         "limit": limit,
