@@ -254,18 +254,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
     ))
 }
 
-/// Escapes text for HTML.
+/// Escapes text for HTML content and double- or single-quoted attributes.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
