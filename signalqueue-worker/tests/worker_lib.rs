@@ -399,6 +399,19 @@ impl signalqueue::engine::Engine for AckBeforeRenewal {
     }
 }
 
+/// Installs a process-wide subscriber (once) that is interested in every event, so that a
+/// test capturing logs with a thread-local subscriber sees them all. `tracing` caches whether
+/// a callsite is enabled, process-wide, when it is first reached: with only thread-local
+/// subscribers around, a callsite first reached by another test's thread (which has none) is
+/// cached as "never", and the capturing test would see nothing from it, sometimes.
+fn keep_callsites_interested() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if a global subscriber exists already, which serves as well.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
+
 /// Collects what the worker logs on this thread.
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
@@ -428,6 +441,7 @@ async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_
 
     let logs = LogBuffer::default();
     let sink = logs.clone();
+    keep_callsites_interested();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || sink.clone())
         .with_ansi(false)

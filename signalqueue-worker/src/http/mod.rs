@@ -237,6 +237,13 @@ mod tests {
     }
 
     fn warnings_for(addr: &str) -> usize {
+        // A process-wide subscriber interested in everything, so that the warning's callsite
+        // is never cached as disabled by another test's thread reaching it first with no
+        // subscriber (`tracing` caches that per callsite, process-wide).
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        });
         let count = Arc::new(AtomicUsize::new(0));
         let subscriber = tracing_subscriber::registry().with(Warnings(count.clone()));
         tracing::subscriber::with_default(subscriber, || {
