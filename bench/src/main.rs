@@ -483,12 +483,7 @@ async fn redis_settings(url: &str) -> Result<String, String> {
         .query_async(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-    let version = info
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .unwrap_or("?")
-        .trim()
-        .to_string();
+    let version = target::info_field(&info, "redis_version").unwrap_or("?");
     let mut out = format!("version {version}");
     for key in ["appendonly", "appendfsync", "save"] {
         // CONFIG may be renamed or refused on a managed server: then say nothing.

@@ -125,13 +125,7 @@ impl Target {
             .query_async(&mut conn)
             .await
             .ok()?;
-        let field = |name: &str| -> Option<f64> {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
-                .trim()
-                .parse()
-                .ok()
-        };
+        let field = |name| info_field(&info, name)?.parse::<f64>().ok();
         Some(field("used_cpu_user")? + field("used_cpu_sys")?)
     }
 
@@ -143,4 +137,11 @@ impl Target {
             Kind::Sqlite => Duration::from_millis(50),
         }
     }
+}
+
+/// The value of `name` in the text of an `INFO` reply (`name:value` lines).
+pub(crate) fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
 }

@@ -65,12 +65,7 @@ fn quick_start_send_demo_then_the_worker_handles_every_signal() {
         "{}",
         out.stdout
     );
-    let registry = signalqueue::Registry::global();
-    let registered = format!(
-        "registered: {} signals, {} receivers",
-        registry.signals().count(),
-        registry.receiver_count()
-    );
+    let registered = support::registered_banner();
     assert!(
         out.stdout.contains(&registered),
         "{registered}: {}",

@@ -98,12 +98,7 @@ async fn shop_worker_runs_the_receivers_of_both_crates() {
         "{}",
         out.stdout
     );
-    let registry = signalqueue::Registry::global();
-    let registered = format!(
-        "registered: {} signals, {} receivers",
-        registry.signals().count(),
-        registry.receiver_count()
-    );
+    let registered = support::registered_banner();
     assert!(
         out.stdout.contains(&registered),
         "{registered}: {}",
@@ -334,26 +329,15 @@ async fn receivers_longer_than_the_lease_are_renewed_and_not_run_twice() {
         .scope(FLAKY.send_many(keys.iter().map(|k| flaky(k.clone(), "sleep-7000"))))
         .await
         .unwrap();
-    let a = sb.start(
-        BIN,
-        &[
-            "run",
-            "127.0.0.1:0",
-            "--halt-when-exhausted",
-            "--concurrency",
-            "3",
-        ],
-    );
-    let b = sb.start(
-        BIN,
-        &[
-            "run",
-            "127.0.0.1:0",
-            "--halt-when-exhausted",
-            "--concurrency",
-            "3",
-        ],
-    );
+    let args = [
+        "run",
+        "127.0.0.1:0",
+        "--halt-when-exhausted",
+        "--concurrency",
+        "3",
+    ];
+    let a = sb.start(BIN, &args);
+    let b = sb.start(BIN, &args);
     a.wait().ok();
     b.wait().ok();
     let j = sb.journal();

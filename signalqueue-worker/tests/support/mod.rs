@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 // Each test crate uses some of these.
 #[allow(unused_imports)]
-pub use sandbox::{Out, Running, Sandbox, DEADLINE};
+pub use sandbox::{registered_banner, Out, Running, Sandbox, DEADLINE};
 
 /// The built example `name` of the `examples` crate (`cargo run -p examples --example NAME`).
 /// `cargo test` builds examples, so it is usually there; it is built here when missing or

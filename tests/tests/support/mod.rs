@@ -7,4 +7,4 @@ pub mod redis;
 
 // Each test crate uses some of these.
 #[allow(unused_imports)]
-pub use sandbox::{Out, Running, Sandbox, DEADLINE};
+pub use sandbox::{registered_banner, Out, Running, Sandbox, DEADLINE};

@@ -145,6 +145,18 @@ impl Sandbox {
     }
 }
 
+/// The line of a worker's banner that counts what it links (`registered: N signals, M
+/// receivers`), as this process's registry counts it: a test binary links the same crates as
+/// the worker binary it runs.
+pub fn registered_banner() -> String {
+    let registry = signalqueue::Registry::global();
+    format!(
+        "registered: {} signals, {} receivers",
+        registry.signals().count(),
+        registry.receiver_count()
+    )
+}
+
 /// A running process whose output is collected as it comes (so a full pipe never blocks it).
 pub struct Running {
     /// The process.
