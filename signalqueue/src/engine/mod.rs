@@ -153,6 +153,27 @@ impl EngineError {
     }
 }
 
+/// Where an engine keeps its entries, when that is a database table an app's own transaction
+/// can write to: `send_in` then inserts the signal there, in the app's transaction, rather than
+/// into an outbox (`docs/engines.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Colocation {
+    /// A PostgreSQL database: the entries are in `schema.entries`.
+    Postgres {
+        /// The engine's schema (`signalqueue` unless the URL's `?schema=` says otherwise).
+        schema: String,
+        /// The random id the schema was created with (`schema.migrations`), so that a
+        /// transaction on another database that also has a signalqueue schema is told apart.
+        instance: String,
+    },
+    /// A SQLite file: the entries are in its `entries` table.
+    Sqlite {
+        /// The file, canonical.
+        path: std::path::PathBuf,
+    },
+}
+
 /// The storage behind a queue. See the module docs for the contract.
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
@@ -164,6 +185,13 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Checks that the engine can be reached.
     async fn ping(&self) -> Result<(), EngineError>;
+
+    /// Where the entries live, when an app's transaction can write them directly (PostgreSQL,
+    /// SQLite); `None` for engines it cannot (memory, Redis), whose `send_in` goes through an
+    /// outbox.
+    fn colocation(&self) -> Option<Colocation> {
+        None
+    }
 
     /// Stores signals; returns once the engine holds all of them. An empty batch does nothing.
     async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError>;
