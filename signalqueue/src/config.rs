@@ -49,6 +49,32 @@ pub struct Config {
     pub queues: BTreeMap<String, QueueConfig>,
     /// Worker settings.
     pub worker: WorkerConfig,
+    /// The outboxes (`[outbox]`): the app's databases that `send_in` writes to when a signal's
+    /// queue lives elsewhere.
+    pub outbox: OutboxConfig,
+}
+
+/// The outboxes, and how workers relay them (`[outbox]` in the file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxConfig {
+    /// The databases holding an outbox (`url = "..."`, or `urls = [...]` for several);
+    /// `SIGNALQUEUE_OUTBOX_URL` sets one.
+    pub urls: Vec<String>,
+    /// Whether every worker relays them (default true); `signalqueue-worker relay` relays
+    /// regardless.
+    pub relay: bool,
+    /// Rows moved per outbox transaction.
+    pub batch: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            urls: Vec::new(),
+            relay: true,
+            batch: 500,
+        }
+    }
 }
 
 /// One queue's settings.
@@ -131,6 +157,16 @@ struct RawConfig {
     #[serde(default)]
     queues: BTreeMap<String, RawQueue>,
     worker: Option<RawWorker>,
+    outbox: Option<RawOutbox>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    url: Option<String>,
+    urls: Option<Vec<String>>,
+    relay: Option<bool>,
+    batch: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +201,7 @@ impl Default for Config {
             worker_addr: DEFAULT_WORKER_ADDR.parse().expect("valid address"),
             queues,
             worker: WorkerConfig::default(),
+            outbox: OutboxConfig::default(),
         }
     }
 }
@@ -287,6 +324,28 @@ impl Config {
                 d.receiver_timeout = Some(Duration::from_millis(ms));
             }
         }
+        if let Some(o) = raw.outbox {
+            let mut urls: Vec<String> = o.url.into_iter().chain(o.urls.unwrap_or_default()).collect();
+            urls.dedup();
+            if urls.is_empty() {
+                return Err(err(
+                    "`outbox`: name the app's database with `url = \"postgres://USER@HOST/DATABASE\"` (or `sqlite://PATH`)".into(),
+                ));
+            }
+            for url in &urls {
+                check_outbox_url(url).map_err(|m| err(format!("`outbox.url`: {m}")))?;
+            }
+            config.outbox.urls = urls;
+            if let Some(relay) = o.relay {
+                config.outbox.relay = relay;
+            }
+            if let Some(batch) = o.batch {
+                if batch == 0 {
+                    return Err(err("`outbox.batch`: must be at least 1".into()));
+                }
+                config.outbox.batch = batch;
+            }
+        }
         Ok(config)
     }
 
@@ -301,6 +360,13 @@ impl Config {
                 .entry("default".into())
                 .and_modify(|q| q.url = url.clone())
                 .or_insert_with(|| QueueConfig::new(url));
+        }
+        if let Some(url) = var("SIGNALQUEUE_OUTBOX_URL").filter(|u| !u.is_empty()) {
+            check_outbox_url(&url).map_err(|message| Error::Config {
+                origin: "SIGNALQUEUE_OUTBOX_URL".into(),
+                message,
+            })?;
+            self.outbox.urls = vec![url];
         }
         if let Some(r) = var("SIGNALQUEUE_RUNMODE").filter(|r| !r.is_empty()) {
             self.runmode = r.parse().map_err(|message| Error::Config {
@@ -330,6 +396,17 @@ impl Config {
                     .join(", ")
             ),
         })
+    }
+}
+
+/// An outbox lives in the app's database: PostgreSQL or SQLite.
+fn check_outbox_url(url: &str) -> Result<(), String> {
+    let parsed = EngineUrl::parse(url)?;
+    match parsed.scheme.as_str() {
+        "postgres" | "postgresql" | "sqlite" => Ok(()),
+        other => Err(format!(
+            "an outbox lives in the app's database, and `{other}://` is not one; use `postgres://USER@HOST:PORT/DATABASE` or `sqlite://PATH`"
+        )),
     }
 }
 
@@ -423,6 +500,24 @@ url = "sqlite://signalqueue.db"
             .to_string();
         assert!(e.contains("SIGNALQUEUE_RUNMODE"), "{e}");
         assert!(e.contains("unknown runmode `SQ_FAST`"), "{e}");
+    }
+
+    #[test]
+    fn outbox_settings() {
+        let c = Config::from_toml(
+            "[queues.default]\nurl = \"memory://\"\n[outbox]\nurl = \"sqlite://app.db\"\nbatch = 50\n",
+            "signalqueue.toml",
+        )
+        .unwrap();
+        assert_eq!(c.outbox.urls, ["sqlite://app.db"]);
+        assert_eq!(c.outbox.batch, 50);
+        assert!(c.outbox.relay);
+        assert!(Config::default().outbox.urls.is_empty());
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[outbox]\nurl = \"redis://h:1/0\"\n");
+        assert!(e.contains("`outbox.url`"), "{e}");
+        assert!(e.contains("app's database"), "{e}");
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[outbox]\nrelay = false\n");
+        assert!(e.contains("name the app's database"), "{e}");
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub enum Error {
     /// retries may queue it twice (receivers should be idempotent).
     #[error("send failed: {0}")]
     Engine(#[from] EngineError),
+    /// `send_in` could not write the signal in the app's transaction (the message says why and
+    /// what to do). Nothing was written; the transaction itself may still be committed or
+    /// rolled back by the app, although after a database error PostgreSQL accepts only a
+    /// rollback.
+    #[error("{0}")]
+    Transaction(String),
     /// A blocking call was made where it would block an async runtime.
     #[error("{0}")]
     Blocking(String),

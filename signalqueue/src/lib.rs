@@ -57,11 +57,14 @@ pub mod engine;
 pub mod envelope;
 mod error;
 pub mod mapping;
+pub mod outbox;
 pub mod receiver;
 pub mod registry;
 pub mod runmode;
 pub mod runtime;
+mod send;
 pub mod signal;
+pub mod transaction;
 
 pub use crate::codec::Codec;
 pub use crate::config::Config;
@@ -74,6 +77,7 @@ pub use crate::registry::Registry;
 pub use crate::runmode::Runmode;
 pub use crate::runtime::{init, Runtime};
 pub use crate::signal::{SendOptions, Sender, Sent, Signal, SignalDef};
+pub use crate::transaction::AppTransaction;
 
 /// The error type receivers may return: any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -170,7 +174,9 @@ pub mod __private {
         ReceiverFuture, Split,
     };
     pub use crate::registry::{ReceiverRegistration, SignalRegistration};
+    pub use crate::send::*;
     pub use crate::signal::glue::*;
+    pub use crate::transaction::AppTransaction;
     pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
     pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;

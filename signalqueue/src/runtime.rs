@@ -12,9 +12,11 @@ use crate::codec::Codec;
 use crate::config::Config;
 use crate::engine::{self, SharedEngine};
 use crate::error::Error;
+use crate::outbox::Outbox;
 use crate::registry::Registry;
 use crate::runmode::Runmode;
 use crate::signal::SignalDef;
+use crate::transaction::OutboxTarget;
 
 /// Queues, runmode and codec: what `send` needs. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -27,6 +29,7 @@ struct Inner {
     runmode: Runmode,
     codec: Codec,
     queues: BTreeMap<String, SharedEngine>,
+    outboxes: Vec<Outbox>,
 }
 
 tokio::task_local! {
@@ -70,6 +73,16 @@ impl Runtime {
                     })?;
             builder = builder.queue(name.clone(), engine);
         }
+        for url in &config.outbox.urls {
+            let outbox = Outbox::open(url).await.map_err(|e| match e {
+                Error::Config { message, .. } => Error::Config {
+                    origin: format!("{} (`outbox.url`)", config.source),
+                    message,
+                },
+                other => other,
+            })?;
+            builder = builder.outbox(outbox);
+        }
         Ok(builder.build())
     }
 
@@ -79,6 +92,7 @@ impl Runtime {
             runmode: Runmode::Async,
             codec: Codec::Bincode,
             queues: BTreeMap::new(),
+            outboxes: Vec::new(),
         }
     }
 
@@ -116,6 +130,20 @@ impl Runtime {
         self.inner.queues.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The outboxes this runtime opened (`[outbox]`), which its workers relay.
+    pub fn outboxes(&self) -> &[Outbox] {
+        &self.inner.outboxes
+    }
+
+    /// Where `send_in` looks for an outbox in a transaction's database.
+    pub(crate) fn outbox_targets(&self) -> Vec<OutboxTarget> {
+        self.inner
+            .outboxes
+            .iter()
+            .map(|o| o.target().clone())
+            .collect()
+    }
+
     pub(crate) fn queue_for(&self, def: &SignalDef) -> Result<&SharedEngine, Error> {
         self.queue(def.queue).ok_or_else(|| Error::UnknownQueue {
             signal: def.name.to_string(),
@@ -130,6 +158,7 @@ pub struct RuntimeBuilder {
     runmode: Runmode,
     codec: Codec,
     queues: BTreeMap<String, SharedEngine>,
+    outboxes: Vec<Outbox>,
 }
 
 impl RuntimeBuilder {
@@ -151,6 +180,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds an outbox: `send_in` may write into it, and workers relay it.
+    pub fn outbox(mut self, outbox: Outbox) -> Self {
+        self.outboxes.push(outbox);
+        self
+    }
+
     /// The runtime.
     pub fn build(self) -> Runtime {
         Runtime {
@@ -158,6 +193,7 @@ impl RuntimeBuilder {
                 runmode: self.runmode,
                 codec: self.codec,
                 queues: self.queues,
+                outboxes: self.outboxes,
             }),
         }
     }

@@ -1,4 +1,4 @@
-//! The typed signal: what `#[async_signal]` generates, and how a send travels.
+//! The typed signal: what `#[async_signal]` generates. How a send travels is in `send.rs`.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::codec::Codec;
 use crate::dispatch::DispatchReport;
-use crate::envelope::{DecodeError, Envelope, EnvelopeId, Payload};
+use crate::envelope::{DecodeError, EnvelopeId, Payload};
 use crate::mapping::glue::ResolveFuture;
 use crate::mapping::{Model, OnMissing};
 use crate::runmode::Runmode;
@@ -157,12 +157,10 @@ impl Sent {
     }
 }
 
-/// Glue the macros call. Not public API.
+/// The codec glue a `SignalDef` points to. Not public API.
 #[doc(hidden)]
 pub mod glue {
     use super::*;
-    use crate::error::Error;
-    use crate::runtime::Runtime;
 
     pub fn decode<A: DeserializeOwned + Send + 'static>(
         payload: &Payload,
@@ -186,64 +184,5 @@ pub mod glue {
             ))
         })?;
         codec.encode(&args).map_err(|e| DecodeError(e.to_string()))
-    }
-
-    pub async fn send<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
-        let runtime = Runtime::current().await?;
-        send_via::<S>(&runtime, args, options).await
-    }
-
-    pub async fn send_via<S: Signal>(
-        runtime: &Runtime,
-        args: S::Args,
-        options: SendOptions,
-    ) -> Result<Sent, Error> {
-        let sender = options.sender.map(|s| s.0.into_owned());
-        match options.runmode.unwrap_or(runtime.runmode()) {
-            Runmode::Sync => Ok(Sent::Ran(
-                crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await,
-            )),
-            Runmode::Async => {
-                let payload = runtime.codec().encode(&args)?;
-                let envelope = Envelope::new(S::DEF.name, sender, payload);
-                let id = envelope.id;
-                runtime
-                    .queue_for(S::DEF)?
-                    .enqueue(&[crate::engine::Outgoing {
-                        id,
-                        payload: envelope.encode(),
-                    }])
-                    .await?;
-                Ok(Sent::Queued(id))
-            }
-        }
-    }
-
-    pub async fn send_many<S: Signal>(
-        batch: impl IntoIterator<Item = S::Args>,
-        options: SendOptions,
-    ) -> Result<Vec<EnvelopeId>, Error> {
-        let runtime = Runtime::current().await?;
-        let sender = options.sender.map(|s| s.0.into_owned());
-        let codec = runtime.codec();
-        let mut out = Vec::new();
-        for args in batch {
-            let envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
-            out.push(crate::engine::Outgoing {
-                id: envelope.id,
-                payload: envelope.encode(),
-            });
-        }
-        runtime.queue_for(S::DEF)?.enqueue(&out).await?;
-        Ok(out.into_iter().map(|o| o.id).collect())
-    }
-
-    pub async fn send_now<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
-        let sender = options.sender.map(|s| s.0.into_owned());
-        crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await
-    }
-
-    pub fn send_blocking<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
-        crate::runtime::block_on(send::<S>(args, options))?
     }
 }

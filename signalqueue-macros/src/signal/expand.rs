@@ -32,6 +32,11 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
     } else {
         format_ident!("options")
     };
+    let tx = if names.iter().any(|n| *n == "tx") {
+        format_ident!("__sq_tx")
+    } else {
+        format_ident!("tx")
+    };
     let wire_name = match &attr.name {
         Some(lit) => quote!(#lit),
         None => quote!(::core::concat!(
@@ -155,6 +160,30 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
             /// runtime (use `send(..).await` there).
             pub fn send_blocking(&self, #params) -> ::core::result::Result<#p::Sent, #p::Error> {
                 #p::send_blocking::<Self>(#build_args, #p::SendOptions::new())
+            }
+
+            /// Sends the signal inside the app's open database transaction, so that it exists if
+            /// and only if the transaction commits: into the queue's own table when the queue
+            /// lives in that database, else into its outbox, which workers relay to the queue.
+            /// Takes `&tokio_postgres::Transaction`, `&mut sqlx::PgConnection` (feature `sqlx`)
+            /// or `&rusqlite::Transaction`. In the sync runmode the receivers run here instead.
+            pub async fn send_in<__SqTx: #p::AppTransaction>(&self, #tx: __SqTx, #params) -> ::core::result::Result<#p::Sent, #p::Error> {
+                #p::send_in::<Self, __SqTx>(#tx, #build_args, #p::SendOptions::new()).await
+            }
+
+            /// `send_in` with per-call options (a sender, a runmode).
+            pub async fn send_in_with<__SqTx: #p::AppTransaction>(&self, #tx: __SqTx, #options: #p::SendOptions, #params) -> ::core::result::Result<#p::Sent, #p::Error> {
+                #p::send_in::<Self, __SqTx>(#tx, #build_args, #options).await
+            }
+
+            /// `send_many` inside the app's open transaction (see `send_in`): one statement
+            /// for the whole batch; returns the ids in order.
+            pub async fn send_many_in<__SqTx, I>(&self, #tx: __SqTx, batch: I) -> ::core::result::Result<#p::Vec<#p::EnvelopeId>, #p::Error>
+            where
+                __SqTx: #p::AppTransaction,
+                I: ::core::iter::IntoIterator<Item = #args_ty>,
+            {
+                #p::send_many_in::<Self, __SqTx, I>(#tx, batch, #p::SendOptions::new()).await
             }
 
             /// Queues many signals in one round trip; returns their ids in order.

@@ -48,7 +48,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl,
+    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl,
     Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
@@ -517,6 +517,12 @@ impl Engine for SqliteEngine {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn colocation(&self) -> Option<Colocation> {
+        Some(Colocation::Sqlite {
+            path: self.path.clone(),
+        })
     }
 
     async fn ping(&self) -> Result<(), EngineError> {

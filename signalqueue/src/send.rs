@@ -1,0 +1,137 @@
+//! How a send travels: from a signal's typed method to the runmode's choice, the codec, the
+//! envelope and the queue (or, for `send_in`, the app's own transaction). Not public API: the
+//! methods `#[async_signal]` generates call these.
+
+use crate::dispatch::DispatchReport;
+use crate::engine::Outgoing;
+use crate::envelope::{Envelope, EnvelopeId};
+use crate::error::Error;
+use crate::runmode::Runmode;
+use crate::runtime::Runtime;
+use crate::signal::{SendOptions, Sent, Signal};
+use crate::transaction::{AppTransaction, Placement};
+
+/// `SIGNAL.send_with(options, ..)`: with the runtime in effect here.
+pub async fn send<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
+    let runtime = Runtime::current().await?;
+    send_via::<S>(&runtime, args, options).await
+}
+
+/// `send` with a given runtime: the runmode decides, then the queue holds it or receivers ran.
+pub async fn send_via<S: Signal>(
+    runtime: &Runtime,
+    args: S::Args,
+    options: SendOptions,
+) -> Result<Sent, Error> {
+    match options.runmode.unwrap_or(runtime.runmode()) {
+        Runmode::Sync => Ok(Sent::Ran(run_here::<S>(args, options).await)),
+        Runmode::Async => {
+            let outgoing = encode::<S>(runtime, [args], &options)?;
+            let id = outgoing[0].id;
+            runtime.queue_for(S::DEF)?.enqueue(&outgoing).await?;
+            Ok(Sent::Queued(id))
+        }
+    }
+}
+
+/// `SIGNAL.send_many(..)`: one enqueue for the whole batch.
+pub async fn send_many<S: Signal>(
+    batch: impl IntoIterator<Item = S::Args>,
+    options: SendOptions,
+) -> Result<Vec<EnvelopeId>, Error> {
+    let runtime = Runtime::current().await?;
+    let outgoing = encode::<S>(&runtime, batch, &options)?;
+    runtime.queue_for(S::DEF)?.enqueue(&outgoing).await?;
+    Ok(outgoing.into_iter().map(|o| o.id).collect())
+}
+
+/// `SIGNAL.send_now(..)`: every receiver here, with a report.
+pub async fn send_now<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
+    run_here::<S>(args, options).await
+}
+
+/// `SIGNAL.send_blocking(..)`: `send` from non-async code.
+pub fn send_blocking<S: Signal>(args: S::Args, options: SendOptions) -> Result<Sent, Error> {
+    crate::runtime::block_on(send::<S>(args, options))?
+}
+
+/// `send` inside the app's transaction: the signal is written by `tx`, so it exists if and only
+/// if the transaction commits. In the sync runmode there is no queue to write to: the receivers
+/// run here, before the commit, as `send` would run them.
+pub async fn send_in<S: Signal, T: AppTransaction>(
+    tx: T,
+    args: S::Args,
+    options: SendOptions,
+) -> Result<Sent, Error> {
+    let runtime = Runtime::current().await?;
+    match options.runmode.unwrap_or(runtime.runmode()) {
+        Runmode::Sync => Ok(Sent::Ran(run_here::<S>(args, options).await)),
+        Runmode::Async => {
+            let outgoing = encode::<S>(&runtime, [args], &options)?;
+            let id = outgoing[0].id;
+            place::<S, T>(&runtime, tx, outgoing).await?;
+            Ok(Sent::Queued(id))
+        }
+    }
+}
+
+/// `send_many` inside the app's transaction: one statement for the whole batch.
+pub async fn send_many_in<S: Signal, T: AppTransaction, I: IntoIterator<Item = S::Args>>(
+    tx: T,
+    batch: I,
+    options: SendOptions,
+) -> Result<Vec<EnvelopeId>, Error> {
+    let runtime = Runtime::current().await?;
+    let outgoing = encode::<S>(&runtime, batch, &options)?;
+    let ids = outgoing.iter().map(|o| o.id).collect();
+    place::<S, T>(&runtime, tx, outgoing).await?;
+    Ok(ids)
+}
+
+/// Runs the receivers in this process (sync runmode, `send_now`).
+async fn run_here<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
+    let sender = options.sender.map(|s| s.as_str().to_string());
+    crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await
+}
+
+/// Encodes each set of arguments with the runtime's codec into an envelope of its own.
+fn encode<S: Signal>(
+    runtime: &Runtime,
+    batch: impl IntoIterator<Item = S::Args>,
+    options: &SendOptions,
+) -> Result<Vec<Outgoing>, Error> {
+    let sender = options.sender.as_ref().map(|s| s.as_str().to_string());
+    let codec = runtime.codec();
+    batch
+        .into_iter()
+        .map(|args| {
+            let envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
+            Ok(Outgoing {
+                id: envelope.id,
+                payload: envelope.encode(),
+            })
+        })
+        .collect()
+}
+
+/// Hands encoded signals to the app's transaction with what it needs to choose a table: the
+/// queue's own (when the queue lives in that database) or an outbox.
+async fn place<S: Signal, T: AppTransaction>(
+    runtime: &Runtime,
+    tx: T,
+    entries: Vec<Outgoing>,
+) -> Result<(), Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let engine = runtime.queue_for(S::DEF)?;
+    let placement = Placement {
+        signal: S::DEF.name,
+        queue: S::DEF.queue.to_string(),
+        engine: engine.describe(),
+        colocation: engine.colocation(),
+        outboxes: runtime.outbox_targets(),
+        entries,
+    };
+    tx.place(placement).await
+}

@@ -1,0 +1,173 @@
+//! `send_in` with a PostgreSQL transaction: the SQL, shared by the tokio-postgres and sqlx
+//! integrations, and the tokio-postgres one.
+//!
+//! Two statements per send. A probe that cannot fail (so it never aborts the app's
+//! transaction) finds which of the queue's table and the outboxes exist in the transaction's
+//! database; then one `INSERT` writes the batch. The insert into the queue's table also checks
+//! the schema's instance id, so a database that merely has a signalqueue schema of its own (a
+//! queue of another deployment) is never written as if it were this queue's.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio_postgres::GenericClient;
+
+use crate::engine::Colocation;
+use crate::error::Error;
+use crate::transaction::{AppTransaction, OutboxTarget, Placement};
+
+/// What the probe found in the transaction's database.
+pub(crate) struct Probe {
+    /// `current_database()`, for errors.
+    pub(crate) database: String,
+    /// Whether the queue's `schema.entries` exists there.
+    pub(crate) has_queue: bool,
+    /// The first configured outbox schema whose `outbox` table exists there.
+    pub(crate) outbox: Option<String>,
+}
+
+/// The statements of one placement, decided before any is run.
+pub(crate) struct Plan {
+    /// The queue's schema and instance, when the queue is a PostgreSQL engine.
+    queue: Option<(String, String)>,
+    /// The configured outbox schemas, in order.
+    outboxes: Vec<String>,
+}
+
+impl Plan {
+    pub(crate) fn new(placement: &Placement) -> Plan {
+        let queue = match &placement.colocation {
+            Some(Colocation::Postgres { schema, instance }) => {
+                Some((schema.clone(), instance.clone()))
+            }
+            _ => None,
+        };
+        let outboxes = placement
+            .outboxes
+            .iter()
+            .filter_map(|o| match o {
+                OutboxTarget::Postgres { schema } => Some(schema.clone()),
+                _ => None,
+            })
+            .collect();
+        Plan { queue, outboxes }
+    }
+
+    /// The probe: the database's name, whether the queue's table is there, and the first
+    /// outbox schema that is. Schemas are plain identifiers (checked where configured), so
+    /// they are written into the text; `to_regclass` answers NULL rather than failing.
+    pub(crate) fn probe_sql(&self) -> String {
+        let has_queue = match &self.queue {
+            Some((schema, _)) => format!("to_regclass('\"{schema}\".entries') IS NOT NULL"),
+            None => "false".into(),
+        };
+        let outbox = if self.outboxes.is_empty() {
+            "NULL::text".to_string()
+        } else {
+            let cases: Vec<String> = self
+                .outboxes
+                .iter()
+                .map(|s| format!("WHEN to_regclass('\"{s}\".outbox') IS NOT NULL THEN '{s}'"))
+                .collect();
+            format!("CASE {} END", cases.join(" "))
+        };
+        format!("SELECT current_database()::text, {has_queue}, {outbox}")
+    }
+
+    /// Inserts into the queue's table, only if the schema is the queue's own instance: returns
+    /// the number of rows written (0 when it is another instance). Parameters: queue name,
+    /// payloads, instance.
+    pub(crate) fn queue_insert_sql(&self) -> Option<(String, &str)> {
+        let (schema, instance) = self.queue.as_ref()?;
+        Some((
+            format!(
+                "INSERT INTO \"{schema}\".entries (queue, payload)
+                 SELECT $1, p FROM unnest($2::bytea[]) WITH ORDINALITY AS t(p, n)
+                 WHERE EXISTS (SELECT 1 FROM \"{schema}\".migrations
+                               WHERE component = 'queue' AND instance = $3)
+                 ORDER BY n"
+            ),
+            instance.as_str(),
+        ))
+    }
+}
+
+/// Inserts into an outbox. Parameters: queue name, envelope ids, payloads.
+pub(crate) fn outbox_insert_sql(schema: &str) -> String {
+    format!(
+        "INSERT INTO \"{schema}\".outbox (queue, envelope_id, payload)
+         SELECT $1, e, p FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(e, p, n)
+         ORDER BY n"
+    )
+}
+
+/// A database error in the app's transaction, said so.
+pub(crate) fn failed(placement: &Placement, e: impl std::fmt::Display) -> Error {
+    Error::Transaction(format!(
+        "cannot send `{}` in this transaction: the database said: {e}",
+        placement.signal
+    ))
+}
+
+/// The whole placement through any tokio-postgres client (a transaction, normally).
+async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Result<(), Error> {
+    let plan = Plan::new(&placement);
+    let row = client
+        .query_one(plan.probe_sql().as_str(), &[])
+        .await
+        .map_err(|e| failed(&placement, e))?;
+    let probe = Probe {
+        database: row.get(0),
+        has_queue: row.get(1),
+        outbox: row.get(2),
+    };
+    let payloads: Vec<&[u8]> = placement
+        .entries
+        .iter()
+        .map(|e| e.payload.as_slice())
+        .collect();
+    if probe.has_queue {
+        if let Some((sql, instance)) = plan.queue_insert_sql() {
+            let written = client
+                .execute(sql.as_str(), &[&placement.queue, &payloads, &instance])
+                .await
+                .map_err(|e| failed(&placement, e))?;
+            if written as usize == placement.entries.len() {
+                return Ok(());
+            }
+        }
+    }
+    let Some(schema) = probe.outbox else {
+        return Err(placement.nowhere(&format!("PostgreSQL database `{}`", probe.database)));
+    };
+    let ids: Vec<String> = placement
+        .entries
+        .iter()
+        .map(|e| e.id.to_string())
+        .collect();
+    client
+        .execute(
+            outbox_insert_sql(&schema).as_str(),
+            &[&placement.queue, &ids, &payloads],
+        )
+        .await
+        .map_err(|e| failed(&placement, e))?;
+    Ok(())
+}
+
+impl<'t, 'c> AppTransaction for &'t tokio_postgres::Transaction<'c> {
+    type Placed = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 't>>;
+
+    fn place(self, placement: Placement) -> Self::Placed {
+        Box::pin(place(self, placement))
+    }
+}
+
+impl<'t, 'c> AppTransaction for &'t deadpool_postgres::Transaction<'c> {
+    type Placed = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 't>>;
+
+    fn place(self, placement: Placement) -> Self::Placed {
+        let tx: &'t tokio_postgres::Transaction<'c> = self;
+        Box::pin(place(tx, placement))
+    }
+}

@@ -1,0 +1,142 @@
+//! `send_in` with a rusqlite transaction: straight into the queue when the app's file is the
+//! queue's, into the file's outbox (then relayed) when the queue is elsewhere, nothing on a
+//! rollback, and a clear refusal when the file holds neither.
+
+use std::time::Duration;
+
+use signalqueue::engine::{self, EngineOptions, SharedEngine};
+use signalqueue::outbox::{relay, Outbox};
+use signalqueue::{async_signal, Envelope, Runtime};
+
+/// Sent when an order row is saved.
+#[async_signal(providing_args = [order_id: i64])]
+pub static ORDER_SAVED: OrderSaved;
+
+fn app_schema(conn: &rusqlite::Connection) {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY)")
+        .expect("app schema");
+}
+
+async fn sqlite_queue(path: &std::path::Path) -> SharedEngine {
+    engine::open(
+        &format!("sqlite://{}", path.display()),
+        EngineOptions::new("default"),
+    )
+    .await
+    .expect("open the queue")
+}
+
+async fn claimed_names(queue: &SharedEngine) -> Vec<String> {
+    let claimed = queue
+        .claim(100, Duration::from_secs(60), Duration::ZERO)
+        .await
+        .expect("claim");
+    claimed
+        .iter()
+        .map(|c| Envelope::decode(&c.payload).expect("an envelope").signal)
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn into_the_queue_when_the_file_is_the_queues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.db");
+    let queue = sqlite_queue(&path).await;
+    let runtime = Runtime::builder().queue("default", queue.clone()).build();
+    let mut conn = rusqlite::Connection::open(&path).expect("the app's connection");
+    app_schema(&conn);
+
+    runtime
+        .scope(async {
+            let tx = conn.transaction().expect("begin");
+            tx.execute("INSERT INTO orders (id) VALUES (1)", []).expect("row");
+            let sent = ORDER_SAVED.send_in(&tx, 1).await.expect("send_in");
+            assert!(matches!(sent, signalqueue::Sent::Queued(_)));
+            // Not visible to a worker before the commit (a read: the app holds the write lock).
+            assert!(queue.pending(10).await.expect("pending").is_empty());
+            tx.commit().expect("commit");
+
+            let tx = conn.transaction().expect("begin");
+            tx.execute("INSERT INTO orders (id) VALUES (2)", []).expect("row");
+            ORDER_SAVED
+                .send_many_in(&tx, [OrderSavedArgs { order_id: 2 }, OrderSavedArgs { order_id: 3 }])
+                .await
+                .expect("send_many_in");
+            tx.rollback().expect("rollback");
+        })
+        .await;
+
+    assert_eq!(claimed_names(&queue).await, [OrderSaved::NAME]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn into_the_outbox_then_relayed_when_the_queue_is_elsewhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = dir.path().join("app.db");
+    let outbox = Outbox::open(&format!("sqlite://{}", app.display()))
+        .await
+        .expect("open the outbox");
+    let queue = sqlite_queue(&dir.path().join("queue.db")).await;
+    let runtime = Runtime::builder()
+        .queue("default", queue.clone())
+        .outbox(outbox.clone())
+        .build();
+    let mut conn = rusqlite::Connection::open(&app).expect("the app's connection");
+    app_schema(&conn);
+
+    runtime
+        .scope(async {
+            let tx = conn.transaction().expect("begin");
+            let _ = ORDER_SAVED.send_in(&tx, 7).await.expect("send_in");
+            tx.rollback().expect("rollback");
+            let tx = conn.transaction().expect("begin");
+            let _ = ORDER_SAVED.send_in(&tx, 8).await.expect("send_in");
+            let _ = ORDER_SAVED.send_in(&tx, 9).await.expect("send_in");
+            tx.commit().expect("commit");
+        })
+        .await;
+    assert_eq!(outbox.stats().await.expect("stats").depth, 2);
+    assert_eq!(queue.counts().await.expect("counts").pending, 0);
+
+    let moved = relay::relay_once(&outbox, &runtime, 100).await.expect("relay");
+    assert_eq!(moved, 2);
+    assert_eq!(outbox.stats().await.expect("stats").depth, 0);
+    let claimed = queue
+        .claim(10, Duration::from_secs(60), Duration::ZERO)
+        .await
+        .expect("claim");
+    let ids: Vec<i64> = claimed
+        .iter()
+        .map(|c| {
+            let envelope = Envelope::decode(&c.payload).expect("envelope");
+            signalqueue::codec::decode::<OrderSavedArgs>(&envelope.args)
+                .expect("args")
+                .order_id
+        })
+        .collect();
+    assert_eq!(ids, [8, 9], "oldest first, the rolled-back one never");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_file_with_neither_queue_nor_outbox_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = sqlite_queue(&dir.path().join("queue.db")).await;
+    let runtime = Runtime::builder().queue("default", queue.clone()).build();
+    let app = dir.path().join("other.db");
+    let mut conn = rusqlite::Connection::open(&app).expect("the app's connection");
+    app_schema(&conn);
+    let err = runtime
+        .scope(async {
+            let tx = conn.transaction().expect("begin");
+            let err = ORDER_SAVED.send_in(&tx, 1).await.expect_err("refused");
+            tx.commit().expect("the transaction is still usable");
+            err
+        })
+        .await
+        .to_string();
+    assert!(err.contains("does not hold queue `default`"), "{err}");
+    assert!(err.contains("other.db"), "names the transaction's file: {err}");
+    assert!(err.contains("queue.db"), "names the queue: {err}");
+    assert!(err.contains("[outbox]"), "says what to do: {err}");
+    assert_eq!(queue.counts().await.expect("counts").pending, 0);
+}
