@@ -45,6 +45,9 @@ pub enum Command {
     Dead(DeadArgs),
     /// Enqueue a signal from the shell or another language; prints its id.
     Send(SendArgs),
+    /// Relay the outboxes (`[outbox]`) into their queues until SIGINT/SIGTERM, without running
+    /// receivers (every `run` relays them too, unless `[outbox] relay = false`).
+    Relay,
 }
 
 /// Options of `run`.

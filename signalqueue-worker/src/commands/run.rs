@@ -77,6 +77,14 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
             lease.as_millis()
         );
     }
+    for outbox in runtime.outboxes() {
+        let relayed = if config.outbox.relay {
+            "relayed here"
+        } else {
+            "not relayed here (`[outbox] relay = false`)"
+        };
+        println!("  outbox: {} ({relayed})", outbox.describe());
+    }
     println!("  admin: http://{admin_addr}/");
     println!(
         "  registered: {} signals, {} receivers",
@@ -106,6 +114,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
         },
     ));
 
+    let relays = config
+        .outbox
+        .relay
+        .then(|| super::relay::Relays::start(&runtime, &config));
     let mut builder = Worker::builder()
         .runtime(runtime)
         .config(&config)
@@ -115,7 +127,11 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     for q in &args.queues {
         builder = builder.queue(q.clone());
     }
-    let summary = builder.build().run().await?;
+    let summary = builder.build().run().await;
+    if let Some(relays) = relays {
+        relays.stop().await;
+    }
+    let summary = summary?;
 
     let _ = admin_stop.send(());
     match tokio::time::timeout(Duration::from_secs(2), admin).await {

@@ -1,0 +1,75 @@
+//! `relay`: the outbox relay alone, and the relays every worker runs beside its claim loops.
+
+use std::process::ExitCode;
+
+use signalqueue::outbox::relay::{self, RelayOptions};
+use signalqueue::{Config, Runtime};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::worker::os_signals;
+
+/// The relays of a process: one task per outbox, stopped together.
+pub(crate) struct Relays {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Relays {
+    /// Starts one relay per outbox of `runtime`.
+    pub(crate) fn start(runtime: &Runtime, config: &Config) -> Relays {
+        let (stop, _) = watch::channel(false);
+        let mut options = RelayOptions::default();
+        options.batch = config.outbox.batch;
+        let tasks = runtime
+            .outboxes()
+            .iter()
+            .map(|outbox| {
+                let mut stopped = stop.subscribe();
+                tokio::spawn(relay::run(
+                    outbox.clone(),
+                    runtime.clone(),
+                    options.clone(),
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                ))
+            })
+            .collect();
+        Relays { stop, tasks }
+    }
+
+    /// Stops every relay and waits for them: a batch being moved is either finished or rolled
+    /// back (its rows stay in the outbox).
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// `signalqueue-worker relay`: relays every configured outbox until SIGINT/SIGTERM.
+pub(crate) async fn relay() -> Result<ExitCode, Error> {
+    let shutdown = os_signals();
+    let config = Config::load()?;
+    if config.outbox.urls.is_empty() {
+        return Err(Error::Usage(format!(
+            "no outbox is configured in {}; add `[outbox] url = \"postgres://USER@HOST/DATABASE\"` (the app's database) to signalqueue.toml, or set SIGNALQUEUE_OUTBOX_URL",
+            config.source
+        )));
+    }
+    let runtime = Runtime::from_config(&config).await?;
+    println!("signalqueue-worker {} relay", env!("CARGO_PKG_VERSION"));
+    for outbox in runtime.outboxes() {
+        println!("  outbox: {}", outbox.describe());
+    }
+    for (name, engine) in runtime.queues() {
+        println!("  queue {name}: {} {}", engine.kind(), engine.describe());
+    }
+    let relays = Relays::start(&runtime, &config);
+    shutdown.await;
+    relays.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
