@@ -25,6 +25,8 @@ use crate::error::Error;
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+#[cfg(feature = "sqlx")]
+mod sqlx;
 
 /// A transaction (or connection) of the app's that `send_in` can write signals into.
 ///
