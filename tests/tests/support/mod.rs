@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod postgres;
 pub mod redis;
 
 // Each test crate uses some of these.

@@ -1,0 +1,253 @@
+//! `send_in` with the app's own PostgreSQL transactions, through the real worker binary
+//! (`pg-worker`, which links `pg-shop`): a signal exists if and only if its transaction commits,
+//! and a worker never sees a signal before the row it refers to.
+//!
+//! Needs the PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`) and, for the outbox
+//! tests, `redis-server` (a private one per test). Each test has its own table and schema.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use pg_shop::{OrderPlacedArgs, ORDER_PLACED};
+use signalqueue::engine::SharedEngine;
+use signalqueue::{Config, Envelope, Ref, Runtime};
+use support::postgres::{app_client, Schema, Table};
+use support::redis::{available, RedisServer};
+use support::{Running, Sandbox};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_pg-worker");
+
+/// How many of the app's connections send at once.
+const CLIENTS: i64 = 32;
+
+/// A sandbox with `config`, and this process's runtime opened from the same file.
+async fn sandbox(config: &str) -> (Sandbox, Runtime) {
+    let sb = Sandbox::new(Some(config));
+    let config = Config::from_file(&sb.file("signalqueue.toml")).expect("config");
+    let runtime = Runtime::from_config(&config).await.expect("open the queues");
+    (sb, runtime)
+}
+
+fn start_worker(sb: &Sandbox, table: &Table, args: &[&str]) -> Running {
+    let mut cmd = sb.command(WORKER, args);
+    cmd.env("SQ_PG_TABLE", &table.name)
+        .env("SQ_PG_URL", support::postgres::url());
+    Running::spawn(cmd)
+}
+
+/// Inserts orders `ids` and sends `ORDER_PLACED` for each by reference with `send_in`, in the
+/// transaction that inserts it; each transaction waits 0 to 50 ms before it ends, committed
+/// when `commit(id)`, else rolled back. `CLIENTS` connections at once.
+async fn place_orders(
+    runtime: &Runtime,
+    table: &str,
+    ids: std::ops::Range<i64>,
+    commit: fn(i64) -> bool,
+) {
+    let mut tasks = Vec::new();
+    for k in 0..CLIENTS {
+        let runtime = runtime.clone();
+        let table = table.to_string();
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = app_client().await;
+            let insert = format!(
+                "INSERT INTO {table} (id, total_cents, status) VALUES ($1, $2, 'new')"
+            );
+            runtime
+                .scope(async {
+                    for id in ids.filter(|id| id % CLIENTS == k) {
+                        let tx = client.transaction().await.expect("begin");
+                        tx.execute(insert.as_str(), &[&id, &(id * 10)])
+                            .await
+                            .expect("insert the order");
+                        let _ = ORDER_PLACED
+                            .send_in(&tx, Ref::from_key(id))
+                            .await
+                            .expect("send_in");
+                        let pause = (id * 7919 % 51) as u64;
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        if commit(id) {
+                            tx.commit().await.expect("commit");
+                        } else {
+                            tx.rollback().await.expect("rollback");
+                        }
+                    }
+                })
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a sending task panicked");
+    }
+}
+
+/// Waits (off the async threads) until the journal has `n` lines.
+async fn wait_for_lines(sb: &Sandbox, n: usize) {
+    let journal = sb.file("journal.txt");
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        loop {
+            let lines = std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .lines()
+                .count();
+            if lines >= n {
+                break;
+            }
+            assert!(
+                start.elapsed() < support::DEADLINE,
+                "timed out waiting for {n} journal lines, have {lines}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .expect("waiting");
+}
+
+/// Every committed order was handled once with its row there; nothing for the rolled back.
+fn assert_every_row_was_there(journal: &[String], committed: &BTreeSet<i64>, stderr: &str) {
+    let gone: Vec<&String> = journal.iter().filter(|l| l.ends_with(" gone")).collect();
+    assert!(gone.is_empty(), "receivers found no row: {gone:?}\n{stderr}");
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    for line in journal {
+        let id: i64 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected journal line {line:?}"));
+        assert_eq!(line, &format!("placed {id} {} new", id * 10));
+        *seen.entry(id).or_default() += 1;
+    }
+    let handled: BTreeSet<i64> = seen.keys().copied().collect();
+    let rolled_back: Vec<&i64> = handled.difference(committed).collect();
+    assert!(rolled_back.is_empty(), "rolled-back orders were delivered: {rolled_back:?}");
+    let missing: Vec<&i64> = committed.difference(&handled).collect();
+    assert!(missing.is_empty(), "committed orders never handled: {missing:?}\n{stderr}");
+    let twice: Vec<(&i64, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "handled more than once without any kill: {twice:?}");
+}
+
+/// One in ten transactions is rolled back.
+fn commit_nine_in_ten(id: i64) -> bool {
+    id % 10 != 0
+}
+
+async fn every_row_is_there(config: String, table: Table, runtime: Runtime, sb: Sandbox, n: i64) {
+    let worker = start_worker(&sb, &table, &["run", "127.0.0.1:0"]);
+    place_orders(&runtime, &table.name, 1..n + 1, commit_nine_in_ten).await;
+    let committed: BTreeSet<i64> = (1..n + 1).filter(|id| commit_nine_in_ten(*id)).collect();
+    wait_for_lines(&sb, committed.len()).await;
+    // Time for a stray delivery (a rolled-back signal, a duplicate) to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.signal("TERM");
+    let out = worker.wait().ok();
+    assert_every_row_was_there(&sb.journal(), &committed, &out.stderr);
+    let counts = runtime.queue("default").expect("queue").counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 0), "{counts:?}\n{config}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_the_queue_table_when_the_queue_is_in_the_apps_database() {
+    let Some((table, _shop)) = Table::create().await else {
+        return;
+    };
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (sb, runtime) = sandbox(&config).await;
+    every_row_is_there(config, table, runtime, sb, 2_000).await;
+    drop(schema);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_outbox_when_the_queue_is_on_redis() {
+    if !available("through_the_outbox_when_the_queue_is_on_redis") {
+        return;
+    }
+    let Some((table, _shop)) = Table::create().await else {
+        return;
+    };
+    let redis = RedisServer::start();
+    let schema = Schema::new();
+    let config = format!(
+        "[queues.default]\nurl = \"{}\"\n[outbox]\nurl = \"{}\"\n",
+        redis.url("redis"),
+        schema.url()
+    );
+    let (sb, runtime) = sandbox(&config).await;
+    every_row_is_there(config, table, runtime, sb, 2_000).await;
+    drop(schema);
+}
+
+/// The signals in `queue`, by order id, as many times as each is there.
+async fn ids_in(queue: &SharedEngine) -> BTreeMap<i64, usize> {
+    let mut ids = BTreeMap::new();
+    for entry in queue.pending(usize::MAX).await.expect("pending") {
+        let envelope = Envelope::decode(&entry.payload).expect("an envelope");
+        let args: OrderPlacedArgs =
+            signalqueue::codec::decode(&envelope.args).expect("the arguments");
+        *ids.entry(*args.instance.key()).or_default() += 1;
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_again_and_again_loses_nothing() {
+    if !available("a_relay_killed_again_and_again_loses_nothing") {
+        return;
+    }
+    let Some((table, _shop)) = Table::create().await else {
+        return;
+    };
+    let redis = RedisServer::start();
+    let schema = Schema::new();
+    const BATCH: usize = 50;
+    let config = format!(
+        "[queues.default]\nurl = \"{}\"\n[outbox]\nurl = \"{}\"\nbatch = {BATCH}\n",
+        redis.url("redis"),
+        schema.url()
+    );
+    let (sb, runtime) = sandbox(&config).await;
+    const N: i64 = 3_000;
+    let sending = {
+        let runtime = runtime.clone();
+        let name = table.name.clone();
+        tokio::spawn(async move { place_orders(&runtime, &name, 1..N + 1, |_| true).await })
+    };
+    let mut kills: usize = 0;
+    while !sending.is_finished() || kills < 3 {
+        let relay = start_worker(&sb, &table, &["relay"]);
+        tokio::time::sleep(Duration::from_millis(200 + 150 * (kills as u64 % 4))).await;
+        relay.signal("KILL");
+        let _ = relay.wait();
+        kills += 1;
+    }
+    sending.await.expect("senders");
+    let outbox = &runtime.outboxes()[0];
+    assert!(
+        outbox.stats().await.expect("stats").depth > 0 || kills > 0,
+        "the storm should leave work for the last relay"
+    );
+    let relay = start_worker(&sb, &table, &["relay"]);
+    let start = Instant::now();
+    while outbox.stats().await.expect("stats").depth > 0 {
+        assert!(start.elapsed() < support::DEADLINE, "the outbox never emptied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    relay.signal("TERM");
+    let out = relay.wait().ok();
+
+    let ids = ids_in(runtime.queue("default").expect("queue")).await;
+    let missing: Vec<i64> = (1..N + 1).filter(|id| !ids.contains_key(id)).collect();
+    assert!(missing.is_empty(), "lost: {missing:?}\n{}", out.stderr);
+    let extra: usize = ids.values().map(|n| n - 1).sum();
+    eprintln!("{kills} kills of the relay, {extra} duplicates");
+    assert!(
+        extra <= kills * BATCH,
+        "{extra} duplicates after {kills} kills, more than a batch ({BATCH}) per kill"
+    );
+    drop(schema);
+}
