@@ -72,7 +72,7 @@ impl Pg {
         Some(Pg { schema, url })
     }
 
-    /// A connection of our own, with this schema first on the search path.
+    /// A connection of our own to the server, as another program would have.
     async fn client(&self) -> tokio_postgres::Client {
         connect(&server_url()).await.expect("connect")
     }
@@ -335,6 +335,48 @@ async fn a_hand_made_insert_is_claimed_and_wakes_a_waiting_claim() {
         woke_after < Duration::from_secs(3),
         "the claim took {woke_after:?} to see the insert: the NOTIFY did not wake it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_or_retry_through_another_handle_wakes_a_waiting_claim() {
+    let Some(pg) = Pg::new().await else { return };
+    // Two handles, as two processes: the worker's own wake-ups do not reach the claimer, only
+    // the NOTIFY of the release or retry can.
+    let worker = contract::Fixture::open(&pg, no_polling()).await;
+    let claimer = contract::Fixture::open(&pg, no_polling()).await;
+    worker.enqueue(&items("held", 2)).await.expect("enqueue");
+    let held = claim_all(&worker, 10).await;
+    assert_eq!(texts(&held), ["held-0", "held-1"]);
+
+    for (i, how) in ["release", "retry"].into_iter().enumerate() {
+        let waiting = {
+            let claimer = claimer.clone();
+            tokio::spawn(
+                async move { claimer.claim(1, LONG_LEASE, Duration::from_secs(120)).await },
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "{how}: the claim returned early");
+        let sent = Instant::now();
+        if how == "release" {
+            worker
+                .release(std::slice::from_ref(&held[i].token))
+                .await
+                .expect("release");
+        } else {
+            assert!(worker
+                .retry(&held[i].token, b"held-1-again", SystemTime::now())
+                .await
+                .expect("retry"));
+        }
+        let got = waiting.await.expect("claim task").expect("claim");
+        let woke_after = sent.elapsed();
+        assert_eq!(got.len(), 1, "{how}");
+        assert!(
+            woke_after < Duration::from_secs(3),
+            "{how}: the claim took {woke_after:?}: no notification woke it"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,6 +65,8 @@ pub struct PostgresEngine {
     /// The URL with its password masked.
     shown: String,
     schema: String,
+    /// The schema's `LISTEN`/`NOTIFY` channel.
+    channel: String,
     /// The schema's `queue` instance id, recorded in `migrations`.
     instance: String,
     options: EngineOptions,
@@ -145,6 +147,7 @@ impl PostgresEngine {
         );
         Ok(PostgresEngine {
             sql: Sql::new(&parsed.schema),
+            channel: schema::channel(&parsed.schema),
             schema: parsed.schema,
             instance,
             shown,
@@ -201,16 +204,6 @@ impl PostgresEngine {
             .map_err(|e| self.error(e))
     }
 
-    /// Tells waiting claims, of this process at once and of others through the channel, that
-    /// entries of this queue became claimable (or due later: they recompute their sleep).
-    async fn announce(&self) -> Result<(), EngineError> {
-        self.arrived.notify_waiters();
-        let channel = schema::channel(&self.schema);
-        self.execute(&self.sql.notify, &[&channel, &self.options.queue])
-            .await
-            .map(|_| ())
-    }
-
     /// One attempt to claim up to `max` ready entries, oldest first. When there are none, also
     /// says how long until the queue's earliest retry falls due or lease ends (`None`: the
     /// queue holds nothing at all).
@@ -258,22 +251,27 @@ impl PostgresEngine {
 
     /// Deletes this queue's dead letters beyond `dead_max` and older than `dead_ttl`.
     async fn trim_dead(&self) -> Result<(), EngineError> {
-        let keep = i64::try_from(self.options.dead_max).unwrap_or(i64::MAX);
-        let ttl = millis(self.options.dead_ttl.min(MAX_DEAD_TTL));
+        let (keep, ttl) = self.dead_limits();
         self.execute(&self.sql.trim_dead, &[&self.options.queue, &ttl, &keep])
             .await
             .map(|_| ())
     }
 
-    /// Runs a batched, fenced statement over `tokens` (`$1` queue, `$2` ids, `$3` fences, then
-    /// `extra`) that returns the `(id, fence)` of each entry it changed; answers one bool per
+    /// How many dead letters to keep, and for how long (ms), as `trim_dead` takes them.
+    fn dead_limits(&self) -> (i64, f64) {
+        let keep = i64::try_from(self.options.dead_max).unwrap_or(i64::MAX);
+        (keep, millis(self.options.dead_ttl.min(MAX_DEAD_TTL)))
+    }
+
+    /// Runs a batched, fenced statement over `tokens` (`$1` queue, `$2` ids, `$3` fences, `$4`
+    /// the `extra` parameter if any) that returns the `(id, fence)` of each entry it changed; answers one bool per
     /// token. A token that repeats an earlier one of the batch counts only when `repeatable`
     /// (a second renewal of one lease succeeds; a second ack of it does not).
     async fn fenced(
         &self,
         sql: &str,
         tokens: &[ClaimToken],
-        extra: Option<f64>,
+        extra: Option<Extra>,
         repeatable: bool,
     ) -> Result<Vec<bool>, EngineError> {
         let parsed: Vec<Option<(i64, i64)>> = tokens.iter().map(parse_token).collect();
@@ -281,15 +279,14 @@ impl PostgresEngine {
         if ids.is_empty() {
             return Ok(vec![false; tokens.len()]);
         }
+        let queue = &self.options.queue;
         let rows = match extra {
-            Some(lease) => {
-                self.query(sql, &[&self.options.queue, &ids, &fences, &lease])
+            Some(Extra::Lease(lease)) => self.query(sql, &[queue, &ids, &fences, &lease]).await?,
+            Some(Extra::Channel) => {
+                self.query(sql, &[queue, &ids, &fences, &self.channel])
                     .await?
             }
-            None => {
-                self.query(sql, &[&self.options.queue, &ids, &fences])
-                    .await?
-            }
+            None => self.query(sql, &[queue, &ids, &fences]).await?,
         };
         let mut changed: HashMap<(i64, i64), bool> = rows
             .iter()
@@ -309,6 +306,14 @@ impl PostgresEngine {
     }
 }
 
+/// The fourth parameter of a fenced batch statement.
+enum Extra {
+    /// The new lease, in milliseconds.
+    Lease(f64),
+    /// The schema's notification channel.
+    Channel,
+}
+
 /// The engine's statements, with the schema written in.
 struct Sql {
     enqueue: String,
@@ -326,7 +331,6 @@ struct Sql {
     purge_pending: String,
     purge_dead: String,
     replay: String,
-    notify: String,
 }
 
 impl Sql {
@@ -382,10 +386,16 @@ impl Sql {
                  WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence AND e.lease_until > now()
                  RETURNING e.id, e.fence"
             ),
+            // Notifies also when the retry is due later: waiting claims then sleep until it is
+            // due rather than for their poll interval. In the same statement, so a retry is
+            // never made without the notification.
             retry: format!(
-                "UPDATE {s}.entries
-                 SET payload = $4, available_at = $5, lease_until = NULL
-                 WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()"
+                "WITH done AS (
+                     UPDATE {s}.entries
+                     SET payload = $4, available_at = $5, lease_until = NULL
+                     WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
+                     RETURNING queue)
+                 SELECT pg_notify($6, queue)::text FROM done"
             ),
             dead_letter: format!(
                 "WITH gone AS (
@@ -404,12 +414,17 @@ impl Sql {
             ),
             // The entry keeps its id, so it goes back to its place near the front; the delivery
             // is taken back because a release is not a failed attempt.
+            // PostgreSQL sends one notification per transaction for identical ones, however many
+            // entries come back.
             release: format!(
-                "UPDATE {s}.entries AS e
-                 SET lease_until = NULL, deliveries = greatest(e.deliveries - 1, 0)
-                 FROM unnest($2::bigint[], $3::bigint[]) AS t(id, fence)
-                 WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence AND e.lease_until > now()
-                 RETURNING e.id, e.fence"
+                "WITH done AS (
+                     UPDATE {s}.entries AS e
+                     SET lease_until = NULL, deliveries = greatest(e.deliveries - 1, 0)
+                     FROM unnest($2::bigint[], $3::bigint[]) AS t(id, fence)
+                     WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence
+                       AND e.lease_until > now()
+                     RETURNING e.id, e.fence)
+                 SELECT id, fence, pg_notify($4, $1)::text FROM done"
             ),
             counts: format!(
                 "SELECT
@@ -441,7 +456,6 @@ impl Sql {
                  INSERT INTO {s}.entries (queue, payload)
                  SELECT $1, payload FROM gone ORDER BY id"
             ),
-            notify: "SELECT pg_notify($1, $2)".to_string(),
         }
     }
 }
@@ -539,8 +553,13 @@ impl Engine for PostgresEngine {
         tokens: &[ClaimToken],
         lease: Duration,
     ) -> Result<Vec<bool>, EngineError> {
-        self.fenced(&self.sql.renew, tokens, Some(millis(lease)), true)
-            .await
+        self.fenced(
+            &self.sql.renew,
+            tokens,
+            Some(Extra::Lease(millis(lease))),
+            true,
+        )
+        .await
     }
 
     async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError> {
@@ -556,17 +575,24 @@ impl Engine for PostgresEngine {
         let Some((id, fence)) = parse_token(token) else {
             return Ok(false);
         };
-        let changed = self
-            .execute(
+        let done = !self
+            .query(
                 &self.sql.retry,
-                &[&id, &self.options.queue, &fence, &payload, &not_before],
+                &[
+                    &id,
+                    &self.options.queue,
+                    &fence,
+                    &payload,
+                    &not_before,
+                    &self.channel,
+                ],
             )
-            .await?;
-        if changed == 1 {
-            // Also when it is due later: waiting claims then sleep until it is.
-            self.announce().await?;
+            .await?
+            .is_empty();
+        if done {
+            self.arrived.notify_waiters();
         }
-        Ok(changed == 1)
+        Ok(done)
     }
 
     async fn dead_letter(
@@ -578,22 +604,42 @@ impl Engine for PostgresEngine {
         let Some((id, fence)) = parse_token(token) else {
             return Ok(false);
         };
-        let moved = self
-            .execute(
-                &self.sql.dead_letter,
+        // The move and the trim in one transaction, as the SQLite engine does: the call's answer
+        // is then the answer for both.
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.error(e))?;
+        let moved = {
+            let statement = tx
+                .prepare_cached(&self.sql.dead_letter)
+                .await
+                .map_err(|e| self.error(e))?;
+            tx.execute(
+                &statement,
                 &[&id, &self.options.queue, &fence, &payload, &reason],
             )
-            .await?;
+            .await
+            .map_err(|e| self.error(e))?
+        };
         if moved == 1 {
-            self.trim_dead().await?;
+            let statement = tx
+                .prepare_cached(&self.sql.trim_dead)
+                .await
+                .map_err(|e| self.error(e))?;
+            let (keep, ttl) = self.dead_limits();
+            tx.execute(&statement, &[&self.options.queue, &ttl, &keep])
+                .await
+                .map_err(|e| self.error(e))?;
         }
+        tx.commit().await.map_err(|e| self.error(e))?;
         Ok(moved == 1)
     }
 
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
-        let released = self.fenced(&self.sql.release, tokens, None, false).await?;
+        let released = self
+            .fenced(&self.sql.release, tokens, Some(Extra::Channel), false)
+            .await?;
         if released.contains(&true) {
-            self.announce().await?;
+            self.arrived.notify_waiters();
         }
         Ok(())
     }
