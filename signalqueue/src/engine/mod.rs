@@ -23,6 +23,8 @@ use async_trait::async_trait;
 use crate::envelope::EnvelopeId;
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]

@@ -1,4 +1,5 @@
-//! Choosing an engine by URL: `memory://`, `sqlite://PATH`, `redis://...`, `redis-set://...`.
+//! Choosing an engine by URL: `memory://`, `sqlite://PATH`, `redis://...`, `redis-set://...`,
+//! `postgres://...`.
 
 use crate::engine::{EngineOptions, SharedEngine};
 use crate::error::Error;
@@ -14,7 +15,7 @@ pub struct EngineUrl {
 
 /// The schemes this build knows, for error messages.
 pub(crate) const KNOWN_SCHEMES: &str =
-    "`sqlite://PATH`, `redis://HOST:PORT/DB`, `rediss://...`, `redis-set://...`, `redis-cluster://HOST:PORT,...`, `memory://NAME`";
+    "`sqlite://PATH`, `postgres://USER@HOST:PORT/DATABASE`, `redis://HOST:PORT/DB`, `rediss://...`, `redis-set://...`, `redis-cluster://HOST:PORT,...`, `memory://NAME`";
 
 impl EngineUrl {
     /// Splits `url` at `://`; an error says which forms are allowed.
@@ -27,7 +28,7 @@ impl EngineUrl {
         let scheme = scheme.to_ascii_lowercase();
         match scheme.as_str() {
             "memory" | "sqlite" | "redis" | "rediss" | "redis-set" | "rediss-set"
-            | "redis-cluster" | "redis-set-cluster" => {}
+            | "redis-cluster" | "redis-set-cluster" | "postgres" | "postgresql" => {}
             other => {
                 return Err(format!(
                     "unknown engine `{other}://` in `{}`; use one of {KNOWN_SCHEMES}",
@@ -84,11 +85,19 @@ pub async fn open(url: &str, options: EngineOptions) -> Result<SharedEngine, Err
         "redis" | "rediss" | "redis-set" | "rediss-set" | "redis-cluster" | "redis-set-cluster" => {
             crate::engine::redis::open(url, &parsed, options).await
         }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => crate::engine::postgres::open(url, options).await,
         other => Err(Error::Config {
             origin: "queue URL".into(),
             message: format!(
                 "engine `{other}://` is not compiled into this build; enable the cargo feature `{}` of `signalqueue`",
-                if other.starts_with("redis") { "redis" } else { other }
+                if other.starts_with("redis") {
+                    "redis"
+                } else if other.starts_with("postgres") {
+                    "postgres"
+                } else {
+                    other
+                }
             ),
         }),
     }
@@ -109,13 +118,21 @@ mod tests {
             "rediss://user:***@h:1/2"
         );
         assert_eq!(redact_url("sqlite://q.db"), "sqlite://q.db");
+        assert_eq!(
+            redact_url("postgres://app:pw@db:5432/shop?schema=q"),
+            "postgres://app:***@db:5432/shop?schema=q"
+        );
     }
 
     #[test]
     fn rejects_unknown_schemes_with_the_allowed_ones() {
-        let err = EngineUrl::parse("postgres://x").unwrap_err();
-        assert!(err.contains("unknown engine `postgres://`"), "{err}");
+        let err = EngineUrl::parse("mysql://x").unwrap_err();
+        assert!(err.contains("unknown engine `mysql://`"), "{err}");
         assert!(err.contains("sqlite://PATH"), "{err}");
+        assert!(err.contains("postgres://USER@HOST"), "{err}");
+        for known in ["postgres://u@h/d", "postgresql://u@h/d", "POSTGRES://u@h/d"] {
+            assert!(EngineUrl::parse(known).is_ok(), "{known}");
+        }
         let err = EngineUrl::parse("just-a-path").unwrap_err();
         assert!(err.contains("is not a queue URL"), "{err}");
     }

@@ -860,11 +860,19 @@ pub(crate) async fn concurrent_claimers(f: &impl Fixture) {
 }
 
 /// Generates one `#[tokio::test]` per contract check. `$fixture` is an `async fn() -> impl
-/// Fixture` called afresh by every test.
+/// Fixture` called afresh by every test. With `optional:` it is an `async fn() -> Option<impl
+/// Fixture>`, and a test whose fixture is `None` (a server that is not there, said loudly by
+/// the fixture) passes without checking anything.
 macro_rules! engine_contract_tests {
+    (optional: $fixture:path) => {
+        $crate::contract::engine_contract_tests!(@checks @optional $fixture);
+    };
     ($fixture:path) => {
+        $crate::contract::engine_contract_tests!(@checks @each $fixture);
+    };
+    (@checks @$how:ident $fixture:path) => {
         $crate::contract::engine_contract_tests!(
-            @each $fixture;
+            @$how $fixture;
             basics,
             fifo_order,
             batch_of_1000,
@@ -893,6 +901,16 @@ macro_rules! engine_contract_tests {
             async fn $check() {
                 let fixture = $fixture().await;
                 $crate::contract::$check(&fixture).await;
+            }
+        )*
+    };
+    (@optional $fixture:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                if let Some(fixture) = $fixture().await {
+                    $crate::contract::$check(&fixture).await;
+                }
             }
         )*
     };

@@ -1,0 +1,716 @@
+//! `postgres://` and `postgresql://`: a queue in tables of a PostgreSQL database.
+//!
+//! The tables live in one schema (`signalqueue` unless the URL says `?schema=NAME`), created on
+//! first open by `schema::migrate`: `entries` holds the entries of every queue in the schema
+//! (column `queue`) in insertion order (`id`), `dead` the dead letters. Another program, in any
+//! language, enqueues with one `INSERT INTO signalqueue.entries (queue, payload) VALUES (...)`,
+//! and an app's own transaction can insert there too (`send_in`), so the signal is queued if and
+//! only if that transaction commits.
+//!
+//! Durability: every write is one committed statement (or transaction); at the server's default
+//! `synchronous_commit=on` it is in PostgreSQL's write-ahead log, flushed, when the call returns.
+//!
+//! Claims: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so concurrent claimers
+//! never wait for each other and never take one entry twice; each claim bumps the entry's fence,
+//! and acks, renewals, retries and dead letters must present it, with the lease still running.
+//!
+//! Waiting: a claim that finds nothing waits for a notification (`wake.rs`: `LISTEN` on the
+//! schema's channel, which a trigger on `entries` signals at every insert's commit), for the
+//! earliest due retry or lease end of its queue, or for the poll interval, whichever is first.
+//!
+//! Connections come from a `deadpool-postgres` pool that drops broken ones, so after a server
+//! restart the next calls get fresh connections; while the server is down calls fail with
+//! [`EngineError::Unavailable`] within the connect timeout.
+
+mod error;
+pub(crate) mod schema;
+mod url;
+mod wake;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
+use tokio_postgres::NoTls;
+
+use self::error::{engine_error, pool_error};
+use self::schema::MigrationError;
+use self::wake::Listener;
+use crate::engine::{
+    ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
+    Outgoing, SharedEngine,
+};
+use crate::error::Error;
+
+/// How many connections one engine's pool opens at most. Calls are short, and tokio-postgres
+/// pipelines, so a handful serve many concurrent tasks.
+const POOL_SIZE: usize = 16;
+
+/// How long a call waits for a free connection of the pool, or for a new one to be made,
+/// before failing with `Unavailable`.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// The shortest sleep of a waiting claim between two looks: an entry locked by another claimer
+/// at that instant looks due, and must not make this one spin.
+const MIN_NAP: Duration = Duration::from_millis(10);
+
+/// The longest dead-letter age honoured: `now() - dead_ttl` must stay a valid timestamp.
+const MAX_DEAD_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The PostgreSQL engine. Open one with [`open`](crate::engine::open) and a `postgres://` URL.
+pub struct PostgresEngine {
+    /// The URL with its password masked.
+    shown: String,
+    schema: String,
+    /// The schema's `LISTEN`/`NOTIFY` channel.
+    channel: String,
+    /// The schema's `queue` instance id, recorded in `migrations`.
+    instance: String,
+    options: EngineOptions,
+    pool: Pool,
+    sql: Sql,
+    /// Wakes this engine's waiting claims: from the listener, and from this engine's own
+    /// writes (at once, without the round trip through the server).
+    arrived: Arc<Notify>,
+    _listener: Listener,
+}
+
+/// Opens the engine a `postgres://` URL names, creating or upgrading its schema.
+pub(crate) async fn open(url: &str, options: EngineOptions) -> Result<SharedEngine, Error> {
+    Ok(Arc::new(PostgresEngine::open(url, options).await?))
+}
+
+impl PostgresEngine {
+    /// Parses the URL, connects, migrates the schema and starts the wake-up listener.
+    pub(crate) async fn open(url: &str, options: EngineOptions) -> Result<Self, Error> {
+        let parsed = url::parse(url).map_err(|message| Error::Config {
+            origin: format!("queue `{}`", options.queue),
+            message,
+        })?;
+        let shown = parsed.shown.clone();
+        let manager = Manager::from_config(
+            parsed.config.clone(),
+            NoTls,
+            // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke
+            // under a call is closed by then, and is dropped on its way back to the pool.
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| Error::Config {
+                origin: format!("queue `{}` (`{shown}`)", options.queue),
+                message: format!("cannot build the connection pool: {e}"),
+            })?;
+
+        let instance = {
+            let mut client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+            let client: &mut tokio_postgres::Client = &mut client;
+            schema::migrate(
+                client,
+                &parsed.schema,
+                schema::QUEUE_COMPONENT,
+                schema::QUEUE_STEPS,
+            )
+            .await
+            .map_err(|e| match e {
+                MigrationError::Postgres(e) => match engine_error(&shown, &e) {
+                    unavailable @ EngineError::Unavailable { .. } => Error::Engine(unavailable),
+                    EngineError::Failed { message, .. } => Error::Config {
+                        origin: format!("queue `{}` (`{shown}`)", options.queue),
+                        message: format!("cannot create the tables: {message}"),
+                    },
+                },
+                other => Error::Config {
+                    origin: format!("queue `{}` (`{shown}`)", options.queue),
+                    message: other.to_string(),
+                },
+            })?
+        };
+
+        let arrived = Arc::new(Notify::new());
+        let listener = Listener::spawn(
+            parsed.config.clone(),
+            &parsed.schema,
+            options.queue.clone(),
+            shown.clone(),
+            arrived.clone(),
+        );
+        Ok(PostgresEngine {
+            sql: Sql::new(&parsed.schema),
+            channel: schema::channel(&parsed.schema),
+            schema: parsed.schema,
+            instance,
+            shown,
+            options,
+            pool,
+            arrived,
+            _listener: listener,
+        })
+    }
+
+    /// A connection from the pool.
+    async fn client(&self) -> Result<Object, EngineError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| pool_error(&self.shown, e))
+    }
+
+    fn error(&self, e: tokio_postgres::Error) -> EngineError {
+        engine_error(&self.shown, &e)
+    }
+
+    /// Runs `sql` (prepared once per connection) and returns its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, EngineError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `sql` (prepared once per connection) and returns how many rows it changed.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, EngineError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))?;
+        client
+            .execute(&statement, params)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// One attempt to claim up to `max` ready entries, oldest first. When there are none, also
+    /// says how long until the queue's earliest retry falls due or lease ends (`None`: the
+    /// queue holds nothing at all).
+    async fn claim_now(
+        &self,
+        max: usize,
+        lease: Duration,
+    ) -> Result<(Vec<Claimed>, Option<Duration>), EngineError> {
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                &self.sql.claim,
+                &[&self.options.queue, &limit, &millis(lease)],
+            )
+            .await?;
+        if !rows.is_empty() {
+            let mut claimed: Vec<(i64, Claimed)> = rows
+                .iter()
+                .map(|row| {
+                    let id: i64 = row.get(0);
+                    let claimed = Claimed {
+                        token: ClaimToken {
+                            key: id.to_string(),
+                            fence: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                        },
+                        deliveries: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+                        payload: row.get(3),
+                    };
+                    (id, claimed)
+                })
+                .collect();
+            // RETURNING gives no order; the contract says oldest first.
+            claimed.sort_by_key(|(id, _)| *id);
+            return Ok((claimed.into_iter().map(|(_, c)| c).collect(), None));
+        }
+        let rows = self
+            .query(&self.sql.next_due, &[&self.options.queue])
+            .await?;
+        let due = rows
+            .first()
+            .and_then(|row| row.get::<_, Option<f64>>(0))
+            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+        Ok((Vec::new(), due))
+    }
+
+    /// Deletes this queue's dead letters beyond `dead_max` and older than `dead_ttl`.
+    async fn trim_dead(&self) -> Result<(), EngineError> {
+        let (keep, ttl) = self.dead_limits();
+        self.execute(&self.sql.trim_dead, &[&self.options.queue, &ttl, &keep])
+            .await
+            .map(|_| ())
+    }
+
+    /// How many dead letters to keep, and for how long (ms), as `trim_dead` takes them.
+    fn dead_limits(&self) -> (i64, f64) {
+        let keep = i64::try_from(self.options.dead_max).unwrap_or(i64::MAX);
+        (keep, millis(self.options.dead_ttl.min(MAX_DEAD_TTL)))
+    }
+
+    /// Runs a batched, fenced statement over `tokens` (`$1` queue, `$2` ids, `$3` fences, `$4`
+    /// the `extra` parameter if any) that returns the `(id, fence)` of each entry it changed; answers one bool per
+    /// token. A token that repeats an earlier one of the batch counts only when `repeatable`
+    /// (a second renewal of one lease succeeds; a second ack of it does not).
+    async fn fenced(
+        &self,
+        sql: &str,
+        tokens: &[ClaimToken],
+        extra: Option<Extra>,
+        repeatable: bool,
+    ) -> Result<Vec<bool>, EngineError> {
+        let parsed: Vec<Option<(i64, i64)>> = tokens.iter().map(parse_token).collect();
+        let (ids, fences): (Vec<i64>, Vec<i64>) = parsed.iter().flatten().copied().unzip();
+        if ids.is_empty() {
+            return Ok(vec![false; tokens.len()]);
+        }
+        let queue = &self.options.queue;
+        let rows = match extra {
+            Some(Extra::Lease(lease)) => self.query(sql, &[queue, &ids, &fences, &lease]).await?,
+            Some(Extra::Channel) => {
+                self.query(sql, &[queue, &ids, &fences, &self.channel])
+                    .await?
+            }
+            None => self.query(sql, &[queue, &ids, &fences]).await?,
+        };
+        let mut changed: HashMap<(i64, i64), bool> = rows
+            .iter()
+            .map(|row| ((row.get(0), row.get(1)), true))
+            .collect();
+        Ok(parsed
+            .iter()
+            .map(|token| {
+                let Some(token) = token else { return false };
+                match changed.get_mut(token) {
+                    Some(fresh) if repeatable => *fresh,
+                    Some(fresh) => std::mem::replace(fresh, false),
+                    None => false,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The fourth parameter of a fenced batch statement.
+enum Extra {
+    /// The new lease, in milliseconds.
+    Lease(f64),
+    /// The schema's notification channel.
+    Channel,
+}
+
+/// The engine's statements, with the schema written in.
+struct Sql {
+    enqueue: String,
+    claim: String,
+    next_due: String,
+    renew: String,
+    ack: String,
+    retry: String,
+    dead_letter: String,
+    trim_dead: String,
+    release: String,
+    counts: String,
+    pending: String,
+    dead: String,
+    purge_pending: String,
+    purge_dead: String,
+    replay: String,
+}
+
+impl Sql {
+    fn new(schema: &str) -> Sql {
+        let s = schema::quoted(schema);
+        Sql {
+            // One statement per batch; WITH ORDINALITY keeps the batch's order in the ids.
+            enqueue: format!(
+                "INSERT INTO {s}.entries (queue, payload)
+                 SELECT $1, p FROM unnest($2::bytea[]) WITH ORDINALITY AS t(p, n) ORDER BY n"
+            ),
+            // Two arms, each served by its own index: never-leased (or released, retried)
+            // entries that are due, and expired leases. The entries of either arm that other
+            // claimers hold locked right now are skipped, not waited for.
+            claim: format!(
+                "WITH fresh AS (
+                     SELECT id FROM {s}.entries
+                     WHERE queue = $1 AND lease_until IS NULL AND available_at <= now()
+                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
+                 expired AS (
+                     SELECT id FROM {s}.entries
+                     WHERE queue = $1 AND lease_until <= now()
+                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
+                 picked AS (
+                     SELECT id FROM fresh UNION ALL SELECT id FROM expired ORDER BY id LIMIT $2)
+                 UPDATE {s}.entries AS e
+                 SET lease_until = now() + $3::float8 * interval '1 millisecond',
+                     fence = e.fence + 1,
+                     deliveries = e.deliveries + 1
+                 FROM picked WHERE e.id = picked.id
+                 RETURNING e.id, e.fence, e.deliveries, e.payload"
+            ),
+            // Milliseconds from the server's now, so the clocks of client and server need not
+            // agree.
+            next_due: format!(
+                "SELECT (extract(epoch FROM least(
+                     (SELECT min(lease_until) FROM {s}.entries
+                      WHERE queue = $1 AND lease_until IS NOT NULL),
+                     (SELECT min(available_at) FROM {s}.entries
+                      WHERE queue = $1 AND lease_until IS NULL)) - now()) * 1000)::float8"
+            ),
+            renew: format!(
+                "UPDATE {s}.entries AS e
+                 SET lease_until = now() + $4::float8 * interval '1 millisecond'
+                 FROM unnest($2::bigint[], $3::bigint[]) AS t(id, fence)
+                 WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence AND e.lease_until > now()
+                 RETURNING e.id, e.fence"
+            ),
+            // Acked entries are deleted: nothing "done" is kept, so nothing grows.
+            ack: format!(
+                "DELETE FROM {s}.entries AS e
+                 USING unnest($2::bigint[], $3::bigint[]) AS t(id, fence)
+                 WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence AND e.lease_until > now()
+                 RETURNING e.id, e.fence"
+            ),
+            // Notifies also when the retry is due later: waiting claims then sleep until it is
+            // due rather than for their poll interval. In the same statement, so a retry is
+            // never made without the notification.
+            retry: format!(
+                "WITH done AS (
+                     UPDATE {s}.entries
+                     SET payload = $4, available_at = $5, lease_until = NULL
+                     WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
+                     RETURNING queue)
+                 SELECT pg_notify($6, queue)::text FROM done"
+            ),
+            dead_letter: format!(
+                "WITH gone AS (
+                     DELETE FROM {s}.entries
+                     WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
+                     RETURNING queue)
+                 INSERT INTO {s}.dead (queue, payload, reason)
+                 SELECT queue, $4, $5 FROM gone"
+            ),
+            trim_dead: format!(
+                "DELETE FROM {s}.dead
+                 WHERE queue = $1
+                   AND (died_at < now() - $2::float8 * interval '1 millisecond'
+                        OR id <= (SELECT id FROM {s}.dead WHERE queue = $1
+                                  ORDER BY id DESC LIMIT 1 OFFSET $3))"
+            ),
+            // The entry keeps its id, so it goes back to its place near the front; the delivery
+            // is taken back because a release is not a failed attempt.
+            // PostgreSQL sends one notification per transaction for identical ones, however many
+            // entries come back.
+            release: format!(
+                "WITH done AS (
+                     UPDATE {s}.entries AS e
+                     SET lease_until = NULL, deliveries = greatest(e.deliveries - 1, 0)
+                     FROM unnest($2::bigint[], $3::bigint[]) AS t(id, fence)
+                     WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence
+                       AND e.lease_until > now()
+                     RETURNING e.id, e.fence)
+                 SELECT id, fence, pg_notify($4, $1)::text FROM done"
+            ),
+            counts: format!(
+                "SELECT
+                     count(*) FILTER (WHERE lease_until IS NULL AND available_at <= now()),
+                     count(*) FILTER (WHERE lease_until IS NULL AND available_at > now()),
+                     count(*) FILTER (WHERE lease_until IS NOT NULL),
+                     (SELECT count(*) FROM {s}.dead WHERE queue = $1)
+                 FROM {s}.entries WHERE queue = $1"
+            ),
+            pending: format!(
+                "SELECT id, payload FROM {s}.entries
+                 WHERE queue = $1 AND lease_until IS NULL ORDER BY id LIMIT $2"
+            ),
+            dead: format!(
+                "SELECT id, payload, reason, died_at FROM {s}.dead
+                 WHERE queue = $1 ORDER BY id LIMIT $2"
+            ),
+            purge_pending: format!(
+                "DELETE FROM {s}.entries WHERE queue = $1 AND lease_until IS NULL"
+            ),
+            purge_dead: format!("DELETE FROM {s}.dead WHERE queue = $1"),
+            // New rows, so new ids: replayed entries join the back of the queue as fresh
+            // entries, in the order they died. The insert trigger wakes the workers.
+            replay: format!(
+                "WITH gone AS (
+                     DELETE FROM {s}.dead
+                     WHERE queue = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
+                     RETURNING id, payload)
+                 INSERT INTO {s}.entries (queue, payload)
+                 SELECT $1, payload FROM gone ORDER BY id"
+            ),
+        }
+    }
+}
+
+/// A duration in (fractional) milliseconds, as the statements take it.
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Tokens as (row id, fence); a key that is not a row id cannot match any row.
+fn parse_token(token: &ClaimToken) -> Option<(i64, i64)> {
+    Some((token.key.parse().ok()?, i64::try_from(token.fence).ok()?))
+}
+
+#[async_trait]
+impl Engine for PostgresEngine {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    fn colocation(&self) -> Option<Colocation> {
+        Some(Colocation::Postgres {
+            schema: self.schema.clone(),
+            instance: self.instance.clone(),
+        })
+    }
+
+    async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let payloads: Vec<&[u8]> = batch.iter().map(|o| o.payload.as_slice()).collect();
+        self.execute(&self.sql.enqueue, &[&self.options.queue, &payloads])
+            .await?;
+        // Other processes hear of it through the trigger's NOTIFY.
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        max: usize,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Claimed>, EngineError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + wait;
+        let poll = self.options.poll_interval.max(MIN_NAP);
+        let mut first = true;
+        loop {
+            // Created before looking, so a notification between the look and the sleep still
+            // wakes us (`notify_waiters` reaches every `Notified` created before it).
+            let arrived = self.arrived.notified();
+            let due = match self.claim_now(max, lease).await {
+                Ok((claimed, _)) if !claimed.is_empty() => return Ok(claimed),
+                Ok((_, due)) => due,
+                // Once waiting, a server that went away is waited for like an entry: the claim
+                // ends with the error only if the server is still away at its deadline.
+                Err(e) if !first && e.is_unavailable() && Instant::now() < deadline => None,
+                Err(e) => return Err(e),
+            };
+            first = false;
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            // A retry falling due or a lease running out notifies nobody: sleep until the
+            // earliest of them, and no longer than the poll interval in case a notification was
+            // lost (the listener reconnecting).
+            let mut nap = (deadline - now).min(poll);
+            if let Some(due) = due {
+                nap = nap.min(due.max(MIN_NAP));
+            }
+            let _ = tokio::time::timeout(nap, arrived).await;
+        }
+    }
+
+    async fn renew(
+        &self,
+        tokens: &[ClaimToken],
+        lease: Duration,
+    ) -> Result<Vec<bool>, EngineError> {
+        self.fenced(
+            &self.sql.renew,
+            tokens,
+            Some(Extra::Lease(millis(lease))),
+            true,
+        )
+        .await
+    }
+
+    async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError> {
+        self.fenced(&self.sql.ack, tokens, None, false).await
+    }
+
+    async fn retry(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        not_before: SystemTime,
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        let done = !self
+            .query(
+                &self.sql.retry,
+                &[
+                    &id,
+                    &self.options.queue,
+                    &fence,
+                    &payload,
+                    &not_before,
+                    &self.channel,
+                ],
+            )
+            .await?
+            .is_empty();
+        if done {
+            self.arrived.notify_waiters();
+        }
+        Ok(done)
+    }
+
+    async fn dead_letter(
+        &self,
+        token: &ClaimToken,
+        payload: &[u8],
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        // The move and the trim in one transaction, as the SQLite engine does: the call's answer
+        // is then the answer for both.
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.error(e))?;
+        let moved = {
+            let statement = tx
+                .prepare_cached(&self.sql.dead_letter)
+                .await
+                .map_err(|e| self.error(e))?;
+            tx.execute(
+                &statement,
+                &[&id, &self.options.queue, &fence, &payload, &reason],
+            )
+            .await
+            .map_err(|e| self.error(e))?
+        };
+        if moved == 1 {
+            let statement = tx
+                .prepare_cached(&self.sql.trim_dead)
+                .await
+                .map_err(|e| self.error(e))?;
+            let (keep, ttl) = self.dead_limits();
+            tx.execute(&statement, &[&self.options.queue, &ttl, &keep])
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(moved == 1)
+    }
+
+    async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
+        let released = self
+            .fenced(&self.sql.release, tokens, Some(Extra::Channel), false)
+            .await?;
+        if released.contains(&true) {
+            self.arrived.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn counts(&self) -> Result<Counts, EngineError> {
+        self.trim_dead().await?;
+        let rows = self.query(&self.sql.counts, &[&self.options.queue]).await?;
+        let row = rows.first().ok_or_else(|| EngineError::Failed {
+            engine: self.shown.clone(),
+            message: "counting returned no row".into(),
+        })?;
+        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        Ok(Counts {
+            pending: count(0),
+            scheduled: count(1),
+            in_flight: count(2),
+            dead: count(3),
+        })
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(&self.sql.pending, &[&self.options.queue, &limit])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Entry {
+                key: row.get::<_, i64>(0).to_string(),
+                payload: row.get(1),
+            })
+            .collect())
+    }
+
+    async fn dead(&self, limit: usize) -> Result<Vec<DeadEntry>, EngineError> {
+        self.trim_dead().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(&self.sql.dead, &[&self.options.queue, &limit])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| DeadEntry {
+                key: row.get::<_, i64>(0).to_string(),
+                payload: row.get(1),
+                reason: row.get(2),
+                died_at: row.get(3),
+            })
+            .collect())
+    }
+
+    async fn purge_pending(&self) -> Result<u64, EngineError> {
+        self.execute(&self.sql.purge_pending, &[&self.options.queue])
+            .await
+    }
+
+    async fn purge_dead(&self) -> Result<u64, EngineError> {
+        self.execute(&self.sql.purge_dead, &[&self.options.queue])
+            .await
+    }
+
+    async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError> {
+        // Keys that are not dead-letter ids match nothing.
+        let ids: Option<Vec<i64>> =
+            keys.map(|keys| keys.iter().filter_map(|k| k.parse().ok()).collect());
+        let replayed = self
+            .execute(&self.sql.replay, &[&self.options.queue, &ids])
+            .await?;
+        if replayed > 0 {
+            self.arrived.notify_waiters();
+        }
+        Ok(replayed)
+    }
+}

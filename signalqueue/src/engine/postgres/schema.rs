@@ -1,0 +1,184 @@
+//! The tables in a PostgreSQL schema, and the migrations that create and upgrade them.
+//!
+//! One schema (`signalqueue` unless the URL says `?schema=`) holds everything. Its table
+//! `migrations` records, for each component sharing the schema (`queue` for this engine,
+//! `outbox` for the outbox of `send_in`), how many steps of it were applied and a random id made
+//! when the component was first created. A component's steps are only ever appended to, never
+//! edited, so a database made by any earlier build upgrades on open.
+
+use tokio_postgres::GenericClient;
+
+/// The component name of the engine's own tables in `migrations`.
+pub(crate) const QUEUE_COMPONENT: &str = "queue";
+
+/// The steps of the `queue` component. `{schema}` is replaced by the quoted schema name.
+pub(crate) const QUEUE_STEPS: &[&str] = &[
+    // Step 1.
+    r#"
+    CREATE TABLE {schema}.entries (
+        -- An identity, never reused, so a stale claim token never matches a later entry.
+        id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        queue        text        NOT NULL,
+        payload      bytea       NOT NULL,
+        -- From when the entry may be claimed (a retry's `not_before`), when not leased.
+        available_at timestamptz NOT NULL DEFAULT now(),
+        -- When the current lease ends; NULL when nobody holds the entry.
+        lease_until  timestamptz,
+        -- Bumped at every claim; a token must present the current one.
+        fence        bigint      NOT NULL DEFAULT 0,
+        deliveries   int         NOT NULL DEFAULT 0,
+        enqueued_at  timestamptz NOT NULL DEFAULT now()
+    );
+    -- The claim walks the unleased entries of one queue in id order; partial, so entries in
+    -- flight are not in its way.
+    CREATE INDEX entries_ready ON {schema}.entries (queue, id) WHERE lease_until IS NULL;
+    -- Expired leases, and the earliest lease end a waiting claim sleeps until.
+    CREATE INDEX entries_leased ON {schema}.entries (queue, lease_until)
+        WHERE lease_until IS NOT NULL;
+    CREATE TABLE {schema}.dead (
+        id      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        queue   text        NOT NULL,
+        payload bytea       NOT NULL,
+        reason  text        NOT NULL,
+        died_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX dead_by_queue ON {schema}.dead (queue, id);
+    CREATE INDEX dead_by_age ON {schema}.dead (queue, died_at);
+    -- Whoever inserts (this engine, `send_in` inside an app's transaction, another language's
+    -- INSERT), idle workers are told at commit: once per statement and queue, on the channel
+    -- `SCHEMA.entries`, with the queue's name as the payload.
+    CREATE FUNCTION {schema}.notify_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.entries', queue)
+        FROM (SELECT DISTINCT queue FROM inserted) AS queues;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER entries_notify AFTER INSERT ON {schema}.entries
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_entries();
+    "#,
+];
+
+/// Why [`migrate`] failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MigrationError {
+    /// PostgreSQL refused a statement, or the connection broke.
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database was migrated by a newer build of signalqueue.
+    #[error("the `{component}` tables of schema `{schema}` are at version {found}, newer than this build of signalqueue knows ({known}); upgrade signalqueue in this program")]
+    Newer {
+        /// The schema.
+        schema: String,
+        /// The component (`queue`, `outbox`).
+        component: String,
+        /// The version recorded in `migrations`.
+        found: i32,
+        /// How many steps this build has.
+        known: usize,
+    },
+    /// The schema name cannot be used.
+    #[error("{0}")]
+    BadSchema(String),
+}
+
+/// `schema` as a quoted SQL identifier.
+pub(crate) fn quoted(schema: &str) -> String {
+    format!("\"{}\"", schema.replace('"', "\"\""))
+}
+
+/// The `LISTEN`/`NOTIFY` channel on which inserts into `schema.entries` are announced.
+pub(crate) fn channel(schema: &str) -> String {
+    format!("{schema}.entries")
+}
+
+/// Brings `component` of `schema` up to `steps.len()` steps; returns the component's instance
+/// id (made at random when the component was first created, the same ever after).
+///
+/// Everything happens in one transaction (a savepoint, when `client` is a transaction already)
+/// holding an advisory lock derived from the schema's name, so processes starting together on
+/// an empty database wait for each other instead of all creating the tables. It creates the
+/// schema and its `migrations` table if missing, reads the component's version, refuses one
+/// newer than `steps` ([`MigrationError::Newer`]: "upgrade signalqueue"), applies the missing
+/// steps in order and records the new version. Each step is SQL, possibly several statements,
+/// in which `{schema}` stands for the quoted schema name. Append steps; never edit one.
+pub(crate) async fn migrate<C: GenericClient>(
+    client: &mut C,
+    schema: &str,
+    component: &str,
+    steps: &[&str],
+) -> Result<String, MigrationError> {
+    super::url::check_schema(schema).map_err(MigrationError::BadSchema)?;
+    let name = quoted(schema);
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])
+        .await?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {name};
+         CREATE TABLE IF NOT EXISTS {name}.migrations (
+             component text PRIMARY KEY,
+             version   int  NOT NULL,
+             instance  text NOT NULL
+         );"
+    ))
+    .await?;
+    let row = tx
+        .query_opt(
+            &format!("SELECT version, instance FROM {name}.migrations WHERE component = $1"),
+            &[&component],
+        )
+        .await?;
+    let (version, instance) = match row {
+        Some(row) => (row.get::<_, i32>(0), row.get::<_, String>(1)),
+        None => (0, ulid::Ulid::new().to_string()),
+    };
+    let applied = usize::try_from(version).unwrap_or(0);
+    if applied > steps.len() {
+        return Err(MigrationError::Newer {
+            schema: schema.to_string(),
+            component: component.to_string(),
+            found: version,
+            known: steps.len(),
+        });
+    }
+    for step in &steps[applied..] {
+        tx.batch_execute(&step.replace("{schema}", &name)).await?;
+    }
+    let target = i32::try_from(steps.len()).unwrap_or(i32::MAX);
+    tx.execute(
+        &format!(
+            "INSERT INTO {name}.migrations (component, version, instance) VALUES ($1, $2, $3)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version"
+        ),
+        &[&component, &target, &instance],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(instance)
+}
+
+/// The advisory lock key of a schema's migrations: FNV-1a of a fixed prefix and the name, so
+/// every build (and every component) agrees on it without asking the server.
+fn lock_key(schema: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "signalqueue.migrate.".bytes().chain(schema.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_keys_differ_by_schema_and_never_change() {
+        assert_ne!(lock_key("signalqueue"), lock_key("signalqueue2"));
+        // Every build must take the same lock, or two versions could migrate at once: the
+        // key of a schema is fixed forever.
+        assert_eq!(lock_key("signalqueue"), 6_790_084_362_329_801_802);
+        assert_eq!(quoted("a\"b"), "\"a\"\"b\"");
+    }
+}

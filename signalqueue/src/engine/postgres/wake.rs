@@ -1,0 +1,135 @@
+//! Waking waiting claims without polling: one `LISTEN` connection per engine.
+//!
+//! The trigger on `entries` sends `NOTIFY "SCHEMA.entries", 'QUEUE'` when a transaction that
+//! inserted entries commits, whoever inserted them; retries and releases notify too. A task
+//! keeps one connection listening on the channel and wakes this engine's waiting claims when
+//! their queue is named. When that connection breaks (the server restarted, the network
+//! dropped), the task reconnects with a backoff, and wakes every waiting claim once it listens
+//! again, because notifications sent while it was away are lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::schema;
+
+/// The first wait before reconnecting a broken listener; doubled at each failure.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The listening task of one engine; stopped when dropped.
+pub(crate) struct Listener {
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Starts listening for inserts into `queue` of `schema`, waking `arrived`'s waiters; the
+    /// first connection is made in the background.
+    pub(crate) fn spawn(
+        config: tokio_postgres::Config,
+        schema: &str,
+        queue: String,
+        shown: String,
+        arrived: Arc<Notify>,
+    ) -> Listener {
+        let channel = schema::channel(schema);
+        let task = tokio::spawn(listen(config, channel, queue, shown, arrived));
+        Listener { task }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Listens until aborted, reconnecting after every failure.
+async fn listen(
+    config: tokio_postgres::Config,
+    channel: String,
+    queue: String,
+    shown: String,
+    arrived: Arc<Notify>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut was_up = false;
+    loop {
+        let mut up = false;
+        let ended = session(&config, &channel, &queue, &arrived, &mut up).await;
+        if up {
+            backoff = MIN_BACKOFF;
+        }
+        // One warning per outage, not one per attempt while the server is down.
+        if up || was_up {
+            tracing::warn!(
+                engine = %shown,
+                error = %ended,
+                "the PostgreSQL wake-up connection broke; reconnecting (waiting claims look every poll interval meanwhile)"
+            );
+        } else {
+            tracing::debug!(engine = %shown, error = %ended, "cannot open the PostgreSQL wake-up connection yet");
+        }
+        was_up = up;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection's life: connect, `LISTEN`, then pass notifications on until it breaks.
+/// Returns why it ended; sets `up` once it listened.
+async fn session(
+    config: &tokio_postgres::Config,
+    channel: &str,
+    queue: &str,
+    arrived: &Notify,
+    up: &mut bool,
+) -> String {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(pair) => pair,
+        Err(e) => return e.to_string(),
+    };
+    // The connection must be polled for the LISTEN to be answered, so both are driven here.
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let wake = |message: AsyncMessage| {
+        if let AsyncMessage::Notification(n) = message {
+            if n.payload() == queue {
+                arrived.notify_waiters();
+            }
+        }
+    };
+    {
+        let listen_sql = format!("LISTEN {}", schema::quoted(channel));
+        let listen = client.batch_execute(&listen_sql);
+        tokio::pin!(listen);
+        loop {
+            tokio::select! {
+                done = &mut listen => match done {
+                    Ok(()) => break,
+                    Err(e) => return e.to_string(),
+                },
+                message = messages.next() => match message {
+                    Some(Ok(message)) => wake(message),
+                    Some(Err(e)) => return e.to_string(),
+                    None => return "the connection closed".into(),
+                },
+            }
+        }
+    }
+    *up = true;
+    // Whatever was inserted while nobody listened is found by looking again.
+    arrived.notify_waiters();
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(message) => wake(message),
+            Err(e) => return e.to_string(),
+        }
+    }
+    drop(client);
+    "the connection closed".into()
+}

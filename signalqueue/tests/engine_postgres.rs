@@ -1,0 +1,526 @@
+//! The engine contract, run against `postgres://` on the PostgreSQL at 127.0.0.1:5432 (trust
+//! auth, database `test`; `SQ_PG_URL` overrides), plus what only PostgreSQL shows: the schema
+//! and its migrations, inserts made by hand as another language would make them, waking
+//! through `LISTEN`/`NOTIFY`, and a server crash and restart under a live engine (on a private
+//! server, see `support/postgres_server.rs`).
+//!
+//! Every fixture uses a schema of its own (`sq_test_<ulid>`), dropped at the end even when the
+//! test fails, so tests never share state. Without a reachable PostgreSQL the tests say so and
+//! pass, unless `SIGNALQUEUE_REQUIRE_POSTGRES=1`.
+
+#[path = "support/contract.rs"]
+mod contract;
+#[path = "support/postgres_server.rs"]
+mod postgres_server;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use signalqueue::engine::{self, Colocation, EngineError, EngineOptions, SharedEngine};
+use signalqueue::Error;
+
+use contract::{claim_all, counts, item, items, texts, tokens, LONG_LEASE};
+use postgres_server::PostgresServer;
+
+/// The server the tests use, without `?schema=`.
+fn server_url() -> String {
+    std::env::var("SQ_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// `url` with `?schema=` (or `&schema=`) appended.
+fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
+/// A connection of our own, as another program would have.
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = url
+        .parse::<tokio_postgres::Config>()?
+        .connect_timeout(Duration::from_secs(5))
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// One private schema on the test server; dropped with everything in it at the end.
+struct Pg {
+    schema: String,
+    url: String,
+}
+
+impl Pg {
+    /// A fresh schema name (created by the first engine opened on it), or `None` with a loud
+    /// note when PostgreSQL is not reachable and not required.
+    async fn new() -> Option<Pg> {
+        if let Err(e) = connect(&server_url()).await {
+            if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {e}");
+            }
+            eprintln!(
+                "\n*** SKIPPED: no PostgreSQL at `{}` ({e}); set SQ_PG_URL, or \
+                 SIGNALQUEUE_REQUIRE_POSTGRES=1 to make this a failure ***\n",
+                server_url()
+            );
+            return None;
+        }
+        let schema = format!(
+            "sq_test_{}",
+            signalqueue::EnvelopeId::new().to_string().to_lowercase()
+        );
+        let url = with_schema(&server_url(), &schema);
+        Some(Pg { schema, url })
+    }
+
+    /// A connection of our own to the server, as another program would have.
+    async fn client(&self) -> tokio_postgres::Client {
+        connect(&server_url()).await.expect("connect")
+    }
+
+    /// `SCHEMA.TABLE`, quoted.
+    fn table(&self, table: &str) -> String {
+        format!("\"{}\".{table}", self.schema)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // The test's runtime may be unwinding: drop the schema from a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(client) = connect(&server_url()).await {
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+impl contract::Fixture for Pg {
+    async fn open(&self, options: EngineOptions) -> SharedEngine {
+        engine::open(&self.url, options)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.url))
+    }
+}
+
+contract::engine_contract_tests!(optional: Pg::new);
+
+/// Options for queue `default` that never poll within a test: only a notification, or the
+/// engine's own sleep until a due time, can end a wait early.
+fn no_polling() -> EngineOptions {
+    let mut options = EngineOptions::new("default");
+    options.poll_interval = Duration::from_secs(600);
+    options
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_forms_and_redaction() {
+    let Some(pg) = Pg::new().await else { return };
+    // Trust authentication ignores the password, so a URL with one opens too.
+    let secret = server_url().replacen("postgres@", "postgres:s3cret@", 1);
+    assert!(secret.contains(":s3cret@"), "{secret}");
+    let engine = engine::open(
+        &with_schema(&secret, &pg.schema),
+        EngineOptions::new("default"),
+    )
+    .await
+    .expect("open");
+    assert_eq!(engine.kind(), "postgres");
+    let shown = engine.describe();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("postgres:***@"), "{shown}");
+    engine.ping().await.expect("ping");
+
+    let other = engine::open(
+        &with_schema(
+            &server_url().replacen("postgres://", "postgresql://", 1),
+            &pg.schema,
+        ),
+        EngineOptions::new("default"),
+    )
+    .await
+    .expect("open postgresql://");
+    other
+        .enqueue(&[item("via-postgresql")])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+
+    let refused = |result: Result<SharedEngine, Error>| match result {
+        Ok(_) => panic!("expected the URL to be refused"),
+        Err(e) => e.to_string(),
+    };
+    let err =
+        refused(engine::open(&with_schema(&secret, "no-dash"), EngineOptions::new("q")).await);
+    assert!(err.contains("not a plain identifier"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    let err = refused(
+        engine::open(
+            &format!("{secret}?sslmode=require"),
+            EngineOptions::new("q"),
+        )
+        .await,
+    );
+    assert!(err.contains("needs TLS"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    let err = refused(engine::open(&format!("{secret}?pool=3"), EngineOptions::new("q")).await);
+    assert!(err.contains("unknown parameter `pool`"), "{err}");
+
+    // Nobody listens on a fresh port: unavailable, quickly, and without the password.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("probe")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let started = Instant::now();
+    match engine::open(
+        &format!("postgres://app:s3cret@127.0.0.1:{port}/test"),
+        EngineOptions::new("q"),
+    )
+    .await
+    {
+        Err(Error::Engine(e @ EngineError::Unavailable { .. })) => {
+            let err = e.to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("app:***@"), "{err}");
+        }
+        Err(e) => panic!("expected Unavailable, got {e}"),
+        Ok(_) => panic!("nothing listens there"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_safe_to_race() {
+    let Some(pg) = Pg::new().await else { return };
+    // Eight processes starting at once on an empty database.
+    let mut opens = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let url = pg.url.clone();
+        opens.spawn(async move { engine::open(&url, EngineOptions::new(format!("q{i}"))).await });
+    }
+    let mut engines = Vec::new();
+    while let Some(opened) = opens.join_next().await {
+        engines.push(
+            opened
+                .expect("task")
+                .expect("every concurrent open succeeds"),
+        );
+    }
+    let client = pg.client().await;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT component, version, instance FROM {}",
+                pg.table("migrations")
+            ),
+            &[],
+        )
+        .await
+        .expect("read migrations");
+    assert_eq!(rows.len(), 1, "one row: the `queue` component");
+    let component: String = rows[0].get(0);
+    let version: i32 = rows[0].get(1);
+    let instance: String = rows[0].get(2);
+    assert_eq!(component, "queue");
+    assert_eq!(version, 1);
+    for engine in &engines {
+        assert_eq!(
+            engine.colocation(),
+            Some(Colocation::Postgres {
+                schema: pg.schema.clone(),
+                instance: instance.clone(),
+            })
+        );
+    }
+    // Opening again changes nothing (and would fail if it ran a step twice).
+    let again = contract::Fixture::open(&pg, EngineOptions::new("default")).await;
+    again
+        .enqueue(&[item("after-reopen")])
+        .await
+        .expect("enqueue");
+    let rows = client
+        .query(
+            &format!("SELECT version, instance FROM {}", pg.table("migrations")),
+            &[],
+        )
+        .await
+        .expect("read migrations");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[0].get::<_, String>(1), instance);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let Some(pg) = Pg::new().await else { return };
+    drop(contract::Fixture::open(&pg, EngineOptions::new("default")).await);
+    pg.client()
+        .await
+        .execute(
+            &format!(
+                "UPDATE {} SET version = version + 1",
+                pg.table("migrations")
+            ),
+            &[],
+        )
+        .await
+        .expect("pretend a newer build migrated");
+    let err = match engine::open(&pg.url, EngineOptions::new("default")).await {
+        Ok(_) => panic!("a newer schema must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("newer than this build"), "{err}");
+    assert!(err.contains("upgrade signalqueue"), "{err}");
+    assert!(err.contains("version 2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_insert_is_claimed_and_wakes_a_waiting_claim() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let client = pg.client().await;
+    let insert = format!(
+        "INSERT INTO {} (queue, payload) VALUES ($1, $2)",
+        pg.table("entries")
+    );
+
+    // As another language would enqueue: one INSERT, nothing else.
+    client
+        .execute(&insert, &[&"default", &b"by-hand".as_slice()])
+        .await
+        .expect("insert by hand");
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+    let got = claim_all(&engine, 10).await;
+    assert_eq!(texts(&got), ["by-hand"]);
+    assert_eq!(got[0].deliveries, 1);
+    assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true]);
+
+    let claimer = engine.clone();
+    let waiting = tokio::spawn(async move {
+        claimer
+            .claim(10, LONG_LEASE, Duration::from_secs(120))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Another queue's insert notifies too; the claim looks, finds nothing, waits on.
+    client
+        .execute(&insert, &[&"another-queue", &b"not-mine".as_slice()])
+        .await
+        .expect("insert by hand");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the claim returned without an entry"
+    );
+
+    let sent = Instant::now();
+    client
+        .execute(&insert, &[&"default", &b"wake".as_slice()])
+        .await
+        .expect("insert by hand");
+    let got = waiting.await.expect("claim task").expect("claim");
+    let woke_after = sent.elapsed();
+    assert_eq!(texts(&got), ["wake"]);
+    assert!(
+        woke_after < Duration::from_secs(3),
+        "the claim took {woke_after:?} to see the insert: the NOTIFY did not wake it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_or_retry_through_another_handle_wakes_a_waiting_claim() {
+    let Some(pg) = Pg::new().await else { return };
+    // Two handles, as two processes: the worker's own wake-ups do not reach the claimer, only
+    // the NOTIFY of the release or retry can.
+    let worker = contract::Fixture::open(&pg, no_polling()).await;
+    let claimer = contract::Fixture::open(&pg, no_polling()).await;
+    worker.enqueue(&items("held", 2)).await.expect("enqueue");
+    let held = claim_all(&worker, 10).await;
+    assert_eq!(texts(&held), ["held-0", "held-1"]);
+
+    for (i, how) in ["release", "retry"].into_iter().enumerate() {
+        let waiting = {
+            let claimer = claimer.clone();
+            tokio::spawn(
+                async move { claimer.claim(1, LONG_LEASE, Duration::from_secs(120)).await },
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "{how}: the claim returned early");
+        let sent = Instant::now();
+        if how == "release" {
+            worker
+                .release(std::slice::from_ref(&held[i].token))
+                .await
+                .expect("release");
+        } else {
+            assert!(worker
+                .retry(&held[i].token, b"held-1-again", SystemTime::now())
+                .await
+                .expect("retry"));
+        }
+        let got = waiting.await.expect("claim task").expect("claim");
+        let woke_after = sent.elapsed();
+        assert_eq!(got.len(), 1, "{how}");
+        assert!(
+            woke_after < Duration::from_secs(3),
+            "{how}: the claim took {woke_after:?}: no notification woke it"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_retry_is_claimed_without_waiting_for_the_poll_interval() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    engine.enqueue(&[item("again")]).await.expect("enqueue");
+    let first = contract::claim_one(&engine, LONG_LEASE).await;
+    let due = SystemTime::now() + Duration::from_secs(1);
+    assert!(engine
+        .retry(&first.token, b"again-2", due)
+        .await
+        .expect("retry"));
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 1, 0, 0));
+    let started = Instant::now();
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::from_secs(120))
+        .await
+        .expect("claim");
+    assert_eq!(texts(&got), ["again-2"]);
+    assert_eq!(got[0].deliveries, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the due retry took {:?}: the claim slept for its poll interval",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colocation_names_the_schema_and_its_instance() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, EngineOptions::new("default")).await;
+    let instance: String = pg
+        .client()
+        .await
+        .query_one(
+            &format!(
+                "SELECT instance FROM {} WHERE component = 'queue'",
+                pg.table("migrations")
+            ),
+            &[],
+        )
+        .await
+        .expect("read the instance")
+        .get(0);
+    assert!(!instance.is_empty());
+    assert_eq!(
+        engine.colocation(),
+        Some(Colocation::Postgres {
+            schema: pg.schema.clone(),
+            instance,
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_handle_works_again_after_the_server_crashes_and_restarts() {
+    const N: usize = 200;
+    let Some(mut server) = PostgresServer::start() else {
+        return;
+    };
+    let url = server.url("sq_restart");
+    let mut options = EngineOptions::new("default");
+    options.poll_interval = Duration::from_millis(200);
+    let engine = engine::open(&url, options.clone()).await.expect("open");
+    let mut waiting_options = options.clone();
+    waiting_options.queue = "waiting".into();
+    let waiter = engine::open(&url, waiting_options).await.expect("open");
+
+    for batch in items("before", N).chunks(50) {
+        engine.enqueue(batch).await.expect("enqueue");
+    }
+    assert_eq!(
+        engine.counts().await.expect("counts"),
+        counts(N as u64, 0, 0, 0)
+    );
+
+    // A claim that waits across the crash and the restart.
+    let claimer = waiter.clone();
+    let waiting = tokio::spawn(async move {
+        claimer
+            .claim(10, LONG_LEASE, Duration::from_secs(120))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    server.kill();
+    // While the server is down calls fail, as unavailable, and do not hang.
+    let started = Instant::now();
+    let down = engine.enqueue(&[item("while-down")]).await;
+    assert!(
+        matches!(&down, Err(e) if e.is_unavailable()),
+        "expected Unavailable, got {down:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        !waiting.is_finished(),
+        "the waiting claim ended: {:?}",
+        waiting
+    );
+
+    server.restart();
+    // The same handle, not reopened, works again once the pool has fresh connections.
+    let deadline = Instant::now() + contract::EVENTUALLY;
+    let counted = loop {
+        match engine.counts().await {
+            Ok(c) => break c,
+            Err(e) if e.is_unavailable() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the engine did not come back: {e}\n{}", server.log()),
+        }
+    };
+    assert_eq!(
+        counted,
+        counts(N as u64, 0, 0, 0),
+        "everything enqueued before the crash is kept"
+    );
+    engine
+        .enqueue(&items("after", 3))
+        .await
+        .expect("enqueue after the restart");
+    let claimed = claim_all(&engine, 64).await;
+    assert_eq!(claimed.len(), N + 3);
+    let payloads = texts(&claimed);
+    let expected: Vec<String> = (0..N)
+        .map(|i| format!("before-{i}"))
+        .chain((0..3).map(|i| format!("after-{i}")))
+        .collect();
+    assert_eq!(payloads, expected, "in order, nothing lost, nothing twice");
+    assert!(engine
+        .ack(&tokens(&claimed))
+        .await
+        .expect("ack")
+        .into_iter()
+        .all(|acked| acked));
+
+    waiter
+        .enqueue(&[item("for-the-waiter")])
+        .await
+        .expect("enqueue");
+    let got = waiting
+        .await
+        .expect("claim task")
+        .expect("the waiting claim");
+    assert_eq!(texts(&got), ["for-the-waiter"]);
+}
