@@ -16,9 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use examples::{money, DemoDb, Event, Order, FORM_SUBMIT, ITEMS};
+use examples::{money, DemoDb, Event, Order, ITEMS};
 use serde::Deserialize;
-use signalqueue::Ref;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -40,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!(
         "demo_web: listening on http://{}/ (orders and event log in {})",
         listener.local_addr()?,
-        db.path().display()
+        db.describe()
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -118,25 +117,17 @@ async fn place_order(State(db): Db, Form(form): Form<Checkout>) -> Result<Redire
             "the quantity is 1 to 99".into(),
         ));
     }
-    let order = db
-        .place_order(
+    // Saves the order and queues FORM_SUBMIT (in one transaction on PostgreSQL); returns as
+    // soon as the queue (or the outbox) holds the signal, long before the worker runs it.
+    let (order, _signal) = db
+        .checkout(
             customer,
             item.to_string(),
             form.quantity,
             price * form.quantity,
         )
         .await
-        .map_err(internal)?;
-    // Queued, not run: this returns as soon as the queue holds the signal.
-    let _queued = FORM_SUBMIT.send(Ref::new(&order)).await.map_err(|e| {
-        Failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "order #{} is saved, but its signal was not queued: {e}",
-                order.id
-            ),
-        )
-    })?;
+        .map_err(|e| Failure(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     Ok(Redirect::to(&format!("/orders?placed={}", order.id)))
 }
 

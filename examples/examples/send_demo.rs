@@ -3,8 +3,7 @@
 //! queue file) and sends `FORM_SUBMIT` for each, by reference, to the configured default queue
 //! (`sqlite://signalqueue.db` when nothing is configured).
 
-use examples::{DemoDb, FORM_SUBMIT, TWO_ARGS};
-use signalqueue::Ref;
+use examples::{DemoDb, TWO_ARGS};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -16,15 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
     for i in 1..=n {
-        let order = db
-            .place_order("send_demo".into(), "Sample".into(), i, i * 1000)
+        let (order, signal) = db
+            .checkout("send_demo".into(), "Sample".into(), i, i * 1000)
             .await?;
-        let sent = FORM_SUBMIT.send(Ref::new(&order)).await?;
-        println!(
-            "sent examples.form_submit {} (order {})",
-            sent.id(),
-            order.id
-        );
+        println!("sent examples.form_submit {signal} (order {})", order.id);
     }
     let sent = TWO_ARGS.send(7, "x".into()).await?;
     println!("sent demo.two_args {}", sent.id());

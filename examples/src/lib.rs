@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use signalqueue::{async_signal, receiver, BoxError, Delivery, Ref};
 
-pub use crate::db::{now_ms, DemoDb, Event, Order, ITEMS};
+pub use crate::db::{now_ms, CheckoutError, DemoDb, Event, Order, ITEMS};
 
 /// Sent when the checkout form is submitted, with the order saved by then. Receivers get the
 /// order as it is when they run; one cancelled in between arrives as `None`.

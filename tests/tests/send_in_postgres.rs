@@ -111,7 +111,12 @@ async fn wait_for_lines(sb: &Sandbox, n: usize) {
 /// Every committed order was handled once with its row there; nothing for the rolled back.
 fn assert_every_row_was_there(journal: &[String], committed: &BTreeSet<i64>, stderr: &str) {
     let gone: Vec<&String> = journal.iter().filter(|l| l.ends_with(" gone")).collect();
-    assert!(gone.is_empty(), "receivers found no row: {gone:?}\n{stderr}");
+    assert!(
+        gone.is_empty(),
+        "receivers found no row {} times, e.g. {:?}",
+        gone.len(),
+        &gone[..gone.len().min(10)]
+    );
     let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
     for line in journal {
         let id: i64 = line
@@ -124,9 +129,19 @@ fn assert_every_row_was_there(journal: &[String], committed: &BTreeSet<i64>, std
     }
     let handled: BTreeSet<i64> = seen.keys().copied().collect();
     let rolled_back: Vec<&i64> = handled.difference(committed).collect();
-    assert!(rolled_back.is_empty(), "rolled-back orders were delivered: {rolled_back:?}");
+    assert!(
+        rolled_back.is_empty(),
+        "{} rolled-back orders were delivered, e.g. {:?}",
+        rolled_back.len(),
+        &rolled_back[..rolled_back.len().min(10)]
+    );
     let missing: Vec<&i64> = committed.difference(&handled).collect();
-    assert!(missing.is_empty(), "committed orders never handled: {missing:?}\n{stderr}");
+    assert!(
+        missing.is_empty(),
+        "{} committed orders never handled, e.g. {:?}\n{stderr}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     let twice: Vec<(&i64, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "handled more than once without any kill: {twice:?}");
 }
