@@ -16,7 +16,6 @@ mod dequeue;
 mod dump;
 mod list;
 mod purge;
-mod relay;
 pub(crate) mod render;
 mod run;
 mod send;
@@ -40,7 +39,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
             DeadAction::Purge(a) => dead::purge(a).await,
         },
         Some(Command::Send(args)) => send::send(args).await,
-        Some(Command::Relay) => relay::relay().await,
+        Some(Command::Relay) => crate::worker::relay::relay().await,
     }
 }
 

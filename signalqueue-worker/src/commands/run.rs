@@ -114,10 +114,6 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
         },
     ));
 
-    let relays = config
-        .outbox
-        .relay
-        .then(|| super::relay::Relays::start(&runtime, &config));
     let mut builder = Worker::builder()
         .runtime(runtime)
         .config(&config)
@@ -127,11 +123,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     for q in &args.queues {
         builder = builder.queue(q.clone());
     }
-    let summary = builder.build().run().await;
-    if let Some(relays) = relays {
-        relays.stop().await;
-    }
-    let summary = summary?;
+    let summary = builder.build().run().await?;
 
     let _ = admin_stop.send(());
     match tokio::time::timeout(Duration::from_secs(2), admin).await {

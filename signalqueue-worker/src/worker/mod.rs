@@ -51,6 +51,7 @@ mod handle;
 mod in_flight;
 mod lease;
 mod settle;
+pub(crate) mod relay;
 pub(crate) mod shutdown;
 
 pub use self::handle::DeadKind;
@@ -146,6 +147,7 @@ pub struct WorkerBuilder {
     metrics: Option<Arc<Metrics>>,
     registry: Option<&'static Registry>,
     on_outcome: Option<Hook>,
+    relay: Option<bool>,
 }
 
 impl std::fmt::Debug for WorkerBuilder {
@@ -245,6 +247,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// Whether this worker relays its runtime's outboxes into their queues (default: the
+    /// configuration's `[outbox] relay`, true unless set otherwise).
+    pub fn relay_outboxes(mut self, yes: bool) -> Self {
+        self.relay = Some(yes);
+        self
+    }
+
     /// The worker.
     pub fn build(self) -> Worker {
         Worker {
@@ -317,6 +326,7 @@ impl Worker {
             metrics: None,
             registry: None,
             on_outcome: None,
+            relay: None,
         }
     }
 
@@ -412,6 +422,12 @@ impl Worker {
             on_outcome: b.on_outcome,
         });
 
+        let relay = b
+            .relay
+            .unwrap_or_else(|| config.as_ref().is_none_or(|c| c.outbox.relay));
+        let batch = config.as_ref().map_or(500, |c| c.outbox.batch);
+        let relays = relay.then(|| relay::Relays::start(&shared.runtime, batch));
+
         let mut background = Vec::new();
         if let Some(signal) = b.shutdown {
             let stop = shared.stop.clone();
@@ -437,7 +453,11 @@ impl Worker {
             )));
         }
         if b.halt == Halt::WhenExhausted {
-            background.push(tokio::spawn(watch_exhausted(lanes.clone(), shared.clone())));
+            background.push(tokio::spawn(watch_exhausted(
+                lanes.clone(),
+                shared.clone(),
+                relay,
+            )));
         }
 
         for l in loops {
@@ -480,6 +500,9 @@ impl Worker {
         for task in background {
             task.abort();
         }
+        if let Some(relays) = relays {
+            relays.stop().await;
+        }
         let t = &shared.totals;
         Ok(Summary {
             handled: t.handled.load(Ordering::Relaxed),
@@ -516,9 +539,9 @@ async fn drain(shared: &Shared) {
     }
 }
 
-/// Stops the worker once its queues hold nothing pending, scheduled or in flight and it is
-/// handling nothing.
-async fn watch_exhausted(lanes: Vec<Arc<Lane>>, shared: Arc<Shared>) {
+/// Stops the worker once its queues hold nothing pending, scheduled or in flight, it is
+/// handling nothing, and (when it relays them) its outboxes are empty.
+async fn watch_exhausted(lanes: Vec<Arc<Lane>>, shared: Arc<Shared>, relaying: bool) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     'watch: loop {
@@ -535,6 +558,16 @@ async fn watch_exhausted(lanes: Vec<Arc<Lane>>, shared: Arc<Shared>) {
                 Ok(_) => continue 'watch,
                 Err(e) => {
                     tracing::warn!(queue = %lane.name, error = %e, "cannot count entries");
+                    continue 'watch;
+                }
+            }
+        }
+        for outbox in shared.runtime.outboxes().iter().filter(|_| relaying) {
+            match outbox.stats().await {
+                Ok(stats) if stats.depth == 0 => {}
+                Ok(_) => continue 'watch,
+                Err(e) => {
+                    tracing::warn!(outbox = %outbox.describe(), error = %e, "cannot count the outbox");
                     continue 'watch;
                 }
             }

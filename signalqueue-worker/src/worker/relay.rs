@@ -1,4 +1,5 @@
-//! `relay`: the outbox relay alone, and the relays every worker runs beside its claim loops.
+//! The outbox relays a worker runs beside its claim loops (one task per outbox of its runtime),
+//! and `signalqueue-worker relay`, which runs them alone.
 
 use std::process::ExitCode;
 
@@ -17,11 +18,11 @@ pub(crate) struct Relays {
 }
 
 impl Relays {
-    /// Starts one relay per outbox of `runtime`.
-    pub(crate) fn start(runtime: &Runtime, config: &Config) -> Relays {
+    /// Starts one relay per outbox of `runtime`, moving `batch` rows per outbox transaction.
+    pub(crate) fn start(runtime: &Runtime, batch: usize) -> Relays {
         let (stop, _) = watch::channel(false);
         let mut options = RelayOptions::default();
-        options.batch = config.outbox.batch;
+        options.batch = batch;
         let tasks = runtime
             .outboxes()
             .iter()
@@ -68,7 +69,7 @@ pub(crate) async fn relay() -> Result<ExitCode, Error> {
     for (name, engine) in runtime.queues() {
         println!("  queue {name}: {} {}", engine.kind(), engine.describe());
     }
-    let relays = Relays::start(&runtime, &config);
+    let relays = Relays::start(&runtime, config.outbox.batch);
     shutdown.await;
     relays.stop().await;
     Ok(ExitCode::SUCCESS)
