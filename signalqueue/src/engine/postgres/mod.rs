@@ -46,8 +46,9 @@ use crate::engine::{
 };
 use crate::error::Error;
 
-/// How many connections one engine's pool opens at most. Calls are short, and tokio-postgres
-/// pipelines, so a handful serve many concurrent tasks.
+/// How many connections one engine's pool opens at most. Each call holds one for a single
+/// statement (a transaction for dead-lettering), so a few serve many concurrent tasks; the cap
+/// keeps a burst of sends from taking a large share of the server's `max_connections`.
 const POOL_SIZE: usize = 16;
 
 /// How long a call waits for a free connection of the pool, or for a new one to be made,
