@@ -163,6 +163,8 @@ async fn the_url_forms_and_redaction() {
         refused(engine::open(&with_schema(&secret, "no-dash"), EngineOptions::new("q")).await);
     assert!(err.contains("not a plain identifier"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
+    // Without the TLS feature `require` is refused at once; with it, the test server's
+    // certificate is not trusted (or it has no TLS at all). Either way: no password shown.
     let err = refused(
         engine::open(
             &format!("{secret}?sslmode=require"),
@@ -170,7 +172,9 @@ async fn the_url_forms_and_redaction() {
         )
         .await,
     );
-    assert!(err.contains("needs TLS"), "{err}");
+    if cfg!(not(feature = "postgres-tls")) {
+        assert!(err.contains("feature `postgres-tls`"), "{err}");
+    }
     assert!(!err.contains("s3cret"), "{err}");
     let err = refused(engine::open(&format!("{secret}?pool=3"), EngineOptions::new("q")).await);
     assert!(err.contains("unknown parameter `pool`"), "{err}");
@@ -523,4 +527,56 @@ async fn the_same_handle_works_again_after_the_server_crashes_and_restarts() {
         .expect("claim task")
         .expect("the waiting claim");
     assert_eq!(texts(&got), ["for-the-waiter"]);
+}
+
+#[cfg(feature = "postgres-tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_speaks_tls_and_verifies_the_server() {
+    let Some(server) = PostgresServer::start_tls() else {
+        return;
+    };
+    // The server refuses TCP connections without TLS (pg_hba.conf `hostnossl ... reject`).
+    let plain = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=disable",
+        server.port()
+    );
+    match engine::open(&plain, EngineOptions::new("default")).await {
+        Ok(_) => panic!("the server must refuse a connection without TLS"),
+        Err(e) => assert!(e.to_string().contains("no encryption"), "{e}"),
+    }
+    // Its certificate is self-signed: not trusted unless the URL says so.
+    let untrusted = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=require",
+        server.port()
+    );
+    assert!(engine::open(&untrusted, EngineOptions::new("default"))
+        .await
+        .is_err());
+
+    let url = format!("{untrusted}&sslrootcert={}", server.certificate().display());
+    let mut options = no_polling();
+    options.queue = "tls".into();
+    let engine = engine::open(&url, options).await.expect("open over TLS");
+    let claimer = engine.clone();
+    // The wake-up connection speaks TLS too: an enqueue by another handle wakes the claim.
+    let waiting = tokio::spawn(async move {
+        claimer
+            .claim(10, LONG_LEASE, Duration::from_secs(120))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut other_options = no_polling();
+    other_options.queue = "tls".into();
+    let other = engine::open(&url, other_options)
+        .await
+        .expect("open over TLS");
+    let sent = Instant::now();
+    other.enqueue(&[item("over-tls")]).await.expect("enqueue");
+    let got = waiting.await.expect("claim task").expect("claim");
+    assert_eq!(texts(&got), ["over-tls"]);
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        sent.elapsed()
+    );
 }

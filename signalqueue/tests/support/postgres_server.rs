@@ -26,6 +26,8 @@ pub(crate) struct PostgresServer {
     port: u16,
     /// Run the commands as the `postgres` user (the tests run as root).
     as_postgres: bool,
+    /// Accepts TLS connections only, with the certificate `cert.pem` for `localhost`.
+    tls: bool,
     running: bool,
 }
 
@@ -33,6 +35,17 @@ impl PostgresServer {
     /// Makes a cluster and starts it; `None` (after saying why) when the server binaries are
     /// not installed, unless `SIGNALQUEUE_REQUIRE_POSTGRES=1`, which makes that a panic.
     pub(crate) fn start() -> Option<PostgresServer> {
+        PostgresServer::start_with(false)
+    }
+
+    /// Like [`PostgresServer::start`], but the server accepts TCP connections over TLS only,
+    /// with a self-signed certificate for `localhost` made by the `openssl` command (its PEM
+    /// file is [`PostgresServer::certificate`]).
+    pub(crate) fn start_tls() -> Option<PostgresServer> {
+        PostgresServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<PostgresServer> {
         let Some(bin) = find_bin() else {
             let why = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (Debian: apt-get install postgresql)";
             if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
@@ -56,6 +69,7 @@ impl PostgresServer {
             dir,
             port: 0,
             as_postgres,
+            tls,
             running: false,
         };
         let data = server.data();
@@ -68,6 +82,9 @@ impl PostgresServer {
             .output()
             .expect("run initdb");
         assert!(out.status.success(), "initdb failed: {}", text(&out));
+        if tls {
+            server.make_certificate();
+        }
         // A free port can be taken between the probe and the server's bind: try a few.
         let mut last_error = String::new();
         for _ in 0..5 {
@@ -91,6 +108,11 @@ impl PostgresServer {
             "postgres://postgres@127.0.0.1:{}/postgres?schema={schema}",
             self.port
         )
+    }
+
+    /// The PEM file of the server's certificate (TLS servers only).
+    pub(crate) fn certificate(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
     }
 
     /// The server's log so far, for assertion messages.
@@ -129,17 +151,71 @@ impl PostgresServer {
         }
     }
 
+    /// A self-signed certificate for `localhost`, and a `pg_hba.conf` that refuses TCP
+    /// connections without TLS.
+    fn make_certificate(&self) {
+        let dir = self.dir.path();
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
+            .arg("-keyout")
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run openssl (is it installed?)");
+        assert!(out.status.success(), "openssl req failed: {}", text(&out));
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostssl all all ::1/128 trust\n\
+             hostnossl all all 0.0.0.0/0 reject\n\
+             hostnossl all all ::/0 reject\n",
+        )
+        .expect("write pg_hba.conf");
+        // PostgreSQL wants its key readable by its own user only.
+        for file in ["key.pem", "cert.pem"] {
+            let path = dir.join(file);
+            if self.as_postgres {
+                let out = Command::new("chown")
+                    .arg("postgres:")
+                    .arg(&path)
+                    .output()
+                    .expect("run chown");
+                assert!(out.status.success(), "chown: {}", text(&out));
+            }
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
     fn launch(&mut self) -> Result<(), String> {
         let dir = self.dir.path();
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1",
             self.port,
             dir.display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                dir.join("cert.pem").display(),
+                dir.join("key.pem").display()
+            ));
+        }
         let out = self
             .command("pg_ctl")
             .arg("-D")

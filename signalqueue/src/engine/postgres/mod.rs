@@ -24,6 +24,7 @@
 
 mod error;
 pub(crate) mod schema;
+mod tls;
 mod url;
 mod wake;
 
@@ -34,10 +35,10 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::Notify;
-use tokio_postgres::NoTls;
 
 use self::error::{engine_error, pool_error};
 use self::schema::MigrationError;
+use self::tls::Tls;
 use self::wake::Listener;
 use crate::engine::{
     ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
@@ -45,8 +46,9 @@ use crate::engine::{
 };
 use crate::error::Error;
 
-/// How many connections one engine's pool opens at most. Calls are short, and tokio-postgres
-/// pipelines, so a handful serve many concurrent tasks.
+/// How many connections one engine's pool opens at most. Each call holds one for a single
+/// statement (a transaction for dead-lettering), so a few serve many concurrent tasks; the cap
+/// keeps a burst of sends from taking a large share of the server's `max_connections`.
 const POOL_SIZE: usize = 16;
 
 /// How long a call waits for a free connection of the pool, or for a new one to be made,
@@ -91,15 +93,21 @@ impl PostgresEngine {
             message,
         })?;
         let shown = parsed.shown.clone();
-        let manager = Manager::from_config(
-            parsed.config.clone(),
-            NoTls,
-            // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke
-            // under a call is closed by then, and is dropped on its way back to the pool.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let tls = Tls::for_url(&parsed).map_err(|message| Error::Config {
+            origin: format!("queue `{}` (`{shown}`)", options.queue),
+            message,
+        })?;
+        // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke
+        // under a call is closed by then, and is dropped on its way back to the pool.
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let config = parsed.config.clone();
+        let manager = match tls.clone() {
+            Tls::Plain => Manager::from_config(config, tokio_postgres::NoTls, recycling),
+            #[cfg(feature = "postgres-tls")]
+            Tls::Native(connector) => Manager::from_config(config, connector, recycling),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -140,6 +148,7 @@ impl PostgresEngine {
         let arrived = Arc::new(Notify::new());
         let listener = Listener::spawn(
             parsed.config.clone(),
+            tls,
             &parsed.schema,
             options.queue.clone(),
             shown.clone(),

@@ -4,6 +4,7 @@
 //! parameter is taken out. Only a few query parameters are accepted, so that a typo such as
 //! `?shcema=` is an error at start-up rather than a queue in the wrong schema.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
@@ -16,7 +17,7 @@ pub(crate) const DEFAULT_SCHEMA: &str = "signalqueue";
 const MAX_SCHEMA_LEN: usize = 50;
 
 /// The query parameters a queue URL may carry.
-const ALLOWED_PARAMS: &str = "`sslmode` (disable, prefer, require), `schema`, `connect_timeout` (seconds), `application_name`";
+const ALLOWED_PARAMS: &str = "`sslmode` (disable, prefer, require), `sslrootcert` (a PEM file), `schema`, `connect_timeout` (seconds), `application_name`";
 
 /// How long opening one connection may take before the call fails with `Unavailable`, unless
 /// the URL says `connect_timeout`.
@@ -31,6 +32,11 @@ pub(crate) struct PgUrl {
     pub(crate) schema: String,
     /// The URL with its password replaced by `***`, for logs and errors.
     pub(crate) shown: String,
+    /// `sslrootcert`: the certificate (PEM) that signed the server's, trusted besides the
+    /// system's store.
+    // Read only by the TLS connector, which builds without `postgres-tls` do not have.
+    #[cfg_attr(not(feature = "postgres-tls"), allow(dead_code))]
+    pub(crate) root_cert: Option<PathBuf>,
 }
 
 /// Parses a `postgres://` or `postgresql://` URL; the error says what is wrong and what is
@@ -49,13 +55,14 @@ pub(crate) fn parse(url: &str) -> Result<PgUrl, String> {
     let mut schema = DEFAULT_SCHEMA.to_string();
     let mut kept: Vec<(String, String)> = Vec::new();
     let mut connect_timeout = false;
+    let mut root_cert = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "schema" => schema = value.into_owned(),
+            "sslrootcert" => root_cert = Some(PathBuf::from(&*value)),
             "sslmode" => {
                 match &*value {
-                    "disable" | "prefer" => {}
-                    "require" => {}
+                    "disable" | "prefer" | "require" => {}
                     other => {
                         return Err(format!(
                             "`sslmode={other}` in `{shown}` is not supported; use `disable`, `prefer` or `require`"
@@ -105,9 +112,15 @@ pub(crate) fn parse(url: &str) -> Result<PgUrl, String> {
             "`{shown}` names no user; write `postgres://USER@HOST:PORT/DATABASE`"
         ));
     }
-    if config.get_ssl_mode() == SslMode::Require {
+    let tls = config.get_ssl_mode() == SslMode::Require;
+    if tls && !cfg!(feature = "postgres-tls") {
         return Err(format!(
-            "`sslmode=require` in `{shown}` needs TLS, which this build of signalqueue does not include; use `sslmode=disable` or `sslmode=prefer` (which connect without TLS), or reach the server through a TLS tunnel"
+            "`sslmode=require` in `{shown}` needs TLS, which this build does not include; enable the cargo feature `postgres-tls` of `signalqueue` (it needs `libssl-dev` to build), or use `sslmode=disable`"
+        ));
+    }
+    if root_cert.is_some() && !tls {
+        return Err(format!(
+            "`sslrootcert` in `{shown}` is only used with `sslmode=require`; add that, or remove `sslrootcert`"
         ));
     }
     if !connect_timeout {
@@ -129,6 +142,7 @@ pub(crate) fn parse(url: &str) -> Result<PgUrl, String> {
         config,
         schema,
         shown,
+        root_cert,
     })
 }
 
@@ -185,12 +199,26 @@ mod tests {
         for bad in [
             "postgres://app:s3cret@db/shop?schema=no-dash",
             "postgres://app:s3cret@db/shop?nope=1",
-            "postgres://app:s3cret@db/shop?sslmode=require",
+            "postgres://app:s3cret@db/shop?sslrootcert=/x",
             "postgres://app:s3cret@db/shop?sslmode=verify-full",
         ] {
             let err = parse(bad).expect_err(bad);
             assert!(!err.contains("s3cret"), "{err}");
             assert!(err.contains("app:***@db"), "{err}");
+        }
+    }
+
+    #[test]
+    fn sslmode_require_needs_the_tls_feature() {
+        let parsed = parse("postgres://u@h/d?sslmode=require&sslrootcert=/etc/ca.pem");
+        if cfg!(feature = "postgres-tls") {
+            let u = parsed.expect("valid with the feature");
+            assert_eq!(u.config.get_ssl_mode(), SslMode::Require);
+            assert_eq!(u.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        } else {
+            let err = parsed.unwrap_err();
+            assert!(err.contains("needs TLS"), "{err}");
+            assert!(err.contains("feature `postgres-tls`"), "{err}");
         }
     }
 
@@ -206,8 +234,8 @@ mod tests {
         assert!(err.contains("unknown parameter `shcema`"), "{err}");
         assert!(err.contains("`sslmode`"), "{err}");
         assert!(err.contains("`schema`"), "{err}");
-        let err = parse("postgres://u@h/d?sslmode=require").unwrap_err();
-        assert!(err.contains("needs TLS"), "{err}");
+        let err = parse("postgres://u@h/d?sslrootcert=/ca.pem").unwrap_err();
+        assert!(err.contains("only used with `sslmode=require`"), "{err}");
         let err = parse("postgres:///d").unwrap_err();
         assert!(err.contains("names no host"), "{err}");
     }

@@ -13,9 +13,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{AsyncMessage, Socket};
 
 use super::schema;
+use super::tls::Tls;
 
 /// The first wait before reconnecting a broken listener; doubled at each failure.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -32,13 +34,14 @@ impl Listener {
     /// first connection is made in the background.
     pub(crate) fn spawn(
         config: tokio_postgres::Config,
+        tls: Tls,
         schema: &str,
         queue: String,
         shown: String,
         arrived: Arc<Notify>,
     ) -> Listener {
         let channel = schema::channel(schema);
-        let task = tokio::spawn(listen(config, channel, queue, shown, arrived));
+        let task = tokio::spawn(listen(config, tls, channel, queue, shown, arrived));
         Listener { task }
     }
 }
@@ -52,6 +55,7 @@ impl Drop for Listener {
 /// Listens until aborted, reconnecting after every failure.
 async fn listen(
     config: tokio_postgres::Config,
+    tls: Tls,
     channel: String,
     queue: String,
     shown: String,
@@ -61,7 +65,31 @@ async fn listen(
     let mut was_up = false;
     loop {
         let mut up = false;
-        let ended = session(&config, &channel, &queue, &arrived, &mut up).await;
+        let ended = match &tls {
+            Tls::Plain => {
+                session(
+                    &config,
+                    tokio_postgres::NoTls,
+                    &channel,
+                    &queue,
+                    &arrived,
+                    &mut up,
+                )
+                .await
+            }
+            #[cfg(feature = "postgres-tls")]
+            Tls::Native(connector) => {
+                session(
+                    &config,
+                    connector.clone(),
+                    &channel,
+                    &queue,
+                    &arrived,
+                    &mut up,
+                )
+                .await
+            }
+        };
         if up {
             backoff = MIN_BACKOFF;
         }
@@ -83,14 +111,21 @@ async fn listen(
 
 /// One connection's life: connect, `LISTEN`, then pass notifications on until it breaks.
 /// Returns why it ended; sets `up` once it listened.
-async fn session(
+async fn session<T>(
     config: &tokio_postgres::Config,
+    tls: T,
     channel: &str,
     queue: &str,
     arrived: &Notify,
     up: &mut bool,
-) -> String {
-    let (client, mut connection) = match config.connect(NoTls).await {
+) -> String
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, mut connection) = match config.connect(tls).await {
         Ok(pair) => pair,
         Err(e) => return e.to_string(),
     };
