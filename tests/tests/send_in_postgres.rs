@@ -26,7 +26,9 @@ const CLIENTS: i64 = 32;
 async fn sandbox(config: &str) -> (Sandbox, Runtime) {
     let sb = Sandbox::new(Some(config));
     let config = Config::from_file(&sb.file("signalqueue.toml")).expect("config");
-    let runtime = Runtime::from_config(&config).await.expect("open the queues");
+    let runtime = Runtime::from_config(&config)
+        .await
+        .expect("open the queues");
     (sb, runtime)
 }
 
@@ -53,9 +55,8 @@ async fn place_orders(
         let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let mut client = app_client().await;
-            let insert = format!(
-                "INSERT INTO {table} (id, total_cents, status) VALUES ($1, $2, 'new')"
-            );
+            let insert =
+                format!("INSERT INTO {table} (id, total_cents, status) VALUES ($1, $2, 'new')");
             runtime
                 .scope(async {
                     for id in ids.filter(|id| id % CLIENTS == k) {
@@ -143,7 +144,10 @@ fn assert_every_row_was_there(journal: &[String], committed: &BTreeSet<i64>, std
         &missing[..missing.len().min(10)]
     );
     let twice: Vec<(&i64, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "handled more than once without any kill: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "handled more than once without any kill: {twice:?}"
+    );
 }
 
 /// One in ten transactions is rolled back.
@@ -161,8 +165,17 @@ async fn every_row_is_there(config: String, table: Table, runtime: Runtime, sb: 
     worker.signal("TERM");
     let out = worker.wait().ok();
     assert_every_row_was_there(&sb.journal(), &committed, &out.stderr);
-    let counts = runtime.queue("default").expect("queue").counts().await.expect("counts");
-    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 0), "{counts:?}\n{config}");
+    let counts = runtime
+        .queue("default")
+        .expect("queue")
+        .counts()
+        .await
+        .expect("counts");
+    assert_eq!(
+        (counts.pending, counts.in_flight, counts.dead),
+        (0, 0, 0),
+        "{counts:?}\n{config}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +262,10 @@ async fn a_relay_killed_again_and_again_loses_nothing() {
     let relay = start_worker(&sb, &table, &["relay"]);
     let start = Instant::now();
     while outbox.stats().await.expect("stats").depth > 0 {
-        assert!(start.elapsed() < support::DEADLINE, "the outbox never emptied");
+        assert!(
+            start.elapsed() < support::DEADLINE,
+            "the outbox never emptied"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     relay.signal("TERM");
@@ -297,7 +313,11 @@ async fn sqlx_transactions_and_connections() {
         .scope(async {
             // A sqlx::Transaction, committed.
             let mut tx = pool.begin().await.expect("begin");
-            sqlx::query(&insert).bind(1_i64).execute(&mut *tx).await.expect("row");
+            sqlx::query(&insert)
+                .bind(1_i64)
+                .execute(&mut *tx)
+                .await
+                .expect("row");
             let _ = ORDER_PLACED
                 .send_in(&mut tx, Ref::from_key(1))
                 .await
@@ -310,14 +330,23 @@ async fn sqlx_transactions_and_connections() {
             // Rolled back: nothing.
             let mut tx = pool.begin().await.expect("begin");
             ORDER_PLACED
-                .send_many_in(&mut tx, (2..5).map(|id| OrderPlacedArgs { instance: Ref::from_key(id) }))
+                .send_many_in(
+                    &mut tx,
+                    (2..5).map(|id| OrderPlacedArgs {
+                        instance: Ref::from_key(id),
+                    }),
+                )
                 .await
                 .expect("send_many_in");
             tx.rollback().await.expect("rollback");
         })
         .await;
     let ids = ids_in(&queue).await;
-    assert_eq!(ids, BTreeMap::from([(1, 2)]), "two sends for order 1, none rolled back");
+    assert_eq!(
+        ids,
+        BTreeMap::from([(1, 2)]),
+        "two sends for order 1, none rolled back"
+    );
 
     // The queue elsewhere (in memory here): into the outbox, through sqlx, then relayed.
     let outbox_schema = Schema::new();
@@ -372,7 +401,9 @@ async fn a_transaction_on_another_database_is_refused_naming_both() {
                 .await
                 .expect_err("refused");
             // The probe cannot fail, so the app's transaction is still usable.
-            tx.execute("SELECT 1", &[]).await.expect("the transaction is intact");
+            tx.execute("SELECT 1", &[])
+                .await
+                .expect("the transaction is intact");
             tx.rollback().await.expect("rollback");
             err
         })
@@ -386,6 +417,8 @@ async fn a_transaction_on_another_database_is_refused_naming_both() {
     ] {
         assert!(err.contains(part), "{part:?} not in: {err}");
     }
-    assert!(ids_in(runtime.queue("default").expect("queue")).await.is_empty());
+    assert!(ids_in(runtime.queue("default").expect("queue"))
+        .await
+        .is_empty());
     drop(schema);
 }

@@ -140,11 +140,7 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
     let Some(schema) = probe.outbox else {
         return Err(placement.nowhere(&format!("PostgreSQL database `{}`", probe.database)));
     };
-    let ids: Vec<String> = placement
-        .entries
-        .iter()
-        .map(|e| e.id.to_string())
-        .collect();
+    let ids: Vec<String> = placement.entries.iter().map(|e| e.id.to_string()).collect();
     client
         .execute(
             outbox_insert_sql(&schema).as_str(),

@@ -59,7 +59,6 @@ impl Drop for Table {
     }
 }
 
-
 /// The tests' PostgreSQL as a queue URL (`SQ_PG_QUEUE_URL` overrides), in schema `schema`.
 pub fn queue_url(schema: &str) -> String {
     let base = std::env::var("SQ_PG_QUEUE_URL")
@@ -100,7 +99,9 @@ impl Drop for Schema {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
+                {
                     tokio::spawn(conn);
                     let _ = client.batch_execute(&sql).await;
                 }

@@ -37,8 +37,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 
-use self::error::{engine_error, pool_error};
 use self::connect::Opened;
+use self::error::{engine_error, pool_error};
 use self::wake::Listener;
 use crate::engine::{
     ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,

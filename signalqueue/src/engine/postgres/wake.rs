@@ -40,7 +40,14 @@ impl Listener {
         shown: String,
         arrived: Arc<Notify>,
     ) -> Listener {
-        Listener::spawn_on(config, tls, schema::channel(schema), Some(queue), shown, arrived)
+        Listener::spawn_on(
+            config,
+            tls,
+            schema::channel(schema),
+            Some(queue),
+            shown,
+            arrived,
+        )
     }
 
     /// Starts listening on `channel`, waking `arrived` at every notification whose payload is
