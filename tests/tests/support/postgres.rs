@@ -1,5 +1,5 @@
 //! The PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`; `SQ_PG_URL` overrides), and
-//! a table of orders private to one test, dropped when it ends.
+//! a table of orders or a schema private to one test, dropped when it ends.
 
 use pg_shop::PgShop;
 
@@ -59,6 +59,23 @@ impl Drop for Table {
     }
 }
 
+/// Whether the tests' PostgreSQL answers. When it does not, says so loudly on stderr, naming
+/// `test`, so a skipped test is never mistaken for a passing one; with
+/// `SIGNALQUEUE_REQUIRE_POSTGRES=1` (CI) that is a panic instead.
+pub async fn available(test: &str) -> bool {
+    match tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+        Ok(_) => true,
+        Err(e) if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
+            eprintln!(
+                "\n*** SKIPPED {test}: no PostgreSQL at `{}` ({e}); set SQ_PG_URL, or \
+                 SIGNALQUEUE_REQUIRE_POSTGRES=1 to make this a failure ***\n",
+                url()
+            );
+            false
+        }
+        Err(e) => panic!("PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {e}"),
+    }
+}
 
 /// The tests' PostgreSQL as a queue URL (`SQ_PG_QUEUE_URL` overrides), in schema `schema`.
 pub fn queue_url(schema: &str) -> String {
@@ -100,7 +117,9 @@ impl Drop for Schema {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
+                {
                     tokio::spawn(conn);
                     let _ = client.batch_execute(&sql).await;
                 }
