@@ -1,6 +1,7 @@
 //! Support for the workspace's integration tests: the shared process sandbox, the `flaky`
 //! receiver's journal, `shop-worker` processes on a queue named by URL and the kill -9 scenario
-//! they share, a private Redis per test, and a schema of the shared PostgreSQL.
+//! they share, a private Redis per test, and PostgreSQL (a schema of the shared server, or a
+//! private server).
 
 #![allow(dead_code, unreachable_pub)]
 
