@@ -52,6 +52,7 @@ async fn status_page_shows_counts_and_follows_the_queue_live() {
             queues: vec!["default".into()],
             metrics: Arc::new(Metrics::new()),
             token: None,
+            hosts: Vec::new(),
         },
         async {
             let _ = stopped.await;

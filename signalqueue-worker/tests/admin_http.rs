@@ -78,6 +78,7 @@ impl Server {
             queues: vec!["default".into(), "emails".into()],
             metrics: metrics.clone(),
             token: token.map(str::to_string),
+            hosts: Vec::new(),
         };
         let task = tokio::spawn(serve(listener, state, async {
             let _ = stopped.await;
@@ -788,5 +789,40 @@ async fn outboxes_show_their_depth_in_the_api_the_metrics_and_the_page() {
     let page = server.get("/status").await.body;
     assert!(page.contains("<h2>Outboxes</h2>"), "{page}");
     assert!(page.contains("data-field=\"outbox-depth\">3<"), "{page}");
+    server.shutdown().await;
+}
+
+/// `GET path` with exactly this `Host` header; the status code and body.
+async fn get_with_host(addr: SocketAddr, path: &str, host: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(EVENTUALLY, stream.read_to_end(&mut raw))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    (parse_head(head).0, body.to_string())
+}
+
+#[tokio::test]
+async fn requests_for_other_host_names_are_refused() {
+    let server = Server::start(None).await;
+    server.send(1, "secret argument").await;
+    // What a DNS-rebinding page's requests look like: its own name, pointed at loopback.
+    for path in ["/api/queues/default/pending", "/status", "/metrics"] {
+        let (status, body) = get_with_host(server.addr, path, "evil.example:11231").await;
+        assert_eq!(status, 421, "{path}: {body}");
+        assert!(body.contains("admin_hosts"), "says what to do: {body}");
+        assert!(!body.contains("secret argument"), "{body}");
+    }
+    let port = server.addr.port();
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let (status, body) = get_with_host(server.addr, "/api/queues/default/pending", &host).await;
+        assert_eq!(status, 200, "{host}: {body}");
+        assert!(body.contains("secret argument"), "{body}");
+    }
     server.shutdown().await;
 }

@@ -9,9 +9,9 @@
 //! `SIGNALQUEUE_REQUIRE_POSTGRES=1`) and `redis-server`. The demo's tables and the outbox live
 //! in a schema of this test's own, dropped at the end.
 
-mod support;
 #[path = "../../signalqueue/tests/support/redis_server.rs"]
 mod redis_server;
+mod support;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -41,7 +41,9 @@ impl Schema {
                 Some(Schema(name))
             }
             Err(e) if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                eprintln!("\n*** SKIPPED the demo on PostgreSQL: no PostgreSQL at {SERVER} ({e}) ***\n");
+                eprintln!(
+                    "\n*** SKIPPED the demo on PostgreSQL: no PostgreSQL at {SERVER} ({e}) ***\n"
+                );
                 None
             }
             Err(e) => panic!("PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {e}"),
@@ -54,7 +56,11 @@ impl Schema {
             .expect("connect");
         tokio::spawn(conn);
         let sql = sql.replace("SCHEMA", &self.0);
-        client.query_one(sql.as_str(), &[]).await.expect(&sql).get(0)
+        client
+            .query_one(sql.as_str(), &[])
+            .await
+            .expect(&sql)
+            .get(0)
     }
 }
 
@@ -67,7 +73,9 @@ impl Drop for Schema {
                 .build()
                 .expect("runtime")
                 .block_on(async {
-                    if let Ok((client, conn)) = tokio_postgres::connect(SERVER, tokio_postgres::NoTls).await {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(SERVER, tokio_postgres::NoTls).await
+                    {
                         tokio::spawn(conn);
                         let _ = client.batch_execute(&sql).await;
                     }
@@ -124,13 +132,28 @@ async fn a_checkout_with_redis_down_is_saved_with_its_signal_and_handled_once_re
         .trim_end_matches('/')
         .to_string();
 
-    let answer = http(&base, "POST", "/orders", "customer=Ada&item=Widget&quantity=2");
+    let answer = http(
+        &base,
+        "POST",
+        "/orders",
+        "customer=Ada&item=Widget&quantity=2",
+    );
     let status = answer.lines().next().unwrap_or_default();
-    assert!(status.contains(" 303 "), "the checkout answers at once: {answer}");
+    assert!(
+        status.contains(" 303 "),
+        "the checkout answers at once: {answer}"
+    );
     assert!(answer.contains("/orders?placed=1"), "{answer}");
-    assert_eq!(schema.query_count("SELECT count(*) FROM SCHEMA.demo_orders").await, 1);
     assert_eq!(
-        schema.query_count("SELECT count(*) FROM SCHEMA.outbox").await,
+        schema
+            .query_count("SELECT count(*) FROM SCHEMA.demo_orders")
+            .await,
+        1
+    );
+    assert_eq!(
+        schema
+            .query_count("SELECT count(*) FROM SCHEMA.outbox")
+            .await,
         1,
         "the signal waits in the outbox, committed with the order"
     );
@@ -140,8 +163,18 @@ async fn a_checkout_with_redis_down_is_saved_with_its_signal_and_handled_once_re
     let mut worker_cmd = sb.command(WORKER, &["run", "127.0.0.1:0", "--halt-when-exhausted"]);
     worker_cmd.envs(env);
     let out = support::Running::spawn(worker_cmd).wait().ok();
-    assert!(out.stdout.contains("event log: order 1 (2500 cents)"), "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(schema.query_count("SELECT count(*) FROM SCHEMA.outbox").await, 0);
+    assert!(
+        out.stdout.contains("event log: order 1 (2500 cents)"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        schema
+            .query_count("SELECT count(*) FROM SCHEMA.outbox")
+            .await,
+        0
+    );
     let start = Instant::now();
     loop {
         let events = http(&base, "GET", "/events.json", "");

@@ -45,6 +45,9 @@ pub struct Config {
     pub codec: Codec,
     /// The worker's admin HTTP address.
     pub worker_addr: SocketAddr,
+    /// Host names the admin server answers to besides IP addresses and `localhost`
+    /// (`admin_hosts = ["queue.internal"]`): any other `Host` is refused (DNS rebinding).
+    pub admin_hosts: Vec<String>,
     /// The queues, by name; `default` always exists.
     pub queues: BTreeMap<String, QueueConfig>,
     /// Worker settings.
@@ -155,6 +158,8 @@ struct RawConfig {
     codec: Option<String>,
     worker_addr: Option<String>,
     #[serde(default)]
+    admin_hosts: Vec<String>,
+    #[serde(default)]
     queues: BTreeMap<String, RawQueue>,
     worker: Option<RawWorker>,
     outbox: Option<RawOutbox>,
@@ -199,6 +204,7 @@ impl Default for Config {
             runmode: Runmode::Async,
             codec: Codec::Bincode,
             worker_addr: DEFAULT_WORKER_ADDR.parse().expect("valid address"),
+            admin_hosts: Vec::new(),
             queues,
             worker: WorkerConfig::default(),
             outbox: OutboxConfig::default(),
@@ -261,6 +267,7 @@ impl Config {
                 ))
             })?;
         }
+        config.admin_hosts = raw.admin_hosts;
         if !raw.queues.contains_key("default") {
             return Err(err(
                 "`queues.default` is missing; a default queue is required, e.g.\n[queues.default]\nurl = \"sqlite://signalqueue.db\"".into(),

@@ -260,6 +260,9 @@ async fn a_relay_killed_again_and_again_loses_nothing() {
         "the storm should leave work for the last relay"
     );
     let relay = start_worker(&sb, &table, &["relay"]);
+    // Started (its signal handlers installed) before it is asked to stop: the outbox may
+    // already be empty if the last killed relay moved everything.
+    relay.wait_stderr("outbox relay started");
     let start = Instant::now();
     while outbox.stats().await.expect("stats").depth > 0 {
         assert!(

@@ -108,6 +108,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
             queues: args.queues.clone(),
             metrics: metrics.clone(),
             token,
+            hosts: config.admin_hosts.clone(),
         },
         async move {
             let _ = admin_stopped.await;

@@ -33,6 +33,7 @@ mod api_error;
 mod auth;
 mod entries;
 mod events;
+mod host;
 mod outboxes;
 mod prometheus;
 mod status_page;
@@ -56,6 +57,10 @@ pub struct AdminState {
     /// The token `POST` actions require; `None` (or an empty string) disables them. Usually
     /// [`token_from_env`].
     pub token: Option<String>,
+    /// Host names the server answers to besides IP addresses and `localhost` (the
+    /// configuration's `admin_hosts`); requests naming any other host are refused, so that a
+    /// web page cannot read the admin routes through DNS rebinding.
+    pub hosts: Vec<String>,
 }
 
 /// The admin token from `SIGNALQUEUE_ADMIN_TOKEN`, or `None` when it is unset or blank (a
@@ -123,6 +128,7 @@ pub async fn serve(
 
 /// The routes, over the state every handler shares.
 fn router(app: App) -> Router {
+    let hosts = host::AllowedHosts::new(&app.admin.hosts);
     Router::new()
         .route("/", get(api::health))
         .route("/status", get(status_page::page))
@@ -138,6 +144,7 @@ fn router(app: App) -> Router {
         )
         .route("/api/queues/{queue}/dead/purge", post(actions::purge_dead))
         .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(hosts, host::check))
 }
 
 /// The handlers' shared state: the caller's [`AdminState`] plus what the server derives.
