@@ -1,10 +1,13 @@
 //! The content hash that makes identical pending signals collapse in `redis-set://`.
 //!
 //! The hash names a waiting entry in Redis, so it must be stable across processes, builds and
-//! versions: SHA-1 over [`Envelope::content_key`](crate::Envelope::content_key), written here
-//! because the crate's dependencies expose no SHA-1 of their own. SHA-1 is not used for secrecy:
+//! versions: SHA-1 over [`Envelope::content_key`](crate::Envelope::content_key), from
+//! `sha1_smol` (small, no dependencies, and already linked through `redis`). SHA-1 is not used
+//! for secrecy:
 //! a collision would only make two different signals collapse, and producing one on purpose
 //! costs far more than writing to the queue directly.
+
+use sha1_smol::Sha1;
 
 use crate::envelope::Envelope;
 
@@ -23,104 +26,7 @@ pub(crate) fn content_hash(payload: &[u8]) -> String {
             hasher.update(payload);
         }
     }
-    hex(&hasher.finish())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
-
-/// SHA-1 (FIPS 180-4), streaming.
-struct Sha1 {
-    state: [u32; 5],
-    block: [u8; 64],
-    filled: usize,
-    length: u64,
-}
-
-impl Sha1 {
-    fn new() -> Sha1 {
-        Sha1 {
-            state: [
-                0x6745_2301,
-                0xEFCD_AB89,
-                0x98BA_DCFE,
-                0x1032_5476,
-                0xC3D2_E1F0,
-            ],
-            block: [0; 64],
-            filled: 0,
-            length: 0,
-        }
-    }
-
-    fn update(&mut self, mut data: &[u8]) {
-        self.length = self.length.wrapping_add(data.len() as u64);
-        while !data.is_empty() {
-            let n = (64 - self.filled).min(data.len());
-            self.block[self.filled..self.filled + n].copy_from_slice(&data[..n]);
-            self.filled += n;
-            data = &data[n..];
-            if self.filled == 64 {
-                let block = self.block;
-                self.compress(&block);
-                self.filled = 0;
-            }
-        }
-    }
-
-    fn finish(mut self) -> [u8; 20] {
-        let bits = self.length.wrapping_mul(8);
-        self.update(&[0x80]);
-        while self.filled != 56 {
-            self.update(&[0]);
-        }
-        self.update(&bits.to_be_bytes());
-        let mut out = [0; 20];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.state) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
-    }
-
-    fn compress(&mut self, block: &[u8; 64]) {
-        let mut w = [0u32; 80];
-        for (i, chunk) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = self.state;
-        for (i, word) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*word);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (s, v) in self.state.iter_mut().zip([a, b, c, d, e]) {
-            *s = s.wrapping_add(v);
-        }
-    }
+    hasher.digest().to_string()
 }
 
 #[cfg(test)]
@@ -129,9 +35,7 @@ mod tests {
     use crate::envelope::Payload;
 
     fn sha1_hex(data: &[u8]) -> String {
-        let mut h = Sha1::new();
-        h.update(data);
-        hex(&h.finish())
+        Sha1::from(data).digest().to_string()
     }
 
     #[test]
@@ -152,7 +56,10 @@ mod tests {
         for piece in million_a.chunks(777) {
             h.update(piece);
         }
-        assert_eq!(hex(&h.finish()), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+        assert_eq!(
+            h.digest().to_string(),
+            "34aa973cd4c4daa4f61eeb2bdbad27316534016f"
+        );
     }
 
     #[test]
