@@ -50,6 +50,8 @@
 // Generated code names `::signalqueue::...`; this makes that path work inside this crate too.
 extern crate self as signalqueue;
 
+#[doc(hidden)]
+pub mod backoff;
 pub mod codec;
 pub mod config;
 pub mod dispatch;

@@ -8,7 +8,7 @@ use signalqueue::engine::ClaimToken;
 use signalqueue::EnvelopeId;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::worker::backoff::EngineBackoff;
+use crate::worker::backoff::engine_backoff;
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
 
 /// The most acknowledgements sent in one engine call.
@@ -39,7 +39,7 @@ pub(crate) async fn run_acker(
             }
         }
         let tokens: Vec<ClaimToken> = batch.iter().map(|i| i.token.clone()).collect();
-        let mut backoff = EngineBackoff::new();
+        let mut backoff = engine_backoff();
         let answers = loop {
             match lane.engine.ack(&tokens).await {
                 Ok(answers) => break answers,

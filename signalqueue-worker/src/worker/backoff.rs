@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rand::Rng;
+use signalqueue::backoff::Backoff;
 
 /// The delay before attempt `failed_attempt + 1` of a receiver that failed on
 /// `failed_attempt` (from 1): `base * 2^(failed_attempt - 1)`, capped at `max`, then moved by up
@@ -17,33 +18,12 @@ pub(crate) fn retry_delay(failed_attempt: u32, base: Duration, max: Duration) ->
     raw.mul_f64(factor)
 }
 
-/// Backs off while an engine keeps failing (Redis restarting, a disk full): 100 ms, doubling
-/// to 5 s; one success starts over. The engines reconnect by themselves, so the worker only has
-/// to keep trying without hammering them.
-#[derive(Debug)]
-pub(crate) struct EngineBackoff {
-    next: Duration,
-}
-
-impl EngineBackoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
-
-    pub(crate) fn new() -> Self {
-        EngineBackoff { next: Self::FIRST }
-    }
-
-    /// Records a failure; returns how long to wait before trying again.
-    pub(crate) fn fail(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        wait
-    }
-
-    /// Records a success.
-    pub(crate) fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
+/// Backs off while an engine keeps failing (Redis restarting, a disk full): about 100 ms,
+/// doubling to about 5 s, with jitter so that many workers do not retry in lockstep; one success
+/// starts over. The engines reconnect by themselves, so the worker only has to keep trying
+/// without hammering them.
+pub(crate) fn engine_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
 }
 
 #[cfg(test)]
@@ -70,14 +50,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn engine_backoff_doubles_to_five_seconds_and_resets() {
-        let mut b = EngineBackoff::new();
-        let waits: Vec<u64> = (0..8).map(|_| b.fail().as_millis() as u64).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-        b.reset();
-        assert_eq!(b.fail(), Duration::from_millis(100));
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::worker::ack::AckItem;
-use crate::worker::backoff::EngineBackoff;
+use crate::worker::backoff::engine_backoff;
 use crate::worker::handle::{handle, Context};
 use crate::worker::settle::settle;
 use crate::worker::{Lane, Shared};
@@ -26,7 +26,7 @@ pub(crate) async fn claim_loop(
     shared: Arc<Shared>,
     acks: UnboundedSender<AckItem>,
 ) {
-    let mut backoff = EngineBackoff::new();
+    let mut backoff = engine_backoff();
     // After an empty claim the queue is idle: its next (blocking) claim holds one slot, not
     // every free one, so that an idle queue does not keep the slots from a busy one served by
     // the same worker while it waits. Once work shows up, claims size to the free slots again.
@@ -157,7 +157,7 @@ pub(crate) async fn give_back(lane: &Lane, tokens: Vec<ClaimToken>) -> usize {
     if tokens.is_empty() {
         return 0;
     }
-    let mut backoff = EngineBackoff::new();
+    let mut backoff = engine_backoff();
     // A few tries only: this runs at shutdown, and an unreleased claim still comes back when
     // its lease expires.
     for _ in 0..3 {

@@ -8,7 +8,7 @@ use signalqueue::engine::{Claimed, EngineError};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::worker::ack::AckItem;
-use crate::worker::backoff::EngineBackoff;
+use crate::worker::backoff::engine_backoff;
 use crate::worker::handle::{Decision, Disposition};
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
 
@@ -135,7 +135,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<bool, EngineError>>,
 {
-    let mut backoff = EngineBackoff::new();
+    let mut backoff = engine_backoff();
     loop {
         match op().await {
             Ok(answer) => return answer,

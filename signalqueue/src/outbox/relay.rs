@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+use crate::backoff::Backoff;
 use crate::engine::Outgoing;
 use crate::error::Error;
 use crate::outbox::{Outbox, OutboxRow};
@@ -83,13 +84,13 @@ pub async fn run(
     stop: impl Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut pause = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
     tracing::info!(outbox = %outbox.describe(), "outbox relay started");
     loop {
         let step = async {
             match relay_once(&outbox, &runtime, options.batch).await {
                 Ok(n) => {
-                    pause = Duration::from_millis(50);
+                    backoff.reset();
                     if n > 0 {
                         tracing::debug!(outbox = %outbox.describe(), rows = n, "relayed");
                     }
@@ -98,9 +99,9 @@ pub async fn run(
                     }
                 }
                 Err(e) => {
+                    let pause = backoff.fail();
                     tracing::warn!(outbox = %outbox.describe(), error = %e, retry_in_ms = pause.as_millis() as u64, "outbox relay failed; the rows wait in the outbox");
-                    tokio::time::sleep(jitter(pause)).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(pause).await;
                 }
             }
         };
@@ -110,9 +111,4 @@ pub async fn run(
         }
     }
     tracing::info!(outbox = %outbox.describe(), "outbox relay stopped");
-}
-
-/// Up to a quarter more, so relays of many workers do not retry in lockstep.
-fn jitter(d: Duration) -> Duration {
-    d + d.mul_f64(rand::random::<f64>() * 0.25)
 }

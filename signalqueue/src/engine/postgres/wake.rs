@@ -18,6 +18,7 @@ use tokio_postgres::{AsyncMessage, Socket};
 
 use super::schema;
 use super::tls::Tls;
+use crate::backoff::Backoff;
 
 /// The first wait before reconnecting a broken listener; doubled at each failure.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -83,7 +84,7 @@ async fn listen(
     shown: String,
     arrived: Arc<Notify>,
 ) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     let mut was_up = false;
     loop {
         let mut up = false;
@@ -113,7 +114,7 @@ async fn listen(
             }
         };
         if up {
-            backoff = MIN_BACKOFF;
+            backoff.reset();
         }
         // One warning per outage, not one per attempt while the server is down.
         if up || was_up {
@@ -126,8 +127,7 @@ async fn listen(
             tracing::debug!(engine = %shown, error = %ended, "cannot open the PostgreSQL wake-up connection yet");
         }
         was_up = up;
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.fail()).await;
     }
 }
 
