@@ -106,10 +106,7 @@ fn encode<S: Signal>(
         .into_iter()
         .map(|args| {
             let envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
-            Ok(Outgoing {
-                id: envelope.id,
-                payload: envelope.encode(),
-            })
+            Ok(Outgoing::new(envelope.id, envelope.encode()))
         })
         .collect()
 }

@@ -135,10 +135,10 @@ impl Store for PgOutbox {
             .map(|r| OutboxRow {
                 id: r.get(0),
                 queue: r.get(1),
-                outgoing: Outgoing {
-                    id: r.get::<_, String>(2).parse().unwrap_or_default(),
-                    payload: r.get(3),
-                },
+                outgoing: Outgoing::new(
+                    r.get::<_, String>(2).parse().unwrap_or_default(),
+                    r.get(3),
+                ),
                 created_at: r.get::<_, SystemTime>(4),
             })
             .collect();

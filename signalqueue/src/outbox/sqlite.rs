@@ -149,10 +149,7 @@ impl Store for SqliteOutbox {
                     Ok(OutboxRow {
                         id: row.get(0)?,
                         queue: row.get(1)?,
-                        outgoing: Outgoing {
-                            id: envelope.parse().unwrap_or_default(),
-                            payload: row.get(3)?,
-                        },
+                        outgoing: Outgoing::new(envelope.parse().unwrap_or_default(), row.get(3)?),
                         created_at: from_unix_ms(row.get::<_, i64>(4)?.max(0) as u64),
                     })
                 })?;
