@@ -557,19 +557,6 @@ async fn a_hung_receiver_is_abandoned_at_its_time_limit_and_dead_lettered() {
     assert!(dead.contains("timed out after 300ms"), "{dead}");
 }
 
-/// The `flaky KEY stamped NOW due DUE` lines of `key`: when it ran and when it was due (ms).
-fn stamps(journal: &[String], key: &str) -> Vec<(u64, Option<u64>)> {
-    let prefix = format!("flaky {key} stamped ");
-    journal
-        .iter()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .map(|rest| {
-            let (ran, due) = rest.split_once(" due ").expect("a stamp line");
-            (ran.parse().expect("ms"), due.parse().ok())
-        })
-        .collect()
-}
-
 /// A delayed send is not handled before its time, is handled soon after, and survives the
 /// worker's death: killed before the due time and started again, the worker runs it once,
 /// at its time, and the receiver sees the due time in `Delivery::scheduled_for`.
@@ -610,9 +597,9 @@ async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
 
     let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
     sb.wait_journal("the signal sent without a delay", |j| {
-        !stamps(j, "now").is_empty()
+        !support::stamps(j, "now").is_empty()
     });
-    let early = stamps(&sb.journal(), "later");
+    let early = support::stamps(&sb.journal(), "later");
     if sent.elapsed() < delay {
         assert!(early.is_empty(), "ran before its time: {early:?}");
         let counts = engine.counts().await.unwrap();
@@ -622,12 +609,14 @@ async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
     let _ = worker.wait();
 
     let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
-    sb.wait_journal("the delayed signal", |j| !stamps(j, "later").is_empty());
+    sb.wait_journal("the delayed signal", |j| {
+        !support::stamps(j, "later").is_empty()
+    });
     // Give a second run, were there one, the time to show itself.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     worker.signal("TERM");
     let out = worker.wait();
-    let runs = stamps(&sb.journal(), "later");
+    let runs = support::stamps(&sb.journal(), "later");
     assert_eq!(runs.len(), 1, "ran once: {runs:?}\n{}", out.stderr);
     let (ran, due) = runs[0];
     assert_eq!(due, Some(due_ms), "the receiver sees the due time");
@@ -638,7 +627,7 @@ async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
         ran - due_ms
     );
     assert_eq!(
-        stamps(&sb.journal(), "now")[0].1,
+        support::stamps(&sb.journal(), "now")[0].1,
         None,
         "not delayed: no due time"
     );
