@@ -64,6 +64,6 @@ impl<'c, 't> AppTransaction for &'c mut sqlx::Transaction<'t, Postgres> {
     type Placed = BoxFuture<'c, Result<(), Error>>;
 
     fn place(self, placement: Placement) -> Self::Placed {
-        Box::pin(place(&mut **self, placement))
+        Box::pin(place(self, placement))
     }
 }

@@ -51,9 +51,6 @@ use crate::error::Error;
 /// keeps a burst of sends from taking a large share of the server's `max_connections`.
 const POOL_SIZE: usize = 16;
 
-/// How long a call waits for a free connection of the pool, or for a new one to be made,
-/// before failing with `Unavailable`.
-
 /// The shortest sleep of a waiting claim between two looks: an entry locked by another claimer
 /// at that instant looks due, and must not make this one spin.
 const MIN_NAP: Duration = Duration::from_millis(10);
