@@ -310,7 +310,9 @@ impl Sql {
                  ORDER BY n"
             ),
             // Two arms, each served by its own index: never-leased (or released, retried)
-            // entries that are due, and expired leases. The entries of either arm that other
+            // entries that are due, and ended leases (delayed sends included), earliest end
+            // first, so that a million delayed sends falling due together are read in index
+            // order rather than sorted at every claim. The entries of either arm that other
             // claimers hold locked right now are skipped, not waited for.
             claim: format!(
                 "WITH fresh AS (
@@ -320,7 +322,7 @@ impl Sql {
                  expired AS (
                      SELECT id FROM {s}.entries
                      WHERE queue = $1 AND lease_until <= now()
-                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
+                     ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED),
                  picked AS (
                      SELECT id FROM fresh UNION ALL SELECT id FROM expired ORDER BY id LIMIT $2)
                  UPDATE {s}.entries AS e
