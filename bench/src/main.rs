@@ -7,7 +7,8 @@
 //! It measures `send` throughput (one task awaiting each send, 64 tasks, `send_many`), the
 //! end-to-end drain of a 200k backlog by one worker process (no-op receiver, four receivers,
 //! a 1 KiB argument), latency from `send` to the receiver's start at a steady 5k signals/s,
-//! idle wake-up, and the worker's memory; and runs `redis-benchmark` against the same Redis so
+//! idle wake-up, the worker's memory, and what a million delayed sends waiting cost the claims
+//! of ready entries; and runs `redis-benchmark` against the same Redis so
 //! every Redis figure also comes as a fraction of what Redis itself does here, now.
 //!
 //! One JSON object per measurement goes to stdout, a human summary to stderr. It starts
@@ -19,6 +20,7 @@ mod baseline;
 mod drain;
 mod latency;
 mod report;
+mod scheduled;
 mod send;
 mod signals;
 mod target;
@@ -98,6 +100,8 @@ struct Sizes {
     drain: u64,
     latency_secs: f64,
     idle: (usize, usize),
+    /// Delayed entries waiting, and ready ones claimed past them (`scheduled_1m`).
+    scheduled: (u64, usize),
     settle: Duration,
 }
 
@@ -115,6 +119,7 @@ impl Sizes {
                 drain: 2_000,
                 latency_secs: 0.2,
                 idle: (10, 3),
+                scheduled: (20_000, 1_000),
                 settle: Duration::from_millis(300),
             }
         } else {
@@ -128,6 +133,7 @@ impl Sizes {
                 drain: 200_000,
                 latency_secs: 3.0,
                 idle: (200, 30),
+                scheduled: (1_000_000, 10_000),
                 settle: Duration::from_secs(1),
             }
         };
@@ -215,6 +221,7 @@ impl Bench {
             self.sends(kind, &baselines).await?;
             self.drains(kind, &baselines).await?;
             self.latencies(kind).await?;
+            self.scheduled(kind).await?;
         }
         eprintln!("load average at the end: {:.2}", load1());
         Ok(())
@@ -427,6 +434,41 @@ impl Bench {
                     .emit();
             }
             worker.stop()
+        }
+        .await;
+        target.cleanup().await?;
+        result
+    }
+
+    /// `scheduled_1m`: claim and ack of ready entries on a fresh queue, then again with a
+    /// million delayed entries waiting; the second should cost what the first did.
+    async fn scheduled(&self, kind: Kind) -> Result<(), String> {
+        if !self.wanted("scheduled_1m") {
+            return Ok(());
+        }
+        let (backlog, ready) = self.sizes.scheduled;
+        let target = Target::fresh(kind, &self.args.redis).await?;
+        let result = async {
+            let mut empty: Vec<f64> = Vec::new();
+            let mut waiting = Vec::new();
+            for _ in 0..self.sizes.latency_runs {
+                empty.push(scheduled::claim_cost(&target.engine, ready).await?);
+            }
+            let built = std::time::Instant::now();
+            scheduled::add_backlog(&target.engine, backlog).await?;
+            let built = built.elapsed();
+            for _ in 0..self.sizes.latency_runs {
+                waiting.push(scheduled::claim_cost(&target.engine, ready).await?);
+            }
+            let without = report::median(&empty);
+            Measurement::runs("scheduled_1m_claim", kind, ready as u64, "us/signal", waiting)
+                .note(format!(
+                    "claim ({} at a time) and ack of ready entries with {backlog} delayed entries waiting (enqueued in {:.1} s); {without:.1} us/signal with none",
+                    scheduled::CLAIM,
+                    built.as_secs_f64()
+                ))
+                .emit();
+            Ok(())
         }
         .await;
         target.cleanup().await?;

@@ -375,10 +375,10 @@ async fn pending_entries_are_decoded_and_garbage_is_shown_raw() {
         .unwrap();
     server
         .engine
-        .enqueue(&[Outgoing {
-            id: EnvelopeId::new(),
-            payload: b"not an envelope\x00\xff".to_vec(),
-        }])
+        .enqueue(&[Outgoing::new(
+            EnvelopeId::new(),
+            b"not an envelope\x00\xff".to_vec(),
+        )])
         .await
         .unwrap();
 
@@ -643,10 +643,10 @@ async fn status_page_is_self_contained_and_shows_queues_entries_and_registry() {
     server.send_dead(3, "receiver failed: <boom>").await;
     server
         .engine
-        .enqueue(&[Outgoing {
-            id: EnvelopeId::new(),
-            payload: b"garbage<script>".to_vec(),
-        }])
+        .enqueue(&[Outgoing::new(
+            EnvelopeId::new(),
+            b"garbage<script>".to_vec(),
+        )])
         .await
         .unwrap();
 

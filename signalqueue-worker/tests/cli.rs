@@ -265,14 +265,8 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
     sb.engine("default")
         .await
         .enqueue(&[
-            Outgoing {
-                id: gone.id,
-                payload: gone.encode(),
-            },
-            Outgoing {
-                id: signalqueue::EnvelopeId::new(),
-                payload: b"garbage".to_vec(),
-            },
+            Outgoing::new(gone.id, gone.encode()),
+            Outgoing::new(signalqueue::EnvelopeId::new(), b"garbage".to_vec()),
         ])
         .await
         .unwrap();
@@ -315,10 +309,10 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
     .encode();
     for payload in [&garbage, &unknown, &changed] {
         engine
-            .enqueue(&[Outgoing {
-                id: signalqueue::EnvelopeId::new(),
-                payload: payload.clone(),
-            }])
+            .enqueue(&[Outgoing::new(
+                signalqueue::EnvelopeId::new(),
+                payload.clone(),
+            )])
             .await
             .unwrap();
     }

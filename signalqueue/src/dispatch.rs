@@ -213,6 +213,8 @@ pub(crate) async fn run_local(
         attempt: 1,
         sender,
         enqueued_at: id.timestamp(),
+        // Run here and now: a delayed send never reaches the sync runmode.
+        scheduled_for: None,
     };
     let mut report = DispatchReport {
         id,

@@ -90,6 +90,10 @@ pub struct Envelope {
     /// The receivers still owed this signal, by name; `None` means all of them. A retry lists
     /// only the receivers that failed, so those that succeeded do not run twice.
     pub owed: Option<Vec<String>>,
+    /// When the signal was due: the time a delayed send asked for (`SendOptions::delay`,
+    /// `SendOptions::at`). `None` for a signal due when sent. It stays the same across
+    /// retries, so a receiver can tell when it was meant to run (`Delivery::scheduled_for`).
+    pub scheduled_for: Option<SystemTime>,
     /// The arguments.
     pub args: Payload,
 }
@@ -110,6 +114,7 @@ impl Envelope {
             enqueued_at: id.timestamp(),
             attempt: 1,
             owed: None,
+            scheduled_for: None,
             args,
         }
     }
@@ -127,6 +132,7 @@ impl Envelope {
                     enqueued_at_ms: crate::engine::unix_ms(self.enqueued_at),
                     attempt: self.attempt,
                     owed: self.owed.as_deref(),
+                    scheduled_for_ms: self.scheduled_for.map(crate::engine::unix_ms),
                     args,
                 };
                 serde_json::to_vec(&wire).expect("a JSON value always serializes")
@@ -152,13 +158,18 @@ impl Envelope {
                 + self.sender.as_ref().map_or(0, |s| s.len())
                 + 4
                 + owed_len
+                + 8
                 + args.len(),
         );
         out.extend_from_slice(&BINARY_MAGIC);
         out.extend_from_slice(&self.id.0 .0.to_be_bytes());
         out.extend_from_slice(&crate::engine::unix_ms(self.enqueued_at).to_le_bytes());
         out.extend_from_slice(&self.attempt.to_le_bytes());
-        let flags = u8::from(self.sender.is_some()) | (u8::from(self.owed.is_some()) << 1);
+        // Bit 2 is set only for a delayed send, so every other envelope is byte for byte what
+        // builds before it wrote, and they read it.
+        let flags = u8::from(self.sender.is_some())
+            | (u8::from(self.owed.is_some()) << 1)
+            | (u8::from(self.scheduled_for.is_some()) << 2);
         out.push(flags);
         put_str(&mut out, &self.signal);
         if let Some(sender) = &self.sender {
@@ -169,6 +180,9 @@ impl Envelope {
             for r in owed {
                 put_str(&mut out, r);
             }
+        }
+        if let Some(at) = self.scheduled_for {
+            out.extend_from_slice(&crate::engine::unix_ms(at).to_le_bytes());
         }
         out.extend_from_slice(args);
         out
@@ -197,6 +211,7 @@ impl Envelope {
                     .unwrap_or_else(SystemTime::now),
                 attempt: wire.attempt.max(1),
                 owed: wire.owed,
+                scheduled_for: wire.scheduled_for_ms.map(crate::engine::from_unix_ms),
                 args: Payload::Json(wire.args),
             })
         } else if bytes.len() >= 3 && bytes.starts_with(b"SQ") {
@@ -233,6 +248,12 @@ impl Envelope {
         } else {
             None
         };
+        let scheduled_for = if flags & 4 != 0 {
+            let ms = u64::from_le_bytes(take(&mut b, 8)?.try_into().expect("8 bytes"));
+            Some(crate::engine::from_unix_ms(ms))
+        } else {
+            None
+        };
         Ok(Envelope {
             id: EnvelopeId(ulid::Ulid(id)),
             signal,
@@ -240,6 +261,7 @@ impl Envelope {
             enqueued_at: SystemTime::UNIX_EPOCH + Duration::from_millis(enqueued_at_ms),
             attempt,
             owed,
+            scheduled_for,
             args: Payload::Bincode(b.to_vec()),
         })
     }
@@ -303,6 +325,8 @@ struct JsonWire<'a> {
     enqueued_at_ms: u64,
     attempt: u32,
     owed: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled_for_ms: Option<u64>,
     args: &'a serde_json::Value,
 }
 
@@ -322,6 +346,8 @@ struct JsonWireOwned {
     attempt: u32,
     #[serde(default)]
     owed: Option<Vec<String>>,
+    #[serde(default)]
+    scheduled_for_ms: Option<u64>,
     args: serde_json::Value,
 }
 
@@ -366,6 +392,31 @@ mod tests {
             .unwrap();
         assert_eq!(d.attempt, 1);
         assert_eq!(d.owed, None);
+    }
+
+    #[test]
+    fn the_due_time_round_trips_and_old_envelopes_have_none() {
+        let at = crate::engine::from_unix_ms(1_764_265_230_000);
+        for args in [
+            Payload::Bincode(vec![9, 8]),
+            Payload::Json(serde_json::json!({"a": 1})),
+        ] {
+            let plain = sample(args.clone());
+            let before = plain.encode();
+            let mut delayed = plain.clone();
+            delayed.scheduled_for = Some(at);
+            let d = Envelope::decode(&delayed.encode()).unwrap();
+            assert_eq!(d.scheduled_for, Some(at));
+            assert_eq!(d.args, args);
+            assert_eq!(d.owed, plain.owed);
+            // Without a due time the bytes are those of earlier builds, which decode to `None`.
+            assert_eq!(Envelope::decode(&before).unwrap().scheduled_for, None);
+            assert!(!String::from_utf8_lossy(&before).contains("scheduled_for_ms"));
+        }
+        let d =
+            Envelope::decode(br#"{"v":1,"signal":"s","scheduled_for_ms":1764265230000,"args":{}}"#)
+                .unwrap();
+        assert_eq!(d.scheduled_for, Some(at));
     }
 
     #[test]

@@ -38,6 +38,15 @@ pub enum Error {
     /// rollback.
     #[error("{0}")]
     Transaction(String),
+    /// A send asked for a due time in the future (`SendOptions::delay`, `SendOptions::at`)
+    /// in the sync runmode, where receivers run inline and nothing could wait. Nothing ran.
+    #[error("a delayed send of `{signal}` needs the async runmode: in the sync runmode the receivers run now, and nothing would wait {wait_ms} ms for them; send it without `delay`/`at`, or in the async runmode (`runmode = \"async\"`, or `SendOptions::runmode(Runmode::Async)`)")]
+    DelayedInSync {
+        /// The signal's wire name.
+        signal: String,
+        /// How far in the future its due time was.
+        wait_ms: u64,
+    },
     /// A blocking call was made where it would block an async runtime.
     #[error("{0}")]
     Blocking(String),

@@ -108,6 +108,18 @@ pub struct Delivery {
     pub sender: Option<String>,
     /// When `send` was called.
     pub enqueued_at: SystemTime,
+    /// When the signal was due, for a delayed send: see [`Delivery::scheduled_for`].
+    pub scheduled_for: Option<SystemTime>,
+}
+
+impl Delivery {
+    /// When this signal was meant to run: the due time of a delayed send
+    /// (`SendOptions::delay`, `SendOptions::at`), the same on every attempt. `None` for a
+    /// signal sent to run at once. A worker that was down at that time runs the signal when
+    /// it is back, so compare with `SystemTime::now()` to tell how late it is.
+    pub fn scheduled_for(&self) -> Option<SystemTime> {
+        self.scheduled_for
+    }
 }
 
 /// What a receiver may return: `()`, or `Result<(), E>` with `E: Into<BoxError>`.

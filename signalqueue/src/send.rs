@@ -2,6 +2,8 @@
 //! envelope and the queue (or, for `send_in`, the app's own transaction). Not public API: the
 //! methods `#[async_signal]` generates call these.
 
+use std::time::SystemTime;
+
 use crate::dispatch::DispatchReport;
 use crate::engine::Outgoing;
 use crate::envelope::{Envelope, EnvelopeId};
@@ -24,7 +26,10 @@ pub async fn send_via<S: Signal>(
     options: SendOptions,
 ) -> Result<Sent, Error> {
     match options.runmode.unwrap_or(runtime.runmode()) {
-        Runmode::Sync => Ok(Sent::Ran(run_here::<S>(args, options).await)),
+        Runmode::Sync => {
+            refuse_delay_in_sync::<S>(&options)?;
+            Ok(Sent::Ran(run_here::<S>(args, options).await))
+        }
         Runmode::Async => {
             let outgoing = encode::<S>(runtime, [args], &options)?;
             let id = outgoing[0].id;
@@ -65,7 +70,10 @@ pub async fn send_in<S: Signal, T: AppTransaction>(
 ) -> Result<Sent, Error> {
     let runtime = Runtime::current().await?;
     match options.runmode.unwrap_or(runtime.runmode()) {
-        Runmode::Sync => Ok(Sent::Ran(run_here::<S>(args, options).await)),
+        Runmode::Sync => {
+            refuse_delay_in_sync::<S>(&options)?;
+            Ok(Sent::Ran(run_here::<S>(args, options).await))
+        }
         Runmode::Async => {
             let outgoing = encode::<S>(&runtime, [args], &options)?;
             let id = outgoing[0].id;
@@ -88,6 +96,19 @@ pub async fn send_many_in<S: Signal, T: AppTransaction, I: IntoIterator<Item = S
     Ok(ids)
 }
 
+/// In the sync runmode receivers run inline, so a due time in the future cannot be kept:
+/// refused, rather than run early (or block the caller until then). A past one means now.
+fn refuse_delay_in_sync<S: Signal>(options: &SendOptions) -> Result<(), Error> {
+    let now = SystemTime::now();
+    match options.due.map(|due| due.at(now)) {
+        Some(due) if due > now => Err(Error::DelayedInSync {
+            signal: S::DEF.name.to_string(),
+            wait_ms: crate::engine::unix_ms(due).saturating_sub(crate::engine::unix_ms(now)),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Runs the receivers in this process (sync runmode, `send_now`).
 async fn run_here<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
     let sender = options.sender.map(|s| s.as_str().to_string());
@@ -102,14 +123,16 @@ fn encode<S: Signal>(
 ) -> Result<Vec<Outgoing>, Error> {
     let sender = options.sender.as_ref().map(|s| s.as_str().to_string());
     let codec = runtime.codec();
+    // One due time for the whole batch, reckoned once: `delay` counts from the send.
+    let due = options.due.map(|due| due.at(SystemTime::now()));
     batch
         .into_iter()
         .map(|args| {
-            let envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
-            Ok(Outgoing {
-                id: envelope.id,
-                payload: envelope.encode(),
-            })
+            let mut envelope = Envelope::new(S::DEF.name, sender.clone(), codec.encode(&args)?);
+            // The envelope keeps the asked time even when it is past (the receiver may want to
+            // know it was late); the engine treats a past time as now.
+            envelope.scheduled_for = due;
+            Ok(Outgoing::new(envelope.id, envelope.encode()).not_before(due))
         })
         .collect()
 }

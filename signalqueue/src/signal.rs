@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -106,11 +107,32 @@ impl From<String> for Sender {
     }
 }
 
-/// Per-call choices for a send: sender and runmode.
+/// Per-call choices for a send: sender, runmode, and when it is due.
 #[derive(Clone, Debug, Default)]
 pub struct SendOptions {
     pub(crate) sender: Option<Sender>,
     pub(crate) runmode: Option<Runmode>,
+    pub(crate) due: Option<Due>,
+}
+
+/// When a delayed send is due, as asked: relative to the send, or a fixed time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Due {
+    After(Duration),
+    At(SystemTime),
+}
+
+impl Due {
+    /// The due time for a send made at `now`.
+    pub(crate) fn at(self, now: SystemTime) -> SystemTime {
+        match self {
+            // A delay too long for the clock (centuries) saturates rather than panics.
+            Due::After(delay) => now
+                .checked_add(delay)
+                .unwrap_or(now + Duration::from_secs(1 << 40)),
+            Due::At(at) => at,
+        }
+    }
 }
 
 impl SendOptions {
@@ -133,6 +155,26 @@ impl SendOptions {
     /// Overrides the configured runmode for this call.
     pub fn runmode(mut self, runmode: Runmode) -> Self {
         self.runmode = Some(runmode);
+        self
+    }
+
+    /// Delays the signal: the worker handles it `delay` after the send, not before (and as
+    /// soon after as the engine allows: see `docs/engines.md`). Until then it counts as
+    /// `scheduled`. The receivers see the due time in [`Delivery::scheduled_for`]
+    /// (crate::Delivery::scheduled_for). Replaces an earlier [`at`](Self::at).
+    ///
+    /// A delay needs the async runmode: in the sync runmode the send fails with
+    /// [`Error::DelayedInSync`](crate::Error::DelayedInSync) rather than run the receivers
+    /// early. `send_now` runs now whatever the options say.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.due = Some(Due::After(delay));
+        self
+    }
+
+    /// Schedules the signal for `when`: as [`delay`](Self::delay), with a time rather than a
+    /// duration. A time in the past means now. Replaces an earlier `delay`.
+    pub fn at(mut self, when: SystemTime) -> Self {
+        self.due = Some(Due::At(when));
         self
     }
 }

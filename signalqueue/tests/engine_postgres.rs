@@ -580,3 +580,40 @@ async fn sslmode_require_speaks_tls_and_verifies_the_server() {
         sent.elapsed()
     );
 }
+
+/// A delayed send is a lease nobody holds, ending at its due time: a claim that was waiting
+/// before it was sent is woken by its insert, sleeps until it is due (not for the poll
+/// interval), and takes it then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_send_is_claimed_at_its_time_by_a_claim_already_waiting() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let got = engine
+                .claim(10, LONG_LEASE, Duration::from_secs(120))
+                .await
+                .expect("claim");
+            (got, SystemTime::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let due = SystemTime::now() + Duration::from_secs(1);
+    engine
+        .enqueue(&[contract::delayed("later", due)])
+        .await
+        .expect("enqueue");
+    let (got, at) = waiting.await.expect("claim task");
+    assert_eq!(texts(&got), ["later"]);
+    assert_eq!(got[0].deliveries, 1);
+    assert!(
+        at + Duration::from_millis(50) >= due,
+        "claimed before its time"
+    );
+    let late = at.duration_since(due).unwrap_or_default();
+    assert!(
+        late < Duration::from_secs(5),
+        "claimed {late:?} after its time: the claim slept for its poll interval"
+    );
+}

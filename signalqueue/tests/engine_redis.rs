@@ -92,10 +92,7 @@ fn envelope(signal: &str, sender: Option<&str>, args: &[u8]) -> Outgoing {
         sender.map(str::to_string),
         Payload::Bincode(args.to_vec()),
     );
-    Outgoing {
-        id: envelope.id,
-        payload: envelope.encode(),
-    }
+    Outgoing::new(envelope.id, envelope.encode())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -779,4 +776,62 @@ async fn batched_scripts_answer_per_token() {
         assert_eq!(engine.ack(&rest).await.expect("ack"), [true; 3]);
         assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
     }
+}
+
+/// A claim blocked on an empty queue computed how long to sleep before a delayed send existed;
+/// the send wakes it (a marker in the pending list), so it takes the entry at its time rather
+/// than when its blocking read would have ended. The marker is no entry: not counted, not
+/// listed, and gone after the next claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_claim_wakes_for_a_delayed_send_at_its_time() {
+    let server = RedisServer::start();
+    let url = server.url("redis");
+    let engine = open(&url, queue("delayed-wake")).await;
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let got = engine
+                .claim(10, LONG_LEASE, Duration::from_secs(20))
+                .await
+                .expect("claim");
+            (got, std::time::SystemTime::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let due = std::time::SystemTime::now() + Duration::from_millis(300);
+    engine
+        .enqueue(&[contract::delayed("later", due)])
+        .await
+        .expect("enqueue");
+    let (got, at) = waiting.await.expect("claim task");
+    assert_eq!(texts(&got), ["later"]);
+    assert!(
+        at + Duration::from_millis(50) >= due,
+        "claimed before its time"
+    );
+    // Without the wake-up it would come when the blocking read ends, 1 s after it began.
+    let late = at.duration_since(due).unwrap_or_default();
+    assert!(
+        late < Duration::from_millis(400),
+        "claimed {late:?} after its time"
+    );
+    assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true]);
+
+    let idle = open(&url, queue("delayed-marker")).await;
+    let far = std::time::SystemTime::now() + Duration::from_secs(3600);
+    idle.enqueue(&[contract::delayed("far", far)])
+        .await
+        .expect("enqueue");
+    assert_eq!(idle.counts().await.expect("counts"), counts(0, 1, 0, 0));
+    let listed = idle.pending(10).await.expect("pending");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].payload, b"far");
+    assert!(idle
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim")
+        .is_empty());
+    assert_eq!(idle.counts().await.expect("counts"), counts(0, 1, 0, 0));
+    assert_eq!(idle.purge_pending().await.expect("purge"), 1);
+    assert_eq!(idle.counts().await.expect("counts"), counts(0, 0, 0, 0));
 }

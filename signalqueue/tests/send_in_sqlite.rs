@@ -2,11 +2,11 @@
 //! queue's, into the file's outbox (then relayed) when the queue is elsewhere, nothing on a
 //! rollback, and a clear refusal when the file holds neither.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use signalqueue::engine::{self, EngineOptions, SharedEngine};
 use signalqueue::outbox::{relay, Outbox};
-use signalqueue::{async_signal, Envelope, Runtime};
+use signalqueue::{async_signal, Envelope, Runtime, SendOptions};
 
 /// Sent when an order row is saved.
 #[async_signal(providing_args = [order_id: i64])]
@@ -152,4 +152,75 @@ async fn a_file_with_neither_queue_nor_outbox_is_refused_and_nothing_is_written(
     assert!(err.contains("queue.db"), "names the queue: {err}");
     assert!(err.contains("[outbox]"), "says what to do: {err}");
     assert_eq!(queue.counts().await.expect("counts").pending, 0);
+}
+
+/// A delayed `send_in` is written as the engine writes a delayed send, whether into the
+/// queue's table or into the outbox (whose relay carries the due time into the queue): the
+/// entry is scheduled, not claimable, and its envelope has the due time.
+#[tokio::test(flavor = "current_thread")]
+async fn a_delayed_send_in_stays_scheduled_in_the_queue_and_through_the_outbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = dir.path().join("own.db");
+    let app = dir.path().join("app.db");
+    let colocated = sqlite_queue(&own).await;
+    let elsewhere = sqlite_queue(&dir.path().join("queue.db")).await;
+    let outbox = Outbox::open(&format!("sqlite://{}", app.display()))
+        .await
+        .expect("open the outbox");
+    let delay = SendOptions::new().delay(Duration::from_secs(3600));
+    let due_after = SystemTime::now() + Duration::from_secs(3600);
+
+    let runtime = Runtime::builder()
+        .queue("default", colocated.clone())
+        .build();
+    let mut conn = rusqlite::Connection::open(&own).expect("the app's connection");
+    runtime
+        .scope(async {
+            let tx = conn.transaction().expect("begin");
+            let _ = ORDER_SAVED
+                .send_in_with(&tx, delay.clone(), 1)
+                .await
+                .expect("send_in_with");
+            ORDER_SAVED
+                .send_many_in_with(&tx, delay.clone(), [OrderSavedArgs { order_id: 2 }])
+                .await
+                .expect("send_many_in_with");
+            tx.commit().expect("commit");
+        })
+        .await;
+
+    let runtime = Runtime::builder()
+        .queue("default", elsewhere.clone())
+        .outbox(outbox.clone())
+        .build();
+    let mut conn = rusqlite::Connection::open(&app).expect("the app's connection");
+    runtime
+        .scope(async {
+            let tx = conn.transaction().expect("begin");
+            let _ = ORDER_SAVED
+                .send_in_with(&tx, delay.clone(), 3)
+                .await
+                .expect("send_in_with");
+            tx.commit().expect("commit");
+        })
+        .await;
+    assert_eq!(
+        relay::relay_once(&outbox, &runtime, 100)
+            .await
+            .expect("relay"),
+        1
+    );
+
+    for (queue, n) in [(&colocated, 2), (&elsewhere, 1)] {
+        let counts = queue.counts().await.expect("counts");
+        assert_eq!((counts.pending, counts.scheduled), (0, n), "{counts:?}");
+        assert!(claimed_names(queue).await.is_empty(), "not before its time");
+        for entry in queue.pending(10).await.expect("pending") {
+            let due = Envelope::decode(&entry.payload)
+                .expect("envelope")
+                .scheduled_for
+                .expect("a due time");
+            assert!(due + Duration::from_millis(5) >= due_after);
+        }
+    }
 }

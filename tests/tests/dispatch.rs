@@ -2,7 +2,7 @@
 //! dispatched from this third crate: the registry sees all of them, `send_now` runs them, and
 //! `send` queues envelopes a worker can read.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use shop_signals::{Order, EMAIL, FLAKY, FORM_SUBMIT, TWO_ARGS, UNNAMED};
 use signalqueue::engine::{EngineOptions, SharedEngine};
@@ -250,6 +250,108 @@ async fn sync_runmode_runs_receivers_inline_and_can_be_overridden_per_call() {
     assert!(matches!(sent, Sent::Queued(_)));
     assert_eq!(engine.counts().await.unwrap().pending, 1);
     assert!(lines_with("on_unnamed 78").is_empty());
+}
+
+#[tokio::test]
+async fn delayed_sends_carry_their_due_time_to_the_engine_and_the_envelope() {
+    for codec in [Codec::Bincode, Codec::Json] {
+        let (rt, engine) =
+            memory_runtime(&format!("dispatch-delay-{codec:?}"), Runmode::Async, codec).await;
+        let before = SystemTime::now();
+        let delay = Duration::from_secs(3600);
+        let _ = rt
+            .scope(TWO_ARGS.send_with(SendOptions::new().delay(delay), 1, "later".into()))
+            .await
+            .unwrap();
+        let when = SystemTime::now() + Duration::from_secs(7200);
+        let _ = rt
+            .scope(TWO_ARGS.send_with(SendOptions::new().at(when), 2, "at".into()))
+            .await
+            .unwrap();
+        let batch = (3..5).map(|a| shop_signals::TwoArgsArgs {
+            a,
+            b: "batch".into(),
+        });
+        let ids = rt
+            .scope(TWO_ARGS.send_many_with(SendOptions::new().delay(delay), batch))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        // A time in the past means now.
+        let past = SystemTime::now() - Duration::from_secs(60);
+        let _ = rt
+            .scope(TWO_ARGS.send_with(SendOptions::new().at(past), 5, "past".into()))
+            .await
+            .unwrap();
+
+        let counts = engine.counts().await.unwrap();
+        assert_eq!((counts.pending, counts.scheduled), (1, 4), "{counts:?}");
+        let claimed = engine
+            .claim(10, Duration::from_secs(30), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let env = Envelope::decode(&claimed[0].payload).unwrap();
+        assert_eq!(
+            env.scheduled_for.map(signalqueue::engine::unix_ms),
+            Some(signalqueue::engine::unix_ms(past))
+        );
+
+        let waiting = engine.pending(10).await.unwrap();
+        let mut due: Vec<u64> = waiting
+            .iter()
+            .map(|e| Envelope::decode(&e.payload).unwrap().scheduled_for.unwrap())
+            .map(signalqueue::engine::unix_ms)
+            .collect();
+        due.sort();
+        assert_eq!(due.len(), 4);
+        // The envelope keeps milliseconds.
+        let ms = signalqueue::engine::unix_ms;
+        assert!(due[0] >= ms(before + delay) && due[0] <= ms(SystemTime::now() + delay));
+        assert!(due[0] <= due[1], "the batch was sent after the first");
+        assert_eq!(due[1], due[2], "a batch shares one due time");
+        assert_eq!(due[3], ms(when));
+        engine.purge_pending().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_delay_in_the_sync_runmode_is_refused_and_runs_nothing() {
+    let (rt, engine) = memory_runtime("dispatch-delay-sync", Runmode::Sync, Codec::Bincode).await;
+    let err = rt
+        .scope(UNNAMED.send_with(SendOptions::new().delay(Duration::from_secs(5)), 91))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, signalqueue::Error::DelayedInSync { .. }),
+        "{err:?}"
+    );
+    assert!(message.contains("needs the async runmode"), "{message}");
+    assert!(lines_with("on_unnamed 91").is_empty(), "nothing ran");
+    assert_eq!(engine.counts().await.unwrap(), Default::default());
+    // A time already past is now: it runs here as any sync send.
+    let past = SystemTime::now() - Duration::from_secs(1);
+    let sent = rt
+        .scope(UNNAMED.send_with(SendOptions::new().at(past), 92))
+        .await
+        .unwrap();
+    assert!(matches!(sent, Sent::Ran(_)));
+    assert_eq!(lines_with("on_unnamed 92").len(), 1);
+    // Per call, the async runmode queues it for later.
+    let sent = rt
+        .scope(
+            UNNAMED.send_with(
+                SendOptions::new()
+                    .runmode(Runmode::Async)
+                    .delay(Duration::from_secs(5)),
+                93,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(sent, Sent::Queued(_)));
+    assert_eq!(engine.counts().await.unwrap().scheduled, 1);
 }
 
 #[tokio::test]

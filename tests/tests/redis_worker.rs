@@ -535,3 +535,75 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
         "{duplicates} duplicate runs ({twice:?}), but only {allowance} claims were in flight at the kills"
     );
 }
+
+/// A delayed send on Redis: not handled before its time, handled soon after (a claim blocked
+/// on the empty queue sleeps until the earliest due entry, not for its poll), and, with the
+/// worker killed before the due time and started again, run once. Both Redis kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
+    let _serial = SERIAL.lock().await;
+    for scheme in ["redis", "redis-set"] {
+        let test = "a_delayed_send_runs_once_at_its_time_across_a_worker_restart";
+        let Some(bench) = Bench::new(test, scheme, 30_000, Persistence::None) else {
+            return;
+        };
+        let delay = Duration::from_secs(3);
+        let sent = Instant::now();
+        bench
+            .runtime()
+            .await
+            .scope(async {
+                let options = signalqueue::SendOptions::new().delay(delay);
+                let _ = FLAKY
+                    .send_with(options, "later".into(), "stamp".into())
+                    .await
+                    .expect("send");
+                let _ = FLAKY
+                    .send("now".into(), "stamp".into())
+                    .await
+                    .expect("send");
+            })
+            .await;
+        let worker = bench.worker(10, false);
+        bench
+            .sb
+            .wait_journal("the signal sent without a delay", |j| {
+                !support::stamps(j, "now").is_empty()
+            });
+        if sent.elapsed() < delay {
+            let early = support::stamps(&bench.sb.journal(), "later");
+            assert!(early.is_empty(), "{scheme}: ran before its time: {early:?}");
+            assert_eq!(bench.counts().await.scheduled, 1, "{scheme}");
+        }
+        worker.signal("KILL");
+        let _ = worker.wait();
+
+        let worker = bench.worker(10, false);
+        bench.sb.wait_journal("the delayed signal", |j| {
+            !support::stamps(j, "later").is_empty()
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        worker.signal("TERM");
+        let out = worker.wait();
+        let runs = support::stamps(&bench.sb.journal(), "later");
+        assert_eq!(
+            runs.len(),
+            1,
+            "{scheme}: ran once: {runs:?}\n{}",
+            out.stderr
+        );
+        let (ran, due) = runs[0];
+        let due = due.expect("the receiver sees the due time");
+        assert!(ran >= due, "{scheme}: ran {} ms before its time", due - ran);
+        eprintln!(
+            "{scheme}: a delayed send ran {} ms after its time",
+            ran - due
+        );
+        assert!(
+            ran - due < 3_000,
+            "{scheme}: ran {} ms after its time",
+            ran - due
+        );
+        assert_eq!(bench.wait_settled().await, Counts::default());
+    }
+}

@@ -425,3 +425,91 @@ async fn a_transaction_on_another_database_is_refused_naming_both() {
         .is_empty());
     drop(schema);
 }
+
+/// A delayed `send_in`, with tokio-postgres and with sqlx, into the queue's table and into the
+/// outbox (the relay carries the due time): scheduled in the queue, not claimable, and its
+/// envelope carries the due time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_send_in_stays_scheduled_in_the_queue_and_through_the_outbox() {
+    let Some((_table, _shop)) = Table::create().await else {
+        return;
+    };
+    let delay = signalqueue::SendOptions::new().delay(Duration::from_secs(3600));
+    let due_after = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let pool = sqlx_pool().await;
+
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (_sb, runtime) = sandbox(&config).await;
+    let mut client = app_client().await;
+    runtime
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in_with(&tx, delay.clone(), Ref::from_key(1))
+                .await
+                .expect("send_in_with, tokio-postgres");
+            tx.commit().await.expect("commit");
+            let mut tx = pool.begin().await.expect("begin");
+            ORDER_PLACED
+                .send_many_in_with(
+                    &mut tx,
+                    delay.clone(),
+                    [OrderPlacedArgs {
+                        instance: Ref::from_key(2),
+                    }],
+                )
+                .await
+                .expect("send_many_in_with, sqlx");
+            tx.commit().await.expect("commit");
+        })
+        .await;
+    let colocated = runtime.queue("default").expect("queue").clone();
+
+    let outbox_schema = Schema::new();
+    let config = format!(
+        "[queues.default]\nurl = \"memory://delayed-{}\"\n[outbox]\nurl = \"{}\"\n",
+        outbox_schema.name,
+        outbox_schema.url()
+    );
+    let (_sb2, relayed) = sandbox(&config).await;
+    relayed
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in_with(&tx, delay.clone(), Ref::from_key(3))
+                .await
+                .expect("send_in_with into the outbox");
+            tx.commit().await.expect("commit");
+            let mut tx = pool.begin().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in_with(&mut tx, delay.clone(), Ref::from_key(4))
+                .await
+                .expect("send_in_with into the outbox, sqlx");
+            tx.commit().await.expect("commit");
+        })
+        .await;
+    let outbox = &relayed.outboxes()[0];
+    let moved = signalqueue::outbox::relay::relay_once(outbox, &relayed, 10)
+        .await
+        .expect("relay");
+    assert_eq!(moved, 2);
+
+    for queue in [&colocated, relayed.queue("default").expect("queue")] {
+        let counts = queue.counts().await.expect("counts");
+        assert_eq!((counts.pending, counts.scheduled), (0, 2), "{counts:?}");
+        let early = queue
+            .claim(10, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .expect("claim");
+        assert!(early.is_empty(), "not claimable before its time");
+        for entry in queue.pending(10).await.expect("pending") {
+            let due = Envelope::decode(&entry.payload)
+                .expect("envelope")
+                .scheduled_for
+                .expect("a due time");
+            assert!(due + Duration::from_millis(5) >= due_after);
+        }
+    }
+    drop((schema, outbox_schema));
+}

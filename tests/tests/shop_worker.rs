@@ -556,3 +556,80 @@ async fn a_hung_receiver_is_abandoned_at_its_time_limit_and_dead_lettered() {
     assert!(dead.contains("shop.slow"), "{dead}");
     assert!(dead.contains("timed out after 300ms"), "{dead}");
 }
+
+/// A delayed send is not handled before its time, is handled soon after, and survives the
+/// worker's death: killed before the due time and started again, the worker runs it once,
+/// at its time, and the receiver sees the due time in `Delivery::scheduled_for`.
+#[tokio::test]
+async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
+    let sb = sandbox(30_000);
+    let delay = std::time::Duration::from_secs(4);
+    let sent = std::time::Instant::now();
+    runtime(&sb)
+        .await
+        .scope(async {
+            let _ = FLAKY
+                .send_with(
+                    SendOptions::new().delay(delay),
+                    "later".into(),
+                    "stamp".into(),
+                )
+                .await
+                .unwrap();
+            let _ = FLAKY.send("now".into(), "stamp".into()).await.unwrap();
+        })
+        .await;
+    let engine = sb.engine("default").await;
+    let due_ms = {
+        let entries = engine.pending(10).await.unwrap();
+        let due: Vec<u64> = entries
+            .iter()
+            .filter_map(|e| {
+                signalqueue::Envelope::decode(&e.payload)
+                    .ok()?
+                    .scheduled_for
+            })
+            .map(signalqueue::engine::unix_ms)
+            .collect();
+        assert_eq!(due.len(), 1, "one delayed entry");
+        due[0]
+    };
+
+    let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
+    sb.wait_journal("the signal sent without a delay", |j| {
+        !support::stamps(j, "now").is_empty()
+    });
+    let early = support::stamps(&sb.journal(), "later");
+    if sent.elapsed() < delay {
+        assert!(early.is_empty(), "ran before its time: {early:?}");
+        let counts = engine.counts().await.unwrap();
+        assert_eq!((counts.pending, counts.scheduled), (0, 1), "{counts:?}");
+    }
+    worker.signal("KILL");
+    let _ = worker.wait();
+
+    let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
+    sb.wait_journal("the delayed signal", |j| {
+        !support::stamps(j, "later").is_empty()
+    });
+    // Give a second run, were there one, the time to show itself.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    worker.signal("TERM");
+    let out = worker.wait();
+    let runs = support::stamps(&sb.journal(), "later");
+    assert_eq!(runs.len(), 1, "ran once: {runs:?}\n{}", out.stderr);
+    let (ran, due) = runs[0];
+    assert_eq!(due, Some(due_ms), "the receiver sees the due time");
+    assert!(ran >= due_ms, "ran {} ms before its time", due_ms - ran);
+    assert!(
+        ran - due_ms < 5_000,
+        "ran {} ms after its time; the queue looks every 50 ms",
+        ran - due_ms
+    );
+    assert_eq!(
+        support::stamps(&sb.journal(), "now")[0].1,
+        None,
+        "not delayed: no due time"
+    );
+    assert_eq!(engine.counts().await.unwrap(), Default::default());
+}

@@ -140,7 +140,7 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
                 #p::send::<Self>(#build_args, #p::SendOptions::new()).await
             }
 
-            /// Sends the signal with per-call options (a sender, a runmode).
+            /// Sends the signal with per-call options (a sender, a runmode, a delay).
             pub async fn send_with(&self, #options: #p::SendOptions, #params) -> ::core::result::Result<#p::Sent, #p::Error> {
                 #p::send::<Self>(#build_args, #options).await
             }
@@ -186,12 +186,31 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
                 #p::send_many_in::<Self, __SqTx, I>(#tx, batch, #p::SendOptions::new()).await
             }
 
+            /// `send_many_in` with per-call options (a sender, a delay): the same for every
+            /// signal of the batch.
+            pub async fn send_many_in_with<__SqTx, I>(&self, #tx: __SqTx, #options: #p::SendOptions, batch: I) -> ::core::result::Result<#p::Vec<#p::EnvelopeId>, #p::Error>
+            where
+                __SqTx: #p::AppTransaction,
+                I: ::core::iter::IntoIterator<Item = #args_ty>,
+            {
+                #p::send_many_in::<Self, __SqTx, I>(#tx, batch, #options).await
+            }
+
             /// Queues many signals in one round trip; returns their ids in order.
             pub async fn send_many<I>(&self, batch: I) -> ::core::result::Result<#p::Vec<#p::EnvelopeId>, #p::Error>
             where
                 I: ::core::iter::IntoIterator<Item = #args_ty>,
             {
                 #p::send_many::<Self>(batch, #p::SendOptions::new()).await
+            }
+
+            /// `send_many` with per-call options (a sender, a delay): the same for every
+            /// signal of the batch, so `delay` gives them one due time.
+            pub async fn send_many_with<I>(&self, #options: #p::SendOptions, batch: I) -> ::core::result::Result<#p::Vec<#p::EnvelopeId>, #p::Error>
+            where
+                I: ::core::iter::IntoIterator<Item = #args_ty>,
+            {
+                #p::send_many::<Self>(batch, #options).await
             }
         }
 

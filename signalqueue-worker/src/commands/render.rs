@@ -36,6 +36,11 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
     obj.insert("sender".into(), json!(envelope.sender));
     obj.insert("attempt".into(), json!(envelope.attempt));
     obj.insert("enqueued_at".into(), json!(rfc3339(envelope.enqueued_at)));
+    // A delayed send's due time; null for one due when sent.
+    obj.insert(
+        "scheduled_for".into(),
+        json!(envelope.scheduled_for.map(rfc3339)),
+    );
     obj.insert("owed".into(), json!(envelope.owed));
     let decoded = match registry.signal(&envelope.signal) {
         None => Err(format!(

@@ -35,10 +35,7 @@ pub(crate) async fn send(args: SendArgs) -> Result<ExitCode, Error> {
     let engine = super::open_queue(&config, queue).await?;
     let envelope = Envelope::new(def.name, args.sender, payload);
     engine
-        .enqueue(&[Outgoing {
-            id: envelope.id,
-            payload: envelope.encode(),
-        }])
+        .enqueue(&[Outgoing::new(envelope.id, envelope.encode())])
         .await
         .map_err(super::on_queue(queue))?;
     println!("{}", envelope.id);

@@ -26,6 +26,9 @@ pub(super) struct EntryView {
     pub(super) attempt: Option<u32>,
     /// RFC 3339, UTC, milliseconds.
     pub(super) enqueued_at: Option<String>,
+    /// A delayed send's due time, RFC 3339 (`None`: due when sent). The entry counts as
+    /// scheduled until then.
+    pub(super) scheduled_for: Option<String>,
     /// The receivers still owed the signal (`None`: all of them).
     pub(super) owed: Option<Vec<String>>,
     /// `bincode` or `json`.
@@ -69,6 +72,7 @@ fn decode(key: &str, bytes: &[u8]) -> EntryView {
         sender: None,
         attempt: None,
         enqueued_at: None,
+        scheduled_for: None,
         owed: None,
         codec: None,
         args: None,
@@ -90,6 +94,7 @@ fn decode(key: &str, bytes: &[u8]) -> EntryView {
     view.sender = envelope.sender.clone();
     view.attempt = Some(envelope.attempt);
     view.enqueued_at = Some(rfc3339(envelope.enqueued_at));
+    view.scheduled_for = envelope.scheduled_for.map(rfc3339);
     view.owed = envelope.owed.clone();
     view.codec = Some(match envelope.args {
         Payload::Bincode(_) => "bincode",
@@ -159,6 +164,15 @@ mod tests {
             .error
             .unwrap()
             .contains("unknown signal `nobody.links.this`"));
+    }
+
+    #[test]
+    fn a_delayed_entry_shows_its_due_time() {
+        let bytes = br#"{"v":1,"signal":"s","scheduled_for_ms":1795802971123,"args":{}}"#;
+        let v = decode("k", bytes);
+        assert_eq!(v.scheduled_for.as_deref(), Some("2026-11-27T18:09:31.123Z"));
+        let v = decode("k", br#"{"v":1,"signal":"s","args":{}}"#);
+        assert_eq!(v.scheduled_for, None);
     }
 
     #[test]

@@ -204,7 +204,7 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
     let opt = |v: &Option<String>| escape(v.as_deref().unwrap_or("—"));
     let _ = write!(
         out,
-        r#"<tr data-key="{key}"{undecoded}><td class="id">{id}</td><td class="signal">{signal}</td><td>{sender}</td><td>{attempt}</td><td class="time">{at}</td><td class="args">"#,
+        r#"<tr data-key="{key}"{undecoded}><td class="id">{id}</td><td class="signal">{signal}</td><td>{sender}</td><td>{attempt}</td><td class="time">{at}{due}</td><td class="args">"#,
         key = escape(&e.key),
         undecoded = if e.error.is_some() {
             r#" class="undecoded""#
@@ -216,6 +216,14 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
         sender = opt(&e.sender),
         attempt = e.attempt.map_or("—".to_string(), |a| a.to_string()),
         at = opt(&e.enqueued_at),
+        // A delayed send: its due time under the time it was sent (as status.js does).
+        due = e
+            .scheduled_for
+            .as_deref()
+            .map_or(String::new(), |due| format!(
+                r#"<span class="due">due {}</span>"#,
+                escape(due)
+            )),
     );
     if let Some(args) = &e.args {
         let _ = write!(

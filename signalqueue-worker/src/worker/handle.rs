@@ -174,12 +174,15 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         attempt: envelope.attempt,
         sender: envelope.sender.clone(),
         enqueued_at: envelope.enqueued_at,
+        scheduled_for: envelope.scheduled_for,
     };
     if envelope.attempt <= 1 && !to_run.is_empty() {
         // Retries would measure their own backoff, not the queue: only first attempts count.
-        let latency = SystemTime::now()
-            .duration_since(envelope.enqueued_at)
-            .unwrap_or_default();
+        // A delayed send is measured from its due time: the delay was asked for.
+        let since = envelope
+            .scheduled_for
+            .map_or(envelope.enqueued_at, |due| due.max(envelope.enqueued_at));
+        let latency = SystemTime::now().duration_since(since).unwrap_or_default();
         cx.metrics.record_latency(def.name, latency);
     }
     // Decoded and its `Ref` arguments loaded, by the same step as `send_now`. Rows are loaded

@@ -33,7 +33,7 @@ struct State {
     entries: HashMap<u64, Stored>,
     /// Keys ready to claim, oldest first.
     ready: VecDeque<u64>,
-    /// Keys waiting for a time (retries), by (time, key).
+    /// Keys waiting for a time (retries, delayed sends), by (time, key).
     scheduled: BTreeMap<(SystemTime, u64), ()>,
     /// Claimed keys with the instant their lease ends and the fence of the claim.
     in_flight: HashMap<u64, (Instant, u64)>,
@@ -148,6 +148,7 @@ impl Engine for MemoryEngine {
             return Ok(());
         }
         {
+            let now = SystemTime::now();
             let mut s = self.lock();
             for item in batch {
                 let key = s.next_key;
@@ -159,7 +160,14 @@ impl Engine for MemoryEngine {
                         deliveries: 0,
                     },
                 );
-                s.ready.push_back(key);
+                // A delayed send waits with the retries, by due time; a claim naps at most
+                // 50 ms, so it is claimed within that of its time.
+                match item.delayed_until(now) {
+                    Some(due) => {
+                        s.scheduled.insert((due, key), ());
+                    }
+                    None => s.ready.push_back(key),
+                }
             }
         }
         self.arrived.notify_waiters();

@@ -36,13 +36,39 @@ pub use self::url::{open, redact_url, EngineUrl};
 /// A shared handle to an engine, as the runtime and the worker hold it.
 pub type SharedEngine = Arc<dyn Engine>;
 
-/// One signal to enqueue: its id and its encoded envelope.
+/// One signal to enqueue: its id, its encoded envelope, and when it may be claimed.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     /// The envelope's id (unique, sortable by time).
     pub id: EnvelopeId,
     /// The encoded envelope (see `docs/wire-format.md`).
     pub payload: Vec<u8>,
+    /// A delayed send: not claimable before this time, and counted as `scheduled` until then.
+    /// `None` (or a time in the past) means now. Engines keep the entry apart from the ready
+    /// ones meanwhile, so any number of them never slows a claim (`docs/engines.md`).
+    pub not_before: Option<SystemTime>,
+}
+
+impl Outgoing {
+    /// A signal claimable at once.
+    pub fn new(id: EnvelopeId, payload: Vec<u8>) -> Outgoing {
+        Outgoing {
+            id,
+            payload,
+            not_before: None,
+        }
+    }
+
+    /// The same signal, claimable from `not_before` (`None`: at once).
+    pub fn not_before(mut self, not_before: Option<SystemTime>) -> Outgoing {
+        self.not_before = not_before;
+        self
+    }
+
+    /// The due time if it is still in the future at `now`; a past one means now.
+    pub fn delayed_until(&self, now: SystemTime) -> Option<SystemTime> {
+        self.not_before.filter(|t| *t > now)
+    }
 }
 
 /// Identifies one claim of one entry; the engine refuses it once the lease is lost.

@@ -33,7 +33,9 @@ const STEPS: &[&str] = &[
         queue       text        NOT NULL,
         envelope_id text        NOT NULL,
         payload     bytea       NOT NULL,
-        created_at  timestamptz NOT NULL DEFAULT now()
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        -- A delayed send's due time, carried into the queue by the relay; NULL: now.
+        not_before  timestamptz
     );
     -- Idle relays are told at commit, once per inserting statement.
     CREATE FUNCTION {schema}.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -79,7 +81,7 @@ pub(super) async fn open(url: &str) -> Result<Outbox, Error> {
         shown: url.shown.clone(),
         pool,
         select: format!(
-            "SELECT id, queue, envelope_id, payload, created_at FROM {table}
+            "SELECT id, queue, envelope_id, payload, created_at, not_before FROM {table}
              WHERE queue = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
         ),
         delete: format!("DELETE FROM {table} WHERE id = ANY($1)"),
@@ -135,10 +137,11 @@ impl Store for PgOutbox {
             .map(|r| OutboxRow {
                 id: r.get(0),
                 queue: r.get(1),
-                outgoing: Outgoing {
-                    id: r.get::<_, String>(2).parse().unwrap_or_default(),
-                    payload: r.get(3),
-                },
+                outgoing: Outgoing::new(
+                    r.get::<_, String>(2).parse().unwrap_or_default(),
+                    r.get(3),
+                )
+                .not_before(r.get::<_, Option<SystemTime>>(5)),
                 created_at: r.get::<_, SystemTime>(4),
             })
             .collect();

@@ -26,7 +26,9 @@ const STEPS: &[&str] = &["CREATE TABLE signalqueue_outbox (
          queue       TEXT    NOT NULL,
          envelope_id TEXT    NOT NULL,
          payload     BLOB    NOT NULL,
-         created_at  INTEGER NOT NULL
+         created_at  INTEGER NOT NULL,
+         -- A delayed send's due time (Unix ms), carried into the queue by the relay; NULL: now.
+         not_before  INTEGER
      )"];
 
 /// How often a waiting relay asks whether another connection committed to the file.
@@ -140,7 +142,8 @@ impl Store for SqliteOutbox {
         let rows = self
             .run(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT id, queue, envelope_id, payload, created_at FROM {OUTBOX_TABLE}
+                    "SELECT id, queue, envelope_id, payload, created_at, not_before
+                     FROM {OUTBOX_TABLE}
                      WHERE queue IN (SELECT value FROM json_each(?1)) ORDER BY id LIMIT ?2"
                 ))?;
                 let queues = serde_json::to_string(&queues).unwrap_or_else(|_| "[]".into());
@@ -149,10 +152,11 @@ impl Store for SqliteOutbox {
                     Ok(OutboxRow {
                         id: row.get(0)?,
                         queue: row.get(1)?,
-                        outgoing: Outgoing {
-                            id: envelope.parse().unwrap_or_default(),
-                            payload: row.get(3)?,
-                        },
+                        outgoing: Outgoing::new(envelope.parse().unwrap_or_default(), row.get(3)?)
+                            .not_before(
+                                row.get::<_, Option<i64>>(5)?
+                                    .map(|ms| from_unix_ms(ms.max(0) as u64)),
+                            ),
                         created_at: from_unix_ms(row.get::<_, i64>(4)?.max(0) as u64),
                     })
                 })?;

@@ -76,13 +76,15 @@ impl Plan {
 
     /// Inserts into the queue's table, only if the schema is the queue's own instance: returns
     /// the number of rows written (0 when it is another instance). Parameters: queue name,
-    /// payloads, instance.
+    /// payloads, instance, due times (see [`due_ms`]). A delayed entry is written as the engine
+    /// writes it (`engine/postgres`): a lease nobody holds, ending at its due time.
     pub(crate) fn queue_insert_sql(&self) -> Option<(String, &str)> {
         let (schema, instance) = self.queue.as_ref()?;
         Some((
             format!(
-                "INSERT INTO \"{schema}\".entries (queue, payload)
-                 SELECT $1, p FROM unnest($2::bytea[]) WITH ORDINALITY AS t(p, n)
+                "INSERT INTO \"{schema}\".entries (queue, payload, available_at, lease_until)
+                 SELECT $1, p, coalesce(to_timestamp(d / 1000.0), now()), to_timestamp(d / 1000.0)
+                 FROM unnest($2::bytea[], $4::float8[]) WITH ORDINALITY AS t(p, d, n)
                  WHERE EXISTS (SELECT 1 FROM \"{schema}\".migrations
                                WHERE component = 'queue' AND instance = $3)
                  ORDER BY n"
@@ -92,13 +94,30 @@ impl Plan {
     }
 }
 
-/// Inserts into an outbox. Parameters: queue name, envelope ids, payloads.
+/// Inserts into an outbox. Parameters: queue name, envelope ids, payloads, due times (see
+/// [`due_ms`]). The relay carries a due time into the queue, which keeps the entry until then.
 pub(crate) fn outbox_insert_sql(schema: &str) -> String {
     format!(
-        "INSERT INTO \"{schema}\".outbox (queue, envelope_id, payload)
-         SELECT $1, e, p FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(e, p, n)
+        "INSERT INTO \"{schema}\".outbox (queue, envelope_id, payload, not_before)
+         SELECT $1, e, p, to_timestamp(d / 1000.0)
+         FROM unnest($2::text[], $3::bytea[], $4::float8[]) WITH ORDINALITY AS t(e, p, d, n)
          ORDER BY n"
     )
+}
+
+/// Each entry's due time, if in the future, as Unix milliseconds: float8 rather than
+/// timestamptz because both drivers bind `f64` without optional features (sqlx binds no
+/// `SystemTime`).
+pub(crate) fn due_ms(placement: &Placement) -> Vec<Option<f64>> {
+    let now = std::time::SystemTime::now();
+    placement
+        .entries
+        .iter()
+        .map(|e| {
+            e.delayed_until(now)
+                .map(|t| crate::engine::unix_ms(t) as f64)
+        })
+        .collect()
 }
 
 /// A database error in the app's transaction, said so.
@@ -126,10 +145,14 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
         .iter()
         .map(|e| e.payload.as_slice())
         .collect();
+    let due = due_ms(&placement);
     if probe.has_queue {
         if let Some((sql, instance)) = plan.queue_insert_sql() {
             let written = client
-                .execute(sql.as_str(), &[&placement.queue, &payloads, &instance])
+                .execute(
+                    sql.as_str(),
+                    &[&placement.queue, &payloads, &instance, &due],
+                )
                 .await
                 .map_err(|e| failed(&placement, e))?;
             if written as usize == placement.entries.len() {
@@ -144,7 +167,7 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
     client
         .execute(
             outbox_insert_sql(&schema).as_str(),
-            &[&placement.queue, &ids, &payloads],
+            &[&placement.queue, &ids, &payloads, &due],
         )
         .await
         .map_err(|e| failed(&placement, e))?;

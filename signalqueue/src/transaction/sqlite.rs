@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 
-use crate::engine::{unix_ms, Colocation};
+use crate::engine::{unix_ms, Colocation, Outgoing};
 use crate::error::Error;
 use crate::transaction::{AppTransaction, OutboxTarget, Placement};
 
@@ -37,16 +37,17 @@ fn place(tx: &rusqlite::Transaction<'_>, placement: &Placement) -> Result<(), Er
     let now = i64::try_from(unix_ms(std::time::SystemTime::now())).unwrap_or(i64::MAX);
     if let (Some(file), Some(Colocation::Sqlite { path })) = (&file, &placement.colocation) {
         if file == path {
-            // The columns the SQLite engine's enqueue writes (its schema, `engine/sqlite`).
+            // The columns the SQLite engine's enqueue writes (its schema, `engine/sqlite`): a
+            // delayed entry is a lease nobody holds, ending at its due time.
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO entries (queue, payload, available_at, enqueued_at)
-                     VALUES (?1, ?2, 0, ?3)",
+                    "INSERT INTO entries (queue, payload, available_at, lease_until, enqueued_at)
+                     VALUES (?1, ?2, coalesce(?3, 0), ?3, ?4)",
                 )
                 .map_err(failed)?;
             for entry in &placement.entries {
                 insert
-                    .execute(params![placement.queue, entry.payload, now])
+                    .execute(params![placement.queue, entry.payload, due_ms(entry), now])
                     .map_err(failed)?;
             }
             return Ok(());
@@ -65,8 +66,8 @@ fn place(tx: &rusqlite::Transaction<'_>, placement: &Placement) -> Result<(), Er
     }
     let mut insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO {OUTBOX_TABLE} (queue, envelope_id, payload, created_at)
-             VALUES (?1, ?2, ?3, ?4)"
+            "INSERT INTO {OUTBOX_TABLE} (queue, envelope_id, payload, created_at, not_before)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
         ))
         .map_err(failed)?;
     for entry in &placement.entries {
@@ -75,11 +76,19 @@ fn place(tx: &rusqlite::Transaction<'_>, placement: &Placement) -> Result<(), Er
                 placement.queue,
                 entry.id.to_string(),
                 entry.payload,
-                now
+                now,
+                due_ms(entry)
             ])
             .map_err(failed)?;
     }
     Ok(())
+}
+
+/// A delayed entry's due time in Unix ms, if it is still in the future.
+fn due_ms(entry: &Outgoing) -> Option<i64> {
+    entry
+        .delayed_until(std::time::SystemTime::now())
+        .map(|t| i64::try_from(unix_ms(t)).unwrap_or(i64::MAX))
 }
 
 fn has_outbox(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<bool> {

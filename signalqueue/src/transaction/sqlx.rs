@@ -5,7 +5,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{PgConnection, Postgres};
 
 use crate::error::Error;
-use crate::transaction::postgres::{failed, outbox_insert_sql, Plan};
+use crate::transaction::postgres::{due_ms, failed, outbox_insert_sql, Plan};
 use crate::transaction::{AppTransaction, Placement};
 
 async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Error> {
@@ -20,12 +20,14 @@ async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Erro
         .iter()
         .map(|e| e.payload.clone())
         .collect();
+    let due = due_ms(&placement);
     if has_queue {
         if let Some((sql, instance)) = plan.queue_insert_sql() {
             let written = sqlx::query(&sql)
                 .bind(&placement.queue)
                 .bind(&payloads)
                 .bind(instance)
+                .bind(&due)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| failed(&placement, e))?
@@ -43,6 +45,7 @@ async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Erro
         .bind(&placement.queue)
         .bind(&ids)
         .bind(&payloads)
+        .bind(&due)
         .execute(&mut *conn)
         .await
         .map_err(|e| failed(&placement, e))?;

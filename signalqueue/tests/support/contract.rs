@@ -60,10 +60,7 @@ pub(crate) fn options(check: &str) -> EngineOptions {
 
 /// One entry to enqueue.
 pub(crate) fn item(payload: impl Into<Vec<u8>>) -> Outgoing {
-    Outgoing {
-        id: EnvelopeId::new(),
-        payload: payload.into(),
-    }
+    Outgoing::new(EnvelopeId::new(), payload.into())
 }
 
 /// `n` entries with payloads `{prefix}-0`, `{prefix}-1`, ...
@@ -478,6 +475,130 @@ pub(crate) async fn retry_schedules(f: &impl Fixture) {
     assert_eq!(engine.counts().await.expect("counts"), Counts::default());
 }
 
+/// An entry claimable from `not_before` (a delayed send).
+pub(crate) fn delayed(payload: impl Into<Vec<u8>>, not_before: SystemTime) -> Outgoing {
+    item(payload).not_before(Some(not_before))
+}
+
+/// A delayed send is not claimable before its time and counts as scheduled meanwhile; it is
+/// claimable after it, by a claim that was already waiting; delayed entries due together keep
+/// the order they were sent in; a time in the past means now.
+pub(crate) async fn delayed_sends(f: &impl Fixture) {
+    let engine = f.open(options("delayed")).await;
+    let delay = Duration::from_secs(2);
+    let sent_at = Instant::now();
+    let due = SystemTime::now() + delay;
+    engine.enqueue(&[item("ready-0")]).await.expect("enqueue");
+    let batch: Vec<Outgoing> = (0..3).map(|i| delayed(format!("later-{i}"), due)).collect();
+    engine.enqueue(&batch).await.expect("enqueue delayed");
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    engine
+        .enqueue(&[delayed("past-0", past)])
+        .await
+        .expect("enqueue in the past");
+
+    let listed = engine.pending(10).await.expect("pending");
+    assert_eq!(listed.len(), 5, "pending lists delayed entries");
+    let now_counts = engine.counts().await.expect("counts");
+    let early = claim_all(&engine, 10).await;
+    if sent_at.elapsed() < delay {
+        assert_eq!(
+            now_counts,
+            counts(2, 3, 0, 0),
+            "delayed entries count as scheduled"
+        );
+        assert_eq!(texts(&early), ["ready-0", "past-0"], "a past time is now");
+    }
+    assert_eq!(
+        engine.ack(&tokens(&early)).await.expect("ack"),
+        vec![true; early.len()]
+    );
+
+    // A claim already waiting takes them once due, without anything else waking it.
+    let mut later = early
+        .into_iter()
+        .filter(|c| c.payload.starts_with(b"later-"))
+        .collect::<Vec<_>>();
+    while later.len() < 3 {
+        let got = engine
+            .claim(10, LONG_LEASE, EVENTUALLY)
+            .await
+            .expect("claim");
+        assert!(!got.is_empty(), "delayed entries never became claimable");
+        // Stores keep milliseconds (or coarser), so allow a little rounding.
+        assert!(
+            SystemTime::now() + Duration::from_millis(50) >= due,
+            "a delayed entry was handed out before its time"
+        );
+        later.extend(got);
+    }
+    assert_eq!(
+        texts(&later),
+        ["later-0", "later-1", "later-2"],
+        "FIFO once due"
+    );
+    assert!(later.iter().all(|c| c.deliveries == 1), "a first delivery");
+    assert_eq!(engine.ack(&tokens(&later)).await.expect("ack"), [true; 3]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+
+    // Far in the future: scheduled until purged with the pending entries.
+    let far = SystemTime::now() + Duration::from_secs(3600);
+    engine
+        .enqueue(&[delayed("far-0", far)])
+        .await
+        .expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 1, 0, 0));
+    assert_nothing_claimable(&engine).await;
+    assert_eq!(engine.purge_pending().await.expect("purge"), 1);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// One batch may mix delayed and immediate entries: the immediate ones are claimable at once,
+/// in their order, and the delayed one later; a fence-checked ack still refuses a token made up
+/// for a delayed entry that was never claimed.
+pub(crate) async fn delayed_in_a_mixed_batch(f: &impl Fixture) {
+    let engine = f.open(options("delayed-mixed")).await;
+    let delay = Duration::from_millis(1500);
+    let sent_at = Instant::now();
+    let due = SystemTime::now() + delay;
+    engine
+        .enqueue(&[item("mixed-0"), delayed("mixed-1", due), item("mixed-2")])
+        .await
+        .expect("enqueue");
+    let waiting = engine.pending(10).await.expect("pending");
+    let now = claim_all(&engine, 10).await;
+    if sent_at.elapsed() < delay {
+        assert_eq!(texts(&now), ["mixed-0", "mixed-2"]);
+        // No token finishes an entry nobody claimed, whatever fence it makes up.
+        let listed = waiting
+            .iter()
+            .find(|e| e.payload == b"mixed-1")
+            .expect("the delayed entry is listed");
+        let made_up: Vec<ClaimToken> = (0..3)
+            .map(|fence| ClaimToken {
+                key: listed.key.clone(),
+                fence,
+            })
+            .collect();
+        assert_eq!(engine.ack(&made_up).await.expect("ack"), [false; 3]);
+    }
+    let mut all = now;
+    while all.len() < 3 {
+        all.extend(
+            engine
+                .claim(10, LONG_LEASE, EVENTUALLY)
+                .await
+                .expect("claim"),
+        );
+    }
+    let mut names = texts(&all);
+    names.sort();
+    assert_eq!(names, ["mixed-0", "mixed-1", "mixed-2"]);
+    assert!(SystemTime::now() + Duration::from_millis(50) >= due);
+    assert_eq!(engine.ack(&tokens(&all)).await.expect("ack"), [true; 3]);
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
 /// A dead letter keeps the exact bytes and the reason, and its claim is over.
 pub(crate) async fn dead_letter_keeps_bytes(f: &impl Fixture) {
     let engine = f.open(options("dead")).await;
@@ -883,6 +1004,8 @@ macro_rules! engine_contract_tests {
             ack_answers_per_token,
             renew_extends_lease,
             retry_schedules,
+            delayed_sends,
+            delayed_in_a_mixed_batch,
             dead_letter_keeps_bytes,
             dead_letters_are_capped,
             dead_letters_expire,

@@ -14,3 +14,16 @@ pub mod worker_kill;
 // Each test crate uses some of these.
 #[allow(unused_imports)]
 pub use sandbox::{registered_banner, Out, Running, Sandbox, DEADLINE};
+
+/// The `flaky KEY stamped NOW due DUE` lines of `key`: when it ran and when it was due (ms).
+pub fn stamps(journal: &[String], key: &str) -> Vec<(u64, Option<u64>)> {
+    let prefix = format!("flaky {key} stamped ");
+    journal
+        .iter()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let (ran, due) = rest.split_once(" due ").expect("a stamp line");
+            (ran.parse().expect("ms"), due.parse().ok())
+        })
+        .collect()
+}

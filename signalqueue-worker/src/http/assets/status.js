@@ -115,7 +115,9 @@
       cell(tr, e.signal, "signal");
       cell(tr, e.sender);
       cell(tr, e.attempt);
-      cell(tr, e.enqueued_at, "time");
+      const at = cell(tr, e.enqueued_at, "time");
+      // A delayed send: its due time under the time it was sent (as status_page.rs does).
+      if (e.scheduled_for) block(at, "span", "due", "due " + e.scheduled_for);
       const args = cell(tr, undefined, "args");
       if (e.args !== null && e.args !== undefined) block(args, "pre", "json", argsText(e.args));
       if (e.error) block(args, "p", "decode-error", e.error);

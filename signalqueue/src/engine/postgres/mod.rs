@@ -298,12 +298,21 @@ impl Sql {
         let s = schema::quoted(schema);
         Sql {
             // One statement per batch; WITH ORDINALITY keeps the batch's order in the ids.
+            // A delayed entry (a due time in `$3`) is a lease nobody holds (fence 0) ending at
+            // its due time: out of `entries_ready`, which the claim walks by id, and in
+            // `entries_leased` by time, where the claim's arm for ended leases takes it when
+            // due and a waiting claim finds the time to sleep until. So any number of them
+            // costs a claim of ready entries nothing.
             enqueue: format!(
-                "INSERT INTO {s}.entries (queue, payload)
-                 SELECT $1, p FROM unnest($2::bytea[]) WITH ORDINALITY AS t(p, n) ORDER BY n"
+                "INSERT INTO {s}.entries (queue, payload, available_at, lease_until)
+                 SELECT $1, p, coalesce(d, now()), d
+                 FROM unnest($2::bytea[], $3::timestamptz[]) WITH ORDINALITY AS t(p, d, n)
+                 ORDER BY n"
             ),
             // Two arms, each served by its own index: never-leased (or released, retried)
-            // entries that are due, and expired leases. The entries of either arm that other
+            // entries that are due, and ended leases (delayed sends included), earliest end
+            // first, so that a million delayed sends falling due together are read in index
+            // order rather than sorted at every claim. The entries of either arm that other
             // claimers hold locked right now are skipped, not waited for.
             claim: format!(
                 "WITH fresh AS (
@@ -313,7 +322,7 @@ impl Sql {
                  expired AS (
                      SELECT id FROM {s}.entries
                      WHERE queue = $1 AND lease_until <= now()
-                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
+                     ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED),
                  picked AS (
                      SELECT id FROM fresh UNION ALL SELECT id FROM expired ORDER BY id LIMIT $2)
                  UPDATE {s}.entries AS e
@@ -388,22 +397,24 @@ impl Sql {
             ),
             counts: format!(
                 "SELECT
-                     count(*) FILTER (WHERE lease_until IS NULL AND available_at <= now()),
-                     count(*) FILTER (WHERE lease_until IS NULL AND available_at > now()),
-                     count(*) FILTER (WHERE lease_until IS NOT NULL),
+                     count(*) FILTER (WHERE (lease_until IS NULL AND available_at <= now())
+                                         OR (fence = 0 AND lease_until <= now())),
+                     count(*) FILTER (WHERE (lease_until IS NULL AND available_at > now())
+                                         OR (fence = 0 AND lease_until > now())),
+                     count(*) FILTER (WHERE lease_until IS NOT NULL AND fence > 0),
                      (SELECT count(*) FROM {s}.dead WHERE queue = $1)
                  FROM {s}.entries WHERE queue = $1"
             ),
             pending: format!(
                 "SELECT id, payload FROM {s}.entries
-                 WHERE queue = $1 AND lease_until IS NULL ORDER BY id LIMIT $2"
+                 WHERE queue = $1 AND (lease_until IS NULL OR fence = 0) ORDER BY id LIMIT $2"
             ),
             dead: format!(
                 "SELECT id, payload, reason, died_at FROM {s}.dead
                  WHERE queue = $1 ORDER BY id LIMIT $2"
             ),
             purge_pending: format!(
-                "DELETE FROM {s}.entries WHERE queue = $1 AND lease_until IS NULL"
+                "DELETE FROM {s}.entries WHERE queue = $1 AND (lease_until IS NULL OR fence = 0)"
             ),
             purge_dead: format!("DELETE FROM {s}.dead WHERE queue = $1"),
             // New rows, so new ids: replayed entries join the back of the queue as fresh
@@ -427,6 +438,11 @@ fn millis(d: Duration) -> f64 {
 
 /// Tokens as (row id, fence); a key that is not a row id cannot match any row.
 fn parse_token(token: &ClaimToken) -> Option<(i64, i64)> {
+    // Fence 0 is never a claim's (the first claim makes it 1): it marks a delayed entry's
+    // lease that nobody holds, which no token may finish.
+    if token.fence == 0 {
+        return None;
+    }
     Some((token.key.parse().ok()?, i64::try_from(token.fence).ok()?))
 }
 
@@ -461,7 +477,9 @@ impl Engine for PostgresEngine {
             return Ok(());
         }
         let payloads: Vec<&[u8]> = batch.iter().map(|o| o.payload.as_slice()).collect();
-        self.execute(&self.sql.enqueue, &[&self.options.queue, &payloads])
+        let now = SystemTime::now();
+        let due: Vec<Option<SystemTime>> = batch.iter().map(|o| o.delayed_until(now)).collect();
+        self.execute(&self.sql.enqueue, &[&self.options.queue, &payloads, &due])
             .await?;
         // Other processes hear of it through the trigger's NOTIFY.
         self.arrived.notify_waiters();

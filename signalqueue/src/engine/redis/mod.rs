@@ -290,6 +290,27 @@ impl Engine for RedisEngine {
         if batch.is_empty() {
             return Ok(());
         }
+        let now = SystemTime::now();
+        if batch.iter().any(|o| o.delayed_until(now).is_some()) {
+            // One script for the whole batch, so it stays all or nothing. Delays rather than
+            // times: the due time is reckoned on the server's clock, like retries and leases.
+            self.script(&scripts::ENQUEUE_DELAYED, |inv| {
+                for item in batch {
+                    let delay = item
+                        .delayed_until(now)
+                        .and_then(|due| due.duration_since(now).ok())
+                        .map_or(0, |d| millis(d).max(1));
+                    let hash = if self.dedup {
+                        content_hash::content_hash(&item.payload)
+                    } else {
+                        Default::default()
+                    };
+                    inv.arg(delay).arg(hash).arg(&item.payload[..]);
+                }
+            })
+            .await?;
+            return Ok(());
+        }
         if self.dedup {
             self.script(&scripts::ENQUEUE_SET, |inv| {
                 for item in batch {

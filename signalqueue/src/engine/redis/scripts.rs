@@ -23,6 +23,11 @@ script!(
     "lua/enqueue_set.lua"
 );
 script!(
+    /// Enqueue of a batch with delayed sends: those to the schedule, the others as usual.
+    ENQUEUE_DELAYED,
+    "lua/enqueue_delayed.lua"
+);
+script!(
     /// Reclaims expired leases, promotes due retries, then claims a batch.
     CLAIM,
     "lua/claim.lua"

@@ -56,9 +56,15 @@ struct State {
     committing: bool,
 }
 
+/// One new row: the payload, and for a delayed send its due time (Unix ms).
+pub(super) struct NewEntry {
+    pub(super) payload: Vec<u8>,
+    pub(super) due_ms: Option<i64>,
+}
+
 /// One caller's batch and where its answer goes.
 struct Request {
-    payloads: Vec<Vec<u8>>,
+    payloads: Vec<NewEntry>,
     answer: oneshot::Sender<Result<(), EngineError>>,
 }
 
@@ -86,7 +92,7 @@ impl GroupCommit {
     /// batches; returns once that transaction is committed.
     pub(super) async fn enqueue(
         self: &Arc<Self>,
-        payloads: Vec<Vec<u8>>,
+        payloads: Vec<NewEntry>,
     ) -> Result<(), EngineError> {
         let (answer, answered) = oneshot::channel();
         // No await before this hand-over: from here on the batch belongs to the committer.
@@ -212,8 +218,18 @@ fn insert_and_commit(
             "INSERT INTO entries (queue, payload, available_at, enqueued_at)
              VALUES (?1, ?2, 0, ?3)",
         )?;
-        for payload in batches.iter().flat_map(|b| &b.payloads) {
-            insert.execute(params![queue, payload, now])?;
+        // A delayed entry is a lease nobody holds (fence 0) ending at its due time: it sits in
+        // `entries_leased` by time, out of the way of the claim's walk of ready ids, and the
+        // claim's arm for ended leases takes it when due. See `MIGRATIONS`, step 2.
+        let mut delayed = tx.prepare_cached(
+            "INSERT INTO entries (queue, payload, available_at, lease_until, enqueued_at)
+             VALUES (?1, ?2, ?3, ?3, ?4)",
+        )?;
+        for entry in batches.iter().flat_map(|b| &b.payloads) {
+            match entry.due_ms {
+                None => insert.execute(params![queue, entry.payload, now])?,
+                Some(due) => delayed.execute(params![queue, entry.payload, due, now])?,
+            };
         }
     }
     tx.commit()
@@ -248,10 +264,7 @@ mod tests {
 
     fn batch(prefix: &str, n: usize) -> Vec<Outgoing> {
         (0..n)
-            .map(|i| Outgoing {
-                id: EnvelopeId::new(),
-                payload: format!("{prefix}-{i}").into_bytes(),
-            })
+            .map(|i| Outgoing::new(EnvelopeId::new(), format!("{prefix}-{i}").into_bytes()))
             .collect()
     }
 

@@ -67,7 +67,9 @@ async fn send_email(to: String) {
 /// first attempt only), `ok`, `sleep-MS` (takes MS milliseconds, then records
 /// `flaky KEY slept` and succeeds: a slow receiver for shutdown and crash tests), or
 /// `until-PATH` (waits until the file PATH exists, then records `flaky KEY released`: a slow
-/// receiver whose end the test decides, without guessing durations).
+/// receiver whose end the test decides, without guessing durations), or `stamp` (records
+/// `flaky KEY stamped NOW_MS due DUE_MS`, the due time `-` for a signal not delayed: when a
+/// delayed send ran, against when it was due).
 #[receiver(FLAKY, retries = 2)]
 async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), BoxError> {
     record(format!("flaky {key} attempt {}", delivery.attempt));
@@ -87,6 +89,15 @@ async fn flaky(delivery: &Delivery, key: String, mode: String) -> Result<(), Box
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             record(format!("flaky {key} released"));
+            Ok(())
+        }
+        "stamp" => {
+            let ms = |t: std::time::SystemTime| signalqueue::engine::unix_ms(t).to_string();
+            let due = delivery.scheduled_for().map_or("-".to_string(), ms);
+            record(format!(
+                "flaky {key} stamped {} due {due}",
+                ms(std::time::SystemTime::now())
+            ));
             Ok(())
         }
         _ => Ok(()),

@@ -1,5 +1,5 @@
 -- Claims up to ARGV[1] entries for ARGV[2] ms. First returns expired leases to the head of the
--- pending list and due retries to its tail (at most ARGV[3] of each), so any claimer recovers
+-- pending list and due retries and delayed sends to its tail (at most ARGV[3] of each), so any claimer recovers
 -- the claims of a dead worker.
 -- Returns { hint, id, fence, deliveries, payload, ... }: hint is 0 when something was claimed,
 -- else the ms until the next lease expiry or due retry (-1 when there is none), so a blocking
@@ -8,6 +8,11 @@ local max = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local sweep = tonumber(ARGV[3])
 local now = now_ms()
+
+-- A wake marker has done its work once a claim runs.
+if redis.call('LINDEX', K_PENDING, 0) == WAKE then
+  redis.call('LPOP', K_PENDING)
+end
 
 local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, sweep)
 if #expired > 0 then
@@ -34,6 +39,19 @@ if #due > 0 then
 end
 
 local popped = redis.call('LPOP', K_PENDING, max)
+if popped then
+  -- A marker behind entries given back to the head (a release) is dropped here.
+  local kept = {}
+  for i = 1, #popped do
+    if popped[i] ~= WAKE then
+      kept[#kept + 1] = popped[i]
+    end
+  end
+  popped = kept
+  if #popped == 0 then
+    popped = nil
+  end
+end
 if not popped then
   local hint = -1
   local first_lease = redis.call('ZRANGE', K_LEASES, 0, 0, 'WITHSCORES')

@@ -1,6 +1,6 @@
 -- Reads up to ARGV[1] waiting entries without removing them: the pending list head first,
--- then the scheduled retries by due time. Returns { key, payload, ... }. Entries never claimed
--- have no id yet; their key is `pending[POSITION]`.
+-- then the scheduled retries and delayed sends by due time. Returns { key, payload, ... }.
+-- Entries never claimed have no id yet; their key is `pending[POSITION]`.
 local limit = tonumber(ARGV[1])
 local out = {}
 if limit <= 0 then
@@ -9,19 +9,22 @@ end
 local items = redis.call('LRANGE', K_PENDING, 0, limit - 1)
 for i = 1, #items do
   local e = items[i]
-  local key = 'pending[' .. (i - 1) .. ']'
-  local payload
-  if string.sub(e, 1, #REF_ID) == REF_ID then
-    local id = string.sub(e, #REF_ID + 1)
-    payload = redis.call('HGET', K_ENTRIES, id)
-    if payload then
-      key = id
+  -- A wake marker is no entry (see `prelude.lua`).
+  if e ~= WAKE then
+    local key = 'pending[' .. (i - 1) .. ']'
+    local payload
+    if string.sub(e, 1, #REF_ID) == REF_ID then
+      local id = string.sub(e, #REF_ID + 1)
+      payload = redis.call('HGET', K_ENTRIES, id)
+      if payload then
+        key = id
+      end
+    elseif string.sub(e, 1, #REF_SET) == REF_SET then
+      payload = redis.call('HGET', K_WAITING, string.sub(e, #REF_SET + 1))
     end
-  elseif string.sub(e, 1, #REF_SET) == REF_SET then
-    payload = redis.call('HGET', K_WAITING, string.sub(e, #REF_SET + 1))
+    out[#out + 1] = key
+    out[#out + 1] = payload or e
   end
-  out[#out + 1] = key
-  out[#out + 1] = payload or e
 end
 local rest = limit - #items
 if rest > 0 then

@@ -16,6 +16,18 @@ local K_DEAD_REASONS = KEYS[10]
 -- nothing stored is taken as a raw payload, so nothing pushed by hand is ever lost.
 local REF_ID = '\0sq:id:'
 local REF_SET = '\0sq:set:'
+-- Pushed to the empty pending list by a delayed send due before everything scheduled, so a
+-- claim blocked on the list wakes and sleeps again until that entry is due. Claims drop it.
+local WAKE = '\0sq:wake'
+
+-- How many wake markers the pending list holds (at most one: one is pushed only to an empty
+-- list), for counts; looked for near the head, where it is pushed.
+local function wake_markers()
+  if redis.call('LPOS', K_PENDING, WAKE, 'MAXLEN', 1000) then
+    return 1
+  end
+  return 0
+end
 
 -- Server time, so leases and due times do not depend on the clocks of clients.
 local function now_ms()

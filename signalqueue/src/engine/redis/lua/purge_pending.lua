@@ -1,6 +1,6 @@
 -- Removes every waiting entry (pending list and scheduled retries) with what it stored.
 -- In-flight claims stay. Returns how many entries were removed.
-local n = redis.call('LLEN', K_PENDING) + redis.call('ZCARD', K_SCHEDULED)
+local n = redis.call('LLEN', K_PENDING) - wake_markers() + redis.call('ZCARD', K_SCHEDULED)
 local len = redis.call('LLEN', K_PENDING)
 for start = 0, len - 1, 1000 do
   local items = redis.call('LRANGE', K_PENDING, start, start + 999)
