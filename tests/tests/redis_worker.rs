@@ -544,7 +544,7 @@ async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
     let _serial = SERIAL.lock().await;
     for scheme in ["redis", "redis-set"] {
         let test = "a_delayed_send_runs_once_at_its_time_across_a_worker_restart";
-        let Some(bench) = Bench::new(test, scheme, 30_000, Persistence::None) else {
+        let Some((bench, _redis)) = redis_bench(test, scheme, 30_000, Persistence::None) else {
             return;
         };
         let delay = Duration::from_secs(3);
@@ -604,6 +604,9 @@ async fn a_delayed_send_runs_once_at_its_time_across_a_worker_restart() {
             "{scheme}: ran {} ms after its time",
             ran - due
         );
-        assert_eq!(bench.wait_settled().await, Counts::default());
+        assert_eq!(
+            bench.wait_settled().await,
+            signalqueue::engine::Counts::default()
+        );
     }
 }
