@@ -7,11 +7,14 @@
 //! overrides). Without one the tests say so and pass, unless `SIGNALQUEUE_REQUIRE_POSTGRES=1`.
 //! Each run creates a table of its own and drops it at the end, even when a test fails.
 
+#[path = "support/pg_table.rs"]
+mod pg_table;
 mod support;
 
 use pg_shop::{Order, PgShop, ORDER_PAID, ORDER_PLACED};
+use pg_table::Table;
 use signalqueue::{Config, Ref, Runtime, Sender};
-use support::postgres::{url, Table};
+use support::postgres::url;
 use support::Sandbox;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_pg-worker");

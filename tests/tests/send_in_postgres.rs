@@ -5,15 +5,18 @@
 //! Needs the PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`) and, for the outbox
 //! tests, `redis-server` (a private one per test). Each test has its own table and schema.
 
+#[path = "support/pg_table.rs"]
+mod pg_table;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pg_shop::{OrderPlacedArgs, ORDER_PLACED};
+use pg_table::Table;
 use signalqueue::engine::SharedEngine;
 use signalqueue::{Config, Envelope, Ref, Runtime};
-use support::postgres::{app_client, Schema, Table};
+use support::postgres::{app_client, Schema};
 use support::redis::{available, RedisServer};
 use support::{Running, Sandbox};
 

@@ -14,62 +14,14 @@ mod server;
 #[allow(unused_imports)]
 pub(crate) use server::PostgresServer;
 
-use pg_shop::PgShop;
+/// The tests' PostgreSQL when `SQ_PG_URL` is not set (`pg_shop::DEFAULT_URL` too). Written
+/// out rather than taken from `pg_shop`, so that test binaries which do not use `pg_shop` do
+/// not link it (its signals would change their registry).
+const DEFAULT_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 
 /// The libpq connection string of the tests' PostgreSQL.
 pub fn url() -> String {
-    std::env::var("SQ_PG_URL").unwrap_or_else(|_| pg_shop::DEFAULT_URL.into())
-}
-
-/// This run's table, dropped when the test ends (also on a panic).
-pub struct Table {
-    /// The table's name.
-    pub name: String,
-}
-
-impl Table {
-    /// Creates a table with a name of its own, or `None` (with a loud note) when PostgreSQL is
-    /// not reachable and not required.
-    pub async fn create() -> Option<(Table, PgShop)> {
-        let name = format!(
-            "sq_orders_{}",
-            signalqueue::EnvelopeId::new().to_string().to_lowercase()
-        );
-        match PgShop::connect(&url(), &name).await {
-            Ok(shop) => {
-                shop.create_table().await.expect("create the test table");
-                Some((Table { name }, shop))
-            }
-            Err(e) if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                eprintln!(
-                    "\n*** SKIPPED: no PostgreSQL at `{}` ({e}); set SQ_PG_URL, or \
-                     SIGNALQUEUE_REQUIRE_POSTGRES=1 to make this a failure ***\n",
-                    url()
-                );
-                None
-            }
-            Err(e) => panic!("PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {e}"),
-        }
-    }
-}
-
-impl Drop for Table {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // The test's runtime may be unwinding: drop the table from a runtime of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(shop) = PgShop::connect(&url(), &name).await {
-                    let _ = shop.drop_table().await;
-                }
-            })
-        })
-        .join();
-    }
+    std::env::var("SQ_PG_URL").unwrap_or_else(|_| DEFAULT_URL.into())
 }
 
 /// Whether the tests' PostgreSQL answers. When it does not, says so loudly on stderr, naming
