@@ -30,6 +30,21 @@ impl EnvelopeId {
         EnvelopeId(ulid::Ulid::new())
     }
 
+    /// The id of an entry written without one (a JSON envelope from another language): the
+    /// ULID whose time part is `time_ms` and whose 80 other bits are the low bits of the
+    /// 128-bit FNV-1a hash of the entry's bytes. Deterministic, so every reader of the same
+    /// bytes agrees; two entries with identical bytes share it (give each an `id` to tell them
+    /// apart).
+    pub fn derived(bytes: &[u8], time_ms: u64) -> Self {
+        const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+        const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+        let hash = bytes
+            .iter()
+            .fold(OFFSET, |h, &b| (h ^ u128::from(b)).wrapping_mul(PRIME));
+        let time = u128::from(time_ms & ((1 << 48) - 1)) << 80;
+        EnvelopeId(ulid::Ulid(time | (hash & ((1 << 80) - 1))))
+    }
+
     /// When the id was made (millisecond precision).
     pub fn timestamp(&self) -> SystemTime {
         crate::engine::from_unix_ms(self.0.timestamp_ms())
@@ -187,14 +202,19 @@ impl Envelope {
                     wire.v
                 )));
             }
+            // Every read of the same entry (the worker, `dump`, `dead list`, the status page)
+            // must show the same id and time, so what a producer left out is derived from the
+            // entry itself, never from the clock.
+            let id = wire
+                .id
+                .unwrap_or_else(|| EnvelopeId::derived(bytes, wire.enqueued_at_ms.unwrap_or(0)));
             Ok(Envelope {
-                id: wire.id.unwrap_or_default(),
+                id,
                 signal: wire.signal,
                 sender: wire.sender,
                 enqueued_at: wire
                     .enqueued_at_ms
-                    .map(crate::engine::from_unix_ms)
-                    .unwrap_or_else(SystemTime::now),
+                    .map_or_else(|| id.timestamp(), crate::engine::from_unix_ms),
                 attempt: wire.attempt.max(1),
                 owed: wire.owed,
                 args: Payload::Json(wire.args),
@@ -366,6 +386,33 @@ mod tests {
             .unwrap();
         assert_eq!(d.attempt, 1);
         assert_eq!(d.owed, None);
+    }
+
+    #[test]
+    fn an_envelope_without_id_reads_the_same_every_time() {
+        let bytes = br#"{"v":1,"signal":"demo.two_args","args":{"a":1,"b":"y"}}"#;
+        let first = Envelope::decode(bytes).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        let second = Envelope::decode(bytes).unwrap();
+        assert_eq!(first.id, second.id);
+        assert_eq!(first.enqueued_at, second.enqueued_at);
+        // Without a time, the id's time part is 0: "unknown", shown as the Unix epoch.
+        assert_eq!(first.enqueued_at, SystemTime::UNIX_EPOCH);
+        // The specified derivation, so other readers can compute it too.
+        assert_eq!(first.id, EnvelopeId::derived(bytes, 0));
+        let other = Envelope::decode(br#"{"v":1,"signal":"demo.two_args","args":{"a":2,"b":"y"}}"#)
+            .unwrap();
+        assert_ne!(first.id, other.id);
+
+        // With a time, the id sorts by it and the time is kept.
+        let timed = br#"{"v":1,"signal":"s","enqueued_at_ms":1764265200000,"args":{}}"#;
+        let d = Envelope::decode(timed).unwrap();
+        assert_eq!(d.id, Envelope::decode(timed).unwrap().id);
+        assert_eq!(d.id.0.timestamp_ms(), 1_764_265_200_000);
+        assert_eq!(crate::engine::unix_ms(d.enqueued_at), 1_764_265_200_000);
+
+        // Re-encoded (a retry), it keeps the derived id.
+        assert_eq!(Envelope::decode(&d.encode()).unwrap().id, d.id);
     }
 
     #[test]

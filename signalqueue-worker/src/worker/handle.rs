@@ -175,7 +175,10 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         sender: envelope.sender.clone(),
         enqueued_at: envelope.enqueued_at,
     };
-    if envelope.attempt <= 1 && !to_run.is_empty() {
+    // An entry from another language without `enqueued_at_ms` has an unknown time (the Unix
+    // epoch): it would count as a 56-year latency.
+    let known_time = envelope.enqueued_at > SystemTime::UNIX_EPOCH;
+    if envelope.attempt <= 1 && !to_run.is_empty() && known_time {
         // Retries would measure their own backoff, not the queue: only first attempts count.
         let latency = SystemTime::now()
             .duration_since(envelope.enqueued_at)
