@@ -313,7 +313,9 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
             .unwrap(),
     )
     .encode();
-    for payload in [&garbage, &unknown, &changed] {
+    // A producer in another language that got the shape wrong: not a change of types.
+    let wrong_shape = br#"{"v":1,"signal":"demo.two_args","args":{"a":"seven","b":"x"}}"#.to_vec();
+    for payload in [&garbage, &unknown, &changed, &wrong_shape] {
         engine
             .enqueue(&[Outgoing {
                 id: signalqueue::EnvelopeId::new(),
@@ -336,13 +338,13 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
     }
     assert_eq!(
         out.stderr.matches("dead-lettered").count(),
-        3,
+        4,
         "{}",
         out.stderr
     );
 
     let dead = engine.dead(100).await.unwrap();
-    assert_eq!(dead.len(), 3, "{dead:#?}");
+    assert_eq!(dead.len(), 4, "{dead:#?}");
     let find = |payload: &Vec<u8>| {
         dead.iter()
             .find(|d| &d.payload == payload)
@@ -365,14 +367,24 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
         "{:?}",
         find(&changed).reason
     );
+    let reason = &find(&wrong_shape).reason;
+    assert!(
+        reason.contains("the arguments do not match the signal's declared arguments"),
+        "{reason:?}"
+    );
+    assert!(
+        reason.contains("`demo.two_args` declares `a: u32`, `b: String`"),
+        "{reason:?}"
+    );
+    assert!(!reason.contains("changed since it was sent"), "{reason:?}");
 
     let list = sb.run(BIN, &["dead", "list"]).ok();
-    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    assert_eq!(list.stdout.lines().count(), 4, "{}", list.stdout);
     assert!(list.stdout.contains("<malformed>"), "{}", list.stdout);
     assert!(list.stdout.contains("shop.gone"), "{}", list.stdout);
     let out = sb.run(BIN, &["dead", "purge", "--yes"]).ok();
     assert!(
-        out.stdout.contains("removed 3 dead letters"),
+        out.stdout.contains("removed 4 dead letters"),
         "{}",
         out.stdout
     );

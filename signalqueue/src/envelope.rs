@@ -205,9 +205,14 @@ impl Envelope {
             // Every read of the same entry (the worker, `dump`, `dead list`, the status page)
             // must show the same id and time, so what a producer left out is derived from the
             // entry itself, never from the clock.
-            let id = wire
-                .id
-                .unwrap_or_else(|| EnvelopeId::derived(bytes, wire.enqueued_at_ms.unwrap_or(0)));
+            let id = match wire.id {
+                Some(id) => id.parse().map_err(|_| {
+                    DecodeError(format!(
+                        "`id` {id:?} is not a ULID (26 characters of Crockford base32, e.g. `01JDQ7YV6Z8W3D2F8M4Q3X2N1B`); write a valid one, or leave `id` out to have one derived from the entry"
+                    ))
+                })?,
+                None => EnvelopeId::derived(bytes, wire.enqueued_at_ms.unwrap_or(0)),
+            };
             Ok(Envelope {
                 id,
                 signal: wire.signal,
@@ -219,6 +224,12 @@ impl Envelope {
                 owed: wire.owed,
                 args: Payload::Json(wire.args),
             })
+        } else if bytes.len() >= 4 && bytes.starts_with(b"SQ\x01") {
+            // Version 1 is known here: it is the codec byte that is not.
+            Err(DecodeError(format!(
+                "binary envelope names an unknown codec byte {} (known: `B`, bincode); it was not written by signalqueue's `send`, or by a newer build (upgrade the worker)",
+                describe_byte(bytes[3])
+            )))
         } else if bytes.len() >= 3 && bytes.starts_with(b"SQ") {
             Err(DecodeError(format!(
                 "binary envelope format version {} is not understood by this build (1); upgrade the worker",
@@ -291,6 +302,15 @@ impl Envelope {
     }
 }
 
+/// A byte as a reader would want to see it in a message: the character when printable.
+fn describe_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("`{}`", b as char)
+    } else {
+        format!("0x{b:02x}")
+    }
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
@@ -331,8 +351,10 @@ struct JsonWire<'a> {
 #[derive(Deserialize)]
 struct JsonWireOwned {
     v: u32,
+    // A string, parsed by hand: serde's own error ("invalid length at line 1 column 24")
+    // would not say what an id must look like.
     #[serde(default)]
-    id: Option<EnvelopeId>,
+    id: Option<String>,
     signal: String,
     #[serde(default)]
     sender: Option<String>,
@@ -423,6 +445,13 @@ mod tests {
         assert!(err.0.contains("truncated"), "{err}");
         let err = Envelope::decode(b"SQ\x09B").unwrap_err();
         assert!(err.0.contains("version 9"), "{err}");
+        let err = Envelope::decode(b"SQ\x01Xabc").unwrap_err();
+        assert!(err.0.contains("unknown codec byte `X`"), "{err}");
+        assert!(err.0.contains("known: `B`"), "{err}");
+        assert!(!err.0.contains("version"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"id":"nope","signal":"s","args":{}}"#).unwrap_err();
+        assert!(err.0.contains("`id` \"nope\" is not a ULID"), "{err}");
+        assert!(err.0.contains("26 characters of Crockford base32"), "{err}");
         let err = Envelope::decode(b"{\"v\":1}").unwrap_err();
         assert!(err.0.contains("malformed JSON envelope"), "{err}");
     }

@@ -31,7 +31,8 @@ pub(crate) const MALFORMED_SIGNAL: &str = "<malformed>";
 pub enum DeadKind {
     /// Receivers failed and used up their retries.
     Receiver,
-    /// The arguments no longer decode: the signal's argument types changed since it was sent.
+    /// The arguments do not decode: the signal's argument types changed since it was sent, or
+    /// a producer in another language sent the wrong shape.
     Decode,
     /// No signal with that wire name is linked into this worker.
     UnknownSignal,
@@ -188,7 +189,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
     // Decoded and its `Ref` arguments loaded, by the same step as `send_now`. Rows are loaded
     // only for receivers that will read them.
     let prepared = if to_run.is_empty() {
-        (def.decode)(&envelope.args)
+        def.decode_args(&envelope.args)
             .map(Prepared::Run)
             .map_err(PrepareError::Decode)
     } else {
