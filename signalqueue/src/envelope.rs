@@ -202,6 +202,23 @@ impl Envelope {
                     wire.v
                 )));
             }
+            // serde reads a struct from an array by position: that would bind arguments by
+            // their order, silently, when the format says by name.
+            if !wire.args.is_object() {
+                return Err(DecodeError(format!(
+                    "`args` must be a JSON object with one key per argument, by name (`{{\"a\": 7, \"b\": \"x\"}}`), not {}",
+                    json_kind(&wire.args)
+                )));
+            }
+            let attempt = match wire.attempt {
+                None => 1,
+                Some(0) => {
+                    return Err(DecodeError(
+                        "`attempt` is 0, but attempts count from 1; write 1, or leave it out, for a first attempt".into(),
+                    ))
+                }
+                Some(n) => n,
+            };
             // Every read of the same entry (the worker, `dump`, `dead list`, the status page)
             // must show the same id and time, so what a producer left out is derived from the
             // entry itself, never from the clock.
@@ -220,7 +237,7 @@ impl Envelope {
                 enqueued_at: wire
                     .enqueued_at_ms
                     .map_or_else(|| id.timestamp(), crate::engine::from_unix_ms),
-                attempt: wire.attempt.max(1),
+                attempt,
                 owed: wire.owed,
                 args: Payload::Json(wire.args),
             })
@@ -302,6 +319,18 @@ impl Envelope {
     }
 }
 
+/// What kind of JSON value `v` is, for messages.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// A byte as a reader would want to see it in a message: the character when printable.
 fn describe_byte(b: u8) -> String {
     if b.is_ascii_graphic() {
@@ -347,8 +376,10 @@ struct JsonWire<'a> {
 }
 
 /// The JSON frame as read: everything but `v`, `signal` and `args` may be left out by a
-/// producer in another language.
+/// producer in another language. An unknown field is refused rather than ignored: it is a
+/// producer's typo (`sendr`) or a newer format's field that this build would silently drop.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonWireOwned {
     v: u32,
     // A string, parsed by hand: serde's own error ("invalid length at line 1 column 24")
@@ -361,7 +392,7 @@ struct JsonWireOwned {
     #[serde(default)]
     enqueued_at_ms: Option<u64>,
     #[serde(default)]
-    attempt: u32,
+    attempt: Option<u32>,
     #[serde(default)]
     owed: Option<Vec<String>>,
     args: serde_json::Value,
@@ -454,6 +485,20 @@ mod tests {
         assert!(err.0.contains("26 characters of Crockford base32"), "{err}");
         let err = Envelope::decode(b"{\"v\":1}").unwrap_err();
         assert!(err.0.contains("malformed JSON envelope"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_producer_s_mistakes_are_refused_with_the_reason() {
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","sendr":"x","args":{}}"#).unwrap_err();
+        assert!(err.0.contains("unknown field `sendr`"), "{err}");
+        assert!(err.0.contains("`sender`"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","args":[7,"x"]}"#).unwrap_err();
+        assert!(err.0.contains("`args` must be a JSON object"), "{err}");
+        assert!(err.0.contains("not an array"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","attempt":0,"args":{}}"#).unwrap_err();
+        assert!(err.0.contains("attempts count from 1"), "{err}");
+        let d = Envelope::decode(br#"{"v":1,"signal":"s","attempt":2,"args":{}}"#).unwrap();
+        assert_eq!(d.attempt, 2);
     }
 
     #[test]
