@@ -526,9 +526,21 @@ impl Engine for SqliteEngine {
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
-        // Reads the schema: fails if the file went away under us or became unreadable.
-        self.run(|conn| conn.query_row("PRAGMA user_version", [], |_| Ok(())))
-            .await
+        // Reads the schema: fails if the file went away under us or became unreadable. A file
+        // this process may read but not write opens read-only without complaint (and even
+        // `BEGIN IMMEDIATE` succeeds on it): the first claim would fail, so `check` and a
+        // worker's start must say so now.
+        self.run(|conn| {
+            conn.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+            if conn.is_readonly(rusqlite::MAIN_DB)? {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some("SQLite opened it read-only".into()),
+                ));
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
@@ -1157,11 +1169,14 @@ mod tests {
                     .expect("chmod");
             }
         }
-        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+        // SQLite opens such a file read-only without complaint (and `BEGIN IMMEDIATE` succeeds
+        // on it); the ping, which `check` and a worker's start run, is where it is refused.
+        let engine = SqliteEngine::open(&u, EngineOptions::new("default"))
             .await
-            .err()
-            .expect("refused")
-            .to_string();
+            .expect("a read-only file opens");
+        let err = engine.ping().await.expect_err("refused").to_string();
         assert!(err.contains("ro.db"), "{err}");
+        assert!(err.contains("is not writable by this process"), "{err}");
+        assert!(err.contains("give this user write access"), "{err}");
     }
 }
