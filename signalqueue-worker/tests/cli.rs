@@ -273,6 +273,15 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
                 id: signalqueue::EnvelopeId::new(),
                 payload: b"garbage".to_vec(),
             },
+            Outgoing {
+                id: signalqueue::EnvelopeId::new(),
+                payload: br#"{"v":1,"signal":"demo.two_args","args":{"a":"seven","b":"x"}}"#
+                    .to_vec(),
+            },
+            Outgoing {
+                id: signalqueue::EnvelopeId::new(),
+                payload: br#"{"v":1,"signal":"demo.two_args","args":{"a":7}}"#.to_vec(),
+            },
         ])
         .await
         .unwrap();
@@ -283,7 +292,15 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         .lines()
         .filter(|l| l.starts_with("problem: "))
         .collect();
-    assert_eq!(problems.len(), 2, "{}", out.stdout);
+    assert_eq!(problems.len(), 3, "{}", out.stdout);
+    assert!(
+        problems[1].contains(
+            "2 pending `demo.two_args` signal(s) whose arguments do not decode (the worker would dead-letter them): the arguments do not match"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(problems[1].contains("`a: u32`, `b: String`"), "{}", out.stdout);
     assert!(
         problems[0]
             .contains("1 pending `shop.gone` signal(s), but no signal named `shop.gone` is linked"),
@@ -291,7 +308,7 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         out.stdout
     );
     assert!(
-        problems[1].contains("1 pending entry is not a signalqueue envelope"),
+        problems[2].contains("1 pending entry is not a signalqueue envelope (it would be dead-lettered): not a signalqueue envelope"),
         "{}",
         out.stdout
     );

@@ -17,6 +17,7 @@ const OUTBOX_STALE_MS: u64 = 60_000;
 pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     let mut problems: Vec<String> = Vec::new();
     let mut fine: Vec<String> = Vec::new();
+
     let registry = Registry::global();
 
     let config = match Config::load() {
@@ -124,16 +125,28 @@ fn pending_problems<'a>(
 ) -> Vec<String> {
     let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
     let mut unreceived: BTreeMap<String, usize> = BTreeMap::new();
+    // Per signal: how many, and the first one's error (the others are usually the same).
+    let mut undecodable: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut malformed = 0;
+    let mut first_malformed = None;
     for payload in payloads {
         match Envelope::decode(payload) {
-            Err(_) => malformed += 1,
+            Err(e) => {
+                malformed += 1;
+                first_malformed.get_or_insert(e.to_string());
+            }
             Ok(e) => match registry.signal(&e.signal) {
                 None => *unknown.entry(e.signal).or_default() += 1,
-                Some(def) if registry.receivers(def.name).is_empty() => {
-                    *unreceived.entry(e.signal).or_default() += 1
+                Some(def) => {
+                    if let Err(err) = def.decode_args(&e.args) {
+                        undecodable
+                            .entry(e.signal.clone())
+                            .or_insert_with(|| (0, err.to_string()))
+                            .0 += 1;
+                    } else if registry.receivers(def.name).is_empty() {
+                        *unreceived.entry(e.signal).or_default() += 1
+                    }
                 }
-                Some(_) => {}
             },
         }
     }
@@ -148,13 +161,19 @@ fn pending_problems<'a>(
             "queue `{queue}`: {n} pending `{name}` signal(s), but no receiver of `{name}` is linked into this worker (nothing would run); link the crate with its receivers"
         ));
     }
+    for (name, (n, err)) in undecodable {
+        problems.push(format!(
+            "queue `{queue}`: {n} pending `{name}` signal(s) whose arguments do not decode (the worker would dead-letter them): {err}"
+        ));
+    }
+    let why = first_malformed.unwrap_or_default();
     match malformed {
         0 => {}
         1 => problems.push(format!(
-            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered)"
+            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered): {why}"
         )),
         n => problems.push(format!(
-            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered)"
+            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered); the first: {why}"
         )),
     }
     problems
