@@ -249,6 +249,26 @@ fn list_shows_signals_arguments_queues_and_receivers() {
     assert!(out.stdout.contains("retries 5 (default)"), "{}", out.stdout);
 }
 
+#[test]
+fn check_warns_about_a_queue_no_signal_uses() {
+    let sb = Sandbox::new(Some(
+        "[queues.default]\nurl = \"sqlite://signalqueue.db\"\n[queues.emails]\nurl = \"sqlite://emails.db\"\n",
+    ));
+    // A warning, not a problem: the exit code stays 0.
+    let out = sb.run(BIN, &["check"]).ok();
+    let warnings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stdout);
+    assert!(
+        warnings[0].contains("queue `emails` is configured in signalqueue.toml but no signal linked into this worker is sent to it"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[tokio::test]
 async fn check_passes_then_flags_pending_signals_nobody_receives() {
     let sb = Sandbox::new(None);

@@ -17,7 +17,8 @@ const OUTBOX_STALE_MS: u64 = 60_000;
 pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     let mut problems: Vec<String> = Vec::new();
     let mut fine: Vec<String> = Vec::new();
-
+    // Worth a look, but nothing is broken: they do not change the exit code.
+    let mut warnings: Vec<String> = Vec::new();
     let registry = Registry::global();
 
     let config = match Config::load() {
@@ -49,6 +50,7 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
                 ));
             }
         }
+        warnings.extend(unused_queues(config, registry));
         let queues: Vec<String> = if args.queues.is_empty() {
             config.queues.keys().cloned().collect()
         } else {
@@ -104,6 +106,9 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     for line in &fine {
         println!("ok: {line}");
     }
+    for line in &warnings {
+        println!("warning: {line}");
+    }
     if problems.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -114,6 +119,23 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         }
         Ok(ExitCode::from(2))
     }
+}
+
+/// Configured queues that no signal linked here is sent to: a misspelt `queue = "..."` on a
+/// signal, or a queue left over. `default` is required by the configuration, so it is not one.
+fn unused_queues(config: &Config, registry: &Registry) -> Vec<String> {
+    config
+        .queues
+        .keys()
+        .filter(|name| name.as_str() != "default")
+        .filter(|name| !registry.signals().any(|def| def.queue == name.as_str()))
+        .map(|name| {
+            format!(
+                "queue `{name}` is configured in {} but no signal linked into this worker is sent to it; check the `queue = \"...\"` of your signals, or remove `[queues.{name}]`",
+                config.source
+            )
+        })
+        .collect()
 }
 
 /// Pending signals this worker would dead-letter (unknown or malformed) or acknowledge without
