@@ -250,6 +250,30 @@ fn list_shows_signals_arguments_queues_and_receivers() {
 }
 
 #[test]
+fn run_blames_signalqueue_url_for_its_url_and_names_a_file_as_a_file() {
+    let sb = Sandbox::new(None);
+    std::fs::write(sb.file("notes.txt"), b"not a directory").unwrap();
+    let out = sb.run_env(
+        BIN,
+        &["run", "127.0.0.1:0", "--halt-when-exhausted"],
+        &[("SIGNALQUEUE_URL", "sqlite://notes.txt/q.db")],
+    );
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid configuration in SIGNALQUEUE_URL: `"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("notes.txt` is a file, not a directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("defaults"), "{}", out.stderr);
+}
+
+#[test]
 fn check_warns_about_a_queue_no_signal_uses() {
     let sb = Sandbox::new(Some(
         "[queues.default]\nurl = \"sqlite://signalqueue.db\"\n[queues.emails]\nurl = \"sqlite://emails.db\"\n",

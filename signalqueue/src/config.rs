@@ -82,6 +82,9 @@ impl Default for OutboxConfig {
 pub struct QueueConfig {
     /// The engine URL.
     pub url: String,
+    /// Where the URL was set (`signalqueue.toml (\`queues.default.url\`)`, `SIGNALQUEUE_URL`,
+    /// `defaults`), so an error about it blames the right place.
+    pub url_origin: String,
     /// Polling interval where the engine polls.
     pub interval: Duration,
     /// How long a claim lasts without renewal.
@@ -98,6 +101,7 @@ impl QueueConfig {
         let defaults = EngineOptions::new("");
         QueueConfig {
             url: url.into(),
+            url_origin: "defaults".into(),
             interval: defaults.poll_interval,
             lease: Duration::from_secs(30),
             dead_max: defaults.dead_max,
@@ -270,6 +274,7 @@ impl Config {
         for (name, q) in raw.queues {
             EngineUrl::parse(&q.url).map_err(|m| err(format!("`queues.{name}.url`: {m}")))?;
             let mut queue = QueueConfig::new(q.url);
+            queue.url_origin = format!("{origin} (`queues.{name}.url`)");
             if let Some(ms) = q.interval_ms {
                 if ms == 0 {
                     return Err(err(format!(
@@ -360,10 +365,12 @@ impl Config {
                 origin: "SIGNALQUEUE_URL".into(),
                 message,
             })?;
-            self.queues
+            let queue = self
+                .queues
                 .entry("default".into())
-                .and_modify(|q| q.url = url.clone())
-                .or_insert_with(|| QueueConfig::new(url));
+                .or_insert_with(|| QueueConfig::new(url.clone()));
+            queue.url = url;
+            queue.url_origin = "SIGNALQUEUE_URL".into();
         }
         if let Some(url) = var("SIGNALQUEUE_OUTBOX_URL").filter(|u| !u.is_empty()) {
             check_outbox_url(&url).map_err(|message| Error::Config {
@@ -444,6 +451,10 @@ url = "sqlite://signalqueue.db"
         assert_eq!(c.queues["default"].url, "redis://127.0.0.1:6379/0");
         assert_eq!(c.queues["default"].lease, Duration::from_secs(30));
         assert_eq!(c.queues["emails"].url, "sqlite://signalqueue.db");
+        assert_eq!(
+            c.queues["emails"].url_origin,
+            "signalqueue.toml (`queues.emails.url`)"
+        );
     }
 
     #[test]
@@ -496,7 +507,9 @@ url = "sqlite://signalqueue.db"
         })
         .unwrap();
         assert_eq!(c.queues["default"].url, "redis://127.0.0.1:6379/3");
+        assert_eq!(c.queues["default"].url_origin, "SIGNALQUEUE_URL");
         assert_eq!(c.runmode, Runmode::Sync);
+        assert_eq!(Config::default().queues["default"].url_origin, "defaults");
 
         let e = Config::default()
             .apply_env(|k| (k == "SIGNALQUEUE_RUNMODE").then(|| "SQ_FAST".into()))

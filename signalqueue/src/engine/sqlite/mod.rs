@@ -145,12 +145,25 @@ impl SqliteEngine {
         };
 
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if dir.exists() && !dir.is_dir() {
+                return Err(config_error(format!(
+                    "`{}` is a file, not a directory, so the queue's file cannot be inside it; point the URL at a path in a directory",
+                    dir.display()
+                )));
+            }
             if !dir.is_dir() {
                 return Err(config_error(format!(
                     "the directory `{}` does not exist; create it, or point the URL at a file in an existing directory",
                     dir.display()
                 )));
             }
+        }
+        if path.is_dir() {
+            return Err(config_error(format!(
+                "`{}` is a directory; the URL names the queue's file, e.g. `sqlite://{}/signalqueue.db`",
+                path.display(),
+                written.display()
+            )));
         }
 
         let (conn, path) = {
@@ -1110,6 +1123,17 @@ mod tests {
             .err()
             .expect("refused")
             .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_file_in_the_place_of_the_directory_is_named_as_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("notes.txt"), b"x").expect("write");
+        let err = open_error(&dir.path().join("notes.txt").join("q.db")).await;
+        assert!(err.contains("notes.txt` is a file, not a directory"), "{err}");
+        assert!(!err.contains("does not exist"), "{err}");
+        let err = open_error(dir.path()).await;
+        assert!(err.contains("is a directory; the URL names the queue's file"), "{err}");
     }
 
     #[tokio::test]
