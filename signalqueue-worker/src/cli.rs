@@ -1,7 +1,10 @@
 //! The command line, as clap parses it. `signalqueue-worker --help` and `<command> --help`
 //! describe each command.
 
-use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Runs the receivers of queued signals (the worker), and inspects or edits its queues.
 ///
@@ -21,6 +24,68 @@ pub struct Cli {
     /// `run`'s options, when no command is given.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl Cli {
+    /// Parses `std::env::args`, exiting on a usage error as clap does.
+    ///
+    /// `run`'s ADDR sits at the top level (so `signalqueue-worker 127.0.0.1:0` works), which
+    /// makes clap read a mistyped command (`lsit`) as an address and never suggest the
+    /// command. A first word that is not an address but is close to a command's name is
+    /// therefore reported as clap reports a mistyped subcommand.
+    pub fn parse_args() -> Cli {
+        let cli = Cli::parse();
+        if let (None, Some(word)) = (&cli.command, &cli.run.addr) {
+            if word.parse::<SocketAddr>().is_err() {
+                if let Some(near) = closest_command(word) {
+                    Cli::command()
+                        .error(
+                            ErrorKind::InvalidSubcommand,
+                            format!("unrecognized subcommand '{word}'; did you mean '{near}'?"),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli
+    }
+}
+
+/// The command whose name is closest to `word`, if it is close enough to be a typo of it.
+fn closest_command(word: &str) -> Option<String> {
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .map(|name| (edit_distance(word, &name), name))
+        .filter(|(d, name)| *d <= 2 && *d * 2 < name.len().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and swaps of
+/// two neighbours (`lsit` is one swap from `list`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The commands.
@@ -179,4 +244,18 @@ pub struct SendArgs {
     /// The queue (default: the signal's own).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
     pub queue: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_of_commands_are_found_and_addresses_are_not() {
+        assert_eq!(closest_command("lsit").as_deref(), Some("list"));
+        assert_eq!(closest_command("chekc").as_deref(), Some("check"));
+        assert_eq!(closest_command("dequeu").as_deref(), Some("dequeue"));
+        assert_eq!(closest_command("localhost:8080"), None);
+        assert_eq!(closest_command("xyz"), None);
+    }
 }

@@ -250,6 +250,22 @@ fn list_shows_signals_arguments_queues_and_receivers() {
 }
 
 #[test]
+fn a_mistyped_command_is_suggested_not_read_as_an_address() {
+    let sb = Sandbox::new(None);
+    let out = sb.run(BIN, &["lsit"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unrecognized subcommand 'lsit'; did you mean 'list'?"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("not an address"), "{}", out.stderr);
+    // Nothing was started: no queue file was made.
+    assert!(!sb.file("signalqueue.db").exists());
+}
+
+#[test]
 fn run_blames_signalqueue_url_for_its_url_and_names_a_file_as_a_file() {
     let sb = Sandbox::new(None);
     std::fs::write(sb.file("notes.txt"), b"not a directory").unwrap();
