@@ -9,6 +9,7 @@
 //! `SIGNALQUEUE_URL` as for every process (the embedded `sqlite://signalqueue.db` by default).
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
@@ -20,7 +21,19 @@ use examples::{money, DemoDb, Event, Order, ITEMS};
 use serde::Deserialize;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> ExitCode {
+    // Not `main() -> Result`: that prints the error's `Debug` form (`Config { origin: ... }`);
+    // a user should read its message.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), signalqueue::BoxError> {
     // Configuration errors (a bad SIGNALQUEUE_URL, an unreachable Redis) stop us here.
     signalqueue::init().await?;
     let db = DemoDb::get().await?;

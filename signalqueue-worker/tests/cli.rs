@@ -250,6 +250,20 @@ fn list_shows_signals_arguments_queues_and_receivers() {
 }
 
 #[test]
+fn an_example_prints_its_error_as_a_message_and_fails() {
+    let sb = Sandbox::new(None);
+    let out = sb.run_env(send_demo(), &["1"], &[("SIGNALQUEUE_URL", "kafka://x")]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("error: invalid configuration in SIGNALQUEUE_URL: unknown engine `kafka://`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Config {"), "{}", out.stderr);
+}
+
+#[test]
 fn a_mistyped_command_is_suggested_not_read_as_an_address() {
     let sb = Sandbox::new(None);
     let out = sb.run(BIN, &["lsit"]);
