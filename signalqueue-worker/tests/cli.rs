@@ -264,6 +264,25 @@ fn an_example_prints_its_error_as_a_message_and_fails() {
 }
 
 #[test]
+fn the_demo_stops_at_start_when_its_queue_is_unreachable() {
+    let sb = Sandbox::new(None);
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    let out = sb.run_env(
+        support::example("demo_web"),
+        &["127.0.0.1:0"],
+        &[("SIGNALQUEUE_URL", "redis://127.0.0.1:1/0")],
+    );
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("error: queue `default` (redis://127.0.0.1:1/0) is unreachable"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("`[outbox]`"), "{}", out.stderr);
+    assert!(!out.stderr.contains("listening on"), "{}", out.stderr);
+}
+
+#[test]
 fn a_mistyped_command_is_suggested_not_read_as_an_address() {
     let sb = Sandbox::new(None);
     let out = sb.run(BIN, &["lsit"]);
