@@ -94,7 +94,7 @@ pub enum Command {
     /// Run the worker (the default): claim signals and run their receivers until SIGINT/SIGTERM.
     Run(RunArgs),
     /// List the signals and receivers linked into this worker.
-    List,
+    List(ListArgs),
     /// Check the configuration, the queues' engines, the registry and the pending signals;
     /// exit 2 with each problem on its own line.
     Check(CheckArgs),
@@ -155,12 +155,24 @@ pub struct QueueArgs {
     pub queue: String,
 }
 
+/// Options of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON object (`{"signals": [...], "problems": [...]}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// A queue to check; repeat for several (default: every configured queue).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
     pub queues: Vec<String>,
+    /// Print one JSON object (`{"ok", "fine", "warnings", "problems"}`) instead of text; the
+    /// exit code is the same.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dump`.
@@ -200,11 +212,23 @@ pub struct DeadArgs {
 #[derive(Debug, Subcommand)]
 pub enum DeadAction {
     /// List the dead letters: key, signal, id, when, why.
-    List(QueueArgs),
+    List(DeadListArgs),
     /// Put dead letters back in the queue (all, or those with the given keys).
     Replay(DeadReplayArgs),
     /// Remove every dead letter.
     Purge(DeadPurgeArgs),
+}
+
+/// Options of `dead list`.
+#[derive(Debug, Args)]
+pub struct DeadListArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Print a JSON array, one object per dead letter (as `dump`'s, plus `died_at` and
+    /// `reason`), instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dead replay`.

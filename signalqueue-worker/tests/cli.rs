@@ -249,6 +249,65 @@ fn list_shows_signals_arguments_queues_and_receivers() {
     assert!(out.stdout.contains("retries 5 (default)"), "{}", out.stdout);
 }
 
+#[tokio::test]
+async fn list_check_and_dead_list_speak_json() {
+    let sb = Sandbox::new(None);
+    let json = |args: &[&str]| -> Value {
+        let out = sb.run(BIN, args);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} is not JSON ({e}):\n{out:?}"))
+    };
+
+    let list = json(&["list", "--json"]);
+    let two = list["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["name"] == "demo.two_args")
+        .unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(two["queue"], "default");
+    assert_eq!(
+        two["args"],
+        serde_json::json!([{"name": "a", "type": "u32"}, {"name": "b", "type": "String"}])
+    );
+    let receiver = &two["receivers"][0];
+    assert!(receiver["name"].is_string(), "{list:#}");
+    assert!(receiver["retries"].is_number(), "{list:#}");
+    assert!(list["problems"].as_array().expect("problems").is_empty());
+
+    let check = json(&["check", "--json"]);
+    assert_eq!(check["ok"], true, "{check:#}");
+    assert!(check["fine"][0].is_string(), "{check:#}");
+    assert!(check["warnings"].is_array() && check["problems"].is_array());
+
+    sb.engine("default")
+        .await
+        .enqueue(&[Outgoing {
+            id: signalqueue::EnvelopeId::new(),
+            payload: b"garbage".to_vec(),
+        }])
+        .await
+        .unwrap();
+    let failing = sb.run(BIN, &["check", "--json"]);
+    assert_eq!(failing.code(), 2, "{failing:?}");
+    let v: Value = serde_json::from_str(&failing.stdout).expect("JSON");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(1), "{v:#}");
+
+    sb.run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    let dead = json(&["dead", "list", "--json"]);
+    let dead = dead.as_array().expect("an array");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    for field in ["key", "died_at", "reason", "error", "raw"] {
+        assert!(dead[0][field].is_string(), "{field}: {:#}", dead[0]);
+    }
+    assert!(dead[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a signalqueue envelope"));
+}
+
 #[test]
 fn an_example_prints_its_error_as_a_message_and_fails() {
     let sb = Sandbox::new(None);

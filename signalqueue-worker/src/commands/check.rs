@@ -103,6 +103,23 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         }
     }
 
+    if args.json {
+        let report = serde_json::json!({
+            "ok": problems.is_empty(),
+            "fine": fine,
+            "warnings": warnings,
+            "problems": problems,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("JSON values serialize")
+        );
+        return Ok(if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
     for line in &fine {
         println!("ok: {line}");
     }
