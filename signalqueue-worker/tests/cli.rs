@@ -309,6 +309,27 @@ async fn list_check_and_dead_list_speak_json() {
 }
 
 #[test]
+fn another_language_enqueues_into_sqlite_as_wire_format_md_says() {
+    let sb = Sandbox::new(None);
+    // The file must exist first: `check` creates it and its schema.
+    sb.run(BIN, &["check"]).ok();
+    let conn = rusqlite::Connection::open(sb.file("signalqueue.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(15))
+        .unwrap();
+    let envelope = br#"{"v":1,"signal":"demo.two_args","args":{"a":7,"b":"from sql"}}"#;
+    conn.execute(
+        "INSERT INTO entries (queue, payload, available_at, enqueued_at) VALUES ('default', ?1, 0, ?2)",
+        rusqlite::params![&envelope[..], 1_764_265_200_000_i64],
+    )
+    .unwrap();
+    drop(conn);
+    let out = sb
+        .run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    assert!(out.stdout.contains("two_args: a=7 b=from sql"), "{out:?}");
+}
+
+#[test]
 fn an_example_prints_its_error_as_a_message_and_fails() {
     let sb = Sandbox::new(None);
     let out = sb.run_env(send_demo(), &["1"], &[("SIGNALQUEUE_URL", "kafka://x")]);

@@ -138,6 +138,30 @@ mod tests {
         assert!(err.0.contains("bytes unread"), "{err}");
     }
 
+    /// The example in `docs/wire-format.md`, for producers in other languages.
+    #[test]
+    fn bincode_bytes_are_as_documented() {
+        #[derive(Serialize)]
+        struct Args {
+            a: u32,
+            b: String,
+            c: i64,
+            d: u32,
+        }
+        let p = Codec::Bincode
+            .encode(&Args {
+                a: 7,
+                b: "x".into(),
+                c: -2,
+                d: 300,
+            })
+            .unwrap();
+        assert_eq!(
+            p,
+            Payload::Bincode(vec![0x07, 0x01, 0x78, 0x03, 0xFB, 0x2C, 0x01])
+        );
+    }
+
     #[test]
     fn a_json_payload_of_the_wrong_shape_is_not_blamed_on_changed_types() {
         let p = Payload::Json(serde_json::json!({"id": "seven", "name": "x"}));
