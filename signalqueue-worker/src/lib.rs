@@ -47,7 +47,11 @@ pub fn main() -> ExitCode {
     // there it logs warnings only (unless RUST_LOG says otherwise).
     let bar =
         matches!(cli.command, Some(cli::Command::Dequeue(_))) && std::io::stdout().is_terminal();
-    logging::init_with_default(if bar { "warn" } else { "info" });
+    if bar {
+        logging::init_with_progress("warn");
+    } else {
+        logging::init_with_default("info");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
