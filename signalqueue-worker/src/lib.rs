@@ -28,7 +28,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-
 pub mod cli;
 mod commands;
 mod error;

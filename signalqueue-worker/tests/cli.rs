@@ -354,7 +354,8 @@ fn the_demo_stops_at_start_when_its_queue_is_unreachable() {
     );
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(
-        out.stderr.contains("error: queue `default` (redis://127.0.0.1:1/0) is unreachable"),
+        out.stderr
+            .contains("error: queue `default` (redis://127.0.0.1:1/0) is unreachable"),
         "{}",
         out.stderr
     );
@@ -473,7 +474,11 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         "{}",
         out.stdout
     );
-    assert!(problems[1].contains("`a: u32`, `b: String`"), "{}", out.stdout);
+    assert!(
+        problems[1].contains("`a: u32`, `b: String`"),
+        "{}",
+        out.stdout
+    );
     assert!(
         problems[0]
             .contains("1 pending `shop.gone` signal(s), but no signal named `shop.gone` is linked"),

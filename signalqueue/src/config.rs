@@ -344,8 +344,8 @@ impl Config {
             let mut queue = QueueConfig::new(q.url);
             queue.url_origin = format!("{origin} (`queues.{name}.url`)");
             let path = format!("queues.{name}.");
-            if let Some(d) = duration(&path, "interval", q.interval, Unit::Millis, q.interval_ms)
-                .map_err(err)?
+            if let Some(d) =
+                duration(&path, "interval", q.interval, Unit::Millis, q.interval_ms).map_err(err)?
             {
                 if d < Duration::from_millis(1) {
                     return Err(err(format!(
@@ -398,8 +398,14 @@ impl Config {
             {
                 d.retry_max = t;
             }
-            if let Some(t) = duration(path, "shutdown_grace", w.shutdown_grace, ms, w.shutdown_grace_ms)
-                .map_err(err)?
+            if let Some(t) = duration(
+                path,
+                "shutdown_grace",
+                w.shutdown_grace,
+                ms,
+                w.shutdown_grace_ms,
+            )
+            .map_err(err)?
             {
                 d.shutdown_grace = t;
             }
@@ -635,24 +641,34 @@ receiver_timeout = "2s"
             .and_then(|rest| rest.split("```").next())
             .expect("docs/configuration.md has a toml example");
         let c = Config::from_toml(example, "docs/configuration.md").unwrap();
-        assert_eq!(c.queues["default"].dead_ttl, Duration::from_secs(14 * 86_400));
+        assert_eq!(
+            c.queues["default"].dead_ttl,
+            Duration::from_secs(14 * 86_400)
+        );
         assert_eq!(c.worker.retry_max, WorkerConfig::default().retry_max);
     }
 
     #[test]
     fn duration_mistakes_name_the_keys() {
-        let e = cfg_err("[queues.default]\nurl = \"memory://\"\nlease = \"30s\"\nlease_ms = 30000\n");
+        let e =
+            cfg_err("[queues.default]\nurl = \"memory://\"\nlease = \"30s\"\nlease_ms = 30000\n");
         assert!(
             e.contains("`queues.default.lease` and `queues.default.lease_ms` are both set"),
             "{e}"
         );
         let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[worker]\nretry_base = \"fast\"\n");
-        assert!(e.contains("`worker.retry_base`: `fast` is not a duration"), "{e}");
+        assert!(
+            e.contains("`worker.retry_base`: `fast` is not a duration"),
+            "{e}"
+        );
         let e = cfg_err("[queues.default]\nurl = \"memory://\"\nlease = 30000\n");
         assert!(e.contains("`30000` has no unit"), "{e}");
         assert!(e.contains("`lease_ms = 30000`"), "{e}");
         let e = cfg_err("[queues.default]\nurl = \"memory://\"\nlease = \"50ms\"\n");
-        assert!(e.contains("`queues.default.lease`: 50ms is too short"), "{e}");
+        assert!(
+            e.contains("`queues.default.lease`: 50ms is too short"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1130,10 +1130,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("notes.txt"), b"x").expect("write");
         let err = open_error(&dir.path().join("notes.txt").join("q.db")).await;
-        assert!(err.contains("notes.txt` is a file, not a directory"), "{err}");
+        assert!(
+            err.contains("notes.txt` is a file, not a directory"),
+            "{err}"
+        );
         assert!(!err.contains("does not exist"), "{err}");
         let err = open_error(dir.path()).await;
-        assert!(err.contains("is a directory; the URL names the queue's file"), "{err}");
+        assert!(
+            err.contains("is a directory; the URL names the queue's file"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
