@@ -9,7 +9,9 @@
 //! `SIGNALQUEUE_URL` as for every process (the embedded `sqlite://signalqueue.db` by default).
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -20,9 +22,40 @@ use examples::{money, DemoDb, Event, Order, ITEMS};
 use serde::Deserialize;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // Configuration errors (a bad SIGNALQUEUE_URL, an unreachable Redis) stop us here.
-    signalqueue::init().await?;
+async fn main() -> ExitCode {
+    // Not `main() -> Result`: that prints the error's `Debug` form (`Config { origin: ... }`);
+    // a user should read its message.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), signalqueue::BoxError> {
+    // Configuration errors (a bad SIGNALQUEUE_URL) stop us here.
+    let runtime = signalqueue::init().await?;
+    // Opening a Redis queue does not connect, so an unreachable one would only show at the
+    // first checkout: ping the queues now and stop with what to do. Not with an `[outbox]`:
+    // then checkouts save their signals in the app's database and a worker relays them once
+    // the queue is back, so working while Redis is down is the point.
+    if runtime.outboxes().is_empty() {
+        for (name, engine) in runtime.queues() {
+            let ping = tokio::time::timeout(Duration::from_secs(5), engine.ping()).await;
+            let why = match ping {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer within 5 s".to_string(),
+            };
+            return Err(format!(
+                "queue `{name}` ({}) is unreachable: {why}; start it, point SIGNALQUEUE_URL (or signalqueue.toml) at a running one, or configure an `[outbox]` to take orders while it is down",
+                signalqueue::engine::redact_url(&engine.describe())
+            )
+            .into());
+        }
+    }
     let db = DemoDb::get().await?;
     let addr = std::env::args()
         .nth(1)

@@ -3,10 +3,25 @@
 //! queue file) and sends `FORM_SUBMIT` for each, by reference, to the configured default queue
 //! (`sqlite://signalqueue.db` when nothing is configured).
 
+use std::process::ExitCode;
+
 use examples::{DemoDb, TWO_ARGS};
+use signalqueue::BoxError;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> ExitCode {
+    // Not `main() -> Result`: that prints the error's `Debug` form (`Config { origin: ... }`);
+    // a user should read its message.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
     // Loads signalqueue.toml / SIGNALQUEUE_* and opens the queues; fails here, not later.
     signalqueue::init().await?;
     let db = DemoDb::get().await?;

@@ -1,7 +1,10 @@
 //! The command line, as clap parses it. `signalqueue-worker --help` and `<command> --help`
 //! describe each command.
 
-use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Runs the receivers of queued signals (the worker), and inspects or edits its queues.
 ///
@@ -23,13 +26,75 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+impl Cli {
+    /// Parses `std::env::args`, exiting on a usage error as clap does.
+    ///
+    /// `run`'s ADDR sits at the top level (so `signalqueue-worker 127.0.0.1:0` works), which
+    /// makes clap read a mistyped command (`lsit`) as an address and never suggest the
+    /// command. A first word that is not an address but is close to a command's name is
+    /// therefore reported as clap reports a mistyped subcommand.
+    pub fn parse_args() -> Cli {
+        let cli = Cli::parse();
+        if let (None, Some(word)) = (&cli.command, &cli.run.addr) {
+            if word.parse::<SocketAddr>().is_err() {
+                if let Some(near) = closest_command(word) {
+                    Cli::command()
+                        .error(
+                            ErrorKind::InvalidSubcommand,
+                            format!("unrecognized subcommand '{word}'; did you mean '{near}'?"),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli
+    }
+}
+
+/// The command whose name is closest to `word`, if it is close enough to be a typo of it.
+fn closest_command(word: &str) -> Option<String> {
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .map(|name| (edit_distance(word, &name), name))
+        .filter(|(d, name)| *d <= 2 && *d * 2 < name.len().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and swaps of
+/// two neighbours (`lsit` is one swap from `list`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the worker (the default): claim signals and run their receivers until SIGINT/SIGTERM.
     Run(RunArgs),
     /// List the signals and receivers linked into this worker.
-    List,
+    List(ListArgs),
     /// Check the configuration, the queues' engines, the registry and the pending signals;
     /// exit 2 with each problem on its own line.
     Check(CheckArgs),
@@ -90,12 +155,24 @@ pub struct QueueArgs {
     pub queue: String,
 }
 
+/// Options of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON object (`{"signals": [...], "problems": [...]}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// A queue to check; repeat for several (default: every configured queue).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
     pub queues: Vec<String>,
+    /// Print one JSON object (`{"ok", "fine", "warnings", "problems"}`) instead of text; the
+    /// exit code is the same.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dump`.
@@ -135,11 +212,23 @@ pub struct DeadArgs {
 #[derive(Debug, Subcommand)]
 pub enum DeadAction {
     /// List the dead letters: key, signal, id, when, why.
-    List(QueueArgs),
+    List(DeadListArgs),
     /// Put dead letters back in the queue (all, or those with the given keys).
     Replay(DeadReplayArgs),
     /// Remove every dead letter.
     Purge(DeadPurgeArgs),
+}
+
+/// Options of `dead list`.
+#[derive(Debug, Args)]
+pub struct DeadListArgs {
+    /// The queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Print a JSON array, one object per dead letter (as `dump`'s, plus `died_at` and
+    /// `reason`), instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dead replay`.
@@ -179,4 +268,18 @@ pub struct SendArgs {
     /// The queue (default: the signal's own).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
     pub queue: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_of_commands_are_found_and_addresses_are_not() {
+        assert_eq!(closest_command("lsit").as_deref(), Some("list"));
+        assert_eq!(closest_command("chekc").as_deref(), Some("check"));
+        assert_eq!(closest_command("dequeu").as_deref(), Some("dequeue"));
+        assert_eq!(closest_command("localhost:8080"), None);
+        assert_eq!(closest_command("xyz"), None);
+    }
 }

@@ -28,8 +28,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 pub mod cli;
 mod commands;
 mod error;
@@ -43,12 +41,16 @@ pub use crate::worker::{Halt, SignalOutcome, SignalResult, Summary, Worker, Work
 
 /// Parses the command line (`std::env::args`) and runs the worker or the command it names.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_args();
     // `dequeue` draws a progress bar on a terminal; a log line per receiver would tear it, so
     // there it logs warnings only (unless RUST_LOG says otherwise).
     let bar =
         matches!(cli.command, Some(cli::Command::Dequeue(_))) && std::io::stdout().is_terminal();
-    logging::init_with_default(if bar { "warn" } else { "info" });
+    if bar {
+        logging::init_with_progress("warn");
+    } else {
+        logging::init_with_default("info");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -250,6 +250,180 @@ fn list_shows_signals_arguments_queues_and_receivers() {
 }
 
 #[tokio::test]
+async fn list_check_and_dead_list_speak_json() {
+    let sb = Sandbox::new(None);
+    let json = |args: &[&str]| -> Value {
+        let out = sb.run(BIN, args);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} is not JSON ({e}):\n{out:?}"))
+    };
+
+    let list = json(&["list", "--json"]);
+    let two = list["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["name"] == "demo.two_args")
+        .unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(two["queue"], "default");
+    assert_eq!(
+        two["args"],
+        serde_json::json!([{"name": "a", "type": "u32"}, {"name": "b", "type": "String"}])
+    );
+    let receiver = &two["receivers"][0];
+    assert!(receiver["name"].is_string(), "{list:#}");
+    assert!(receiver["retries"].is_number(), "{list:#}");
+    assert!(list["problems"].as_array().expect("problems").is_empty());
+
+    let check = json(&["check", "--json"]);
+    assert_eq!(check["ok"], true, "{check:#}");
+    assert!(check["fine"][0].is_string(), "{check:#}");
+    assert!(check["warnings"].is_array() && check["problems"].is_array());
+
+    sb.engine("default")
+        .await
+        .enqueue(&[Outgoing::new(
+            signalqueue::EnvelopeId::new(),
+            b"garbage".to_vec(),
+        )])
+        .await
+        .unwrap();
+    let failing = sb.run(BIN, &["check", "--json"]);
+    assert_eq!(failing.code(), 2, "{failing:?}");
+    let v: Value = serde_json::from_str(&failing.stdout).expect("JSON");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(1), "{v:#}");
+
+    sb.run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    let dead = json(&["dead", "list", "--json"]);
+    let dead = dead.as_array().expect("an array");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    for field in ["key", "died_at", "reason", "error", "raw"] {
+        assert!(dead[0][field].is_string(), "{field}: {:#}", dead[0]);
+    }
+    assert!(dead[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a signalqueue envelope"));
+}
+
+#[test]
+fn another_language_enqueues_into_sqlite_as_wire_format_md_says() {
+    let sb = Sandbox::new(None);
+    // The file must exist first: `check` creates it and its schema.
+    sb.run(BIN, &["check"]).ok();
+    let conn = rusqlite::Connection::open(sb.file("signalqueue.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(15))
+        .unwrap();
+    let envelope = br#"{"v":1,"signal":"demo.two_args","args":{"a":7,"b":"from sql"}}"#;
+    conn.execute(
+        "INSERT INTO entries (queue, payload, available_at, enqueued_at) VALUES ('default', ?1, 0, ?2)",
+        rusqlite::params![&envelope[..], 1_764_265_200_000_i64],
+    )
+    .unwrap();
+    drop(conn);
+    let out = sb
+        .run(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"])
+        .ok();
+    assert!(out.stdout.contains("two_args: a=7 b=from sql"), "{out:?}");
+}
+
+#[test]
+fn an_example_prints_its_error_as_a_message_and_fails() {
+    let sb = Sandbox::new(None);
+    let out = sb.run_env(send_demo(), &["1"], &[("SIGNALQUEUE_URL", "kafka://x")]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("error: invalid configuration in SIGNALQUEUE_URL: unknown engine `kafka://`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Config {"), "{}", out.stderr);
+}
+
+#[test]
+fn the_demo_stops_at_start_when_its_queue_is_unreachable() {
+    let sb = Sandbox::new(None);
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    let out = sb.run_env(
+        support::example("demo_web"),
+        &["127.0.0.1:0"],
+        &[("SIGNALQUEUE_URL", "redis://127.0.0.1:1/0")],
+    );
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("error: queue `default` (redis://127.0.0.1:1/0) is unreachable"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("`[outbox]`"), "{}", out.stderr);
+    assert!(!out.stderr.contains("listening on"), "{}", out.stderr);
+}
+
+#[test]
+fn a_mistyped_command_is_suggested_not_read_as_an_address() {
+    let sb = Sandbox::new(None);
+    let out = sb.run(BIN, &["lsit"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unrecognized subcommand 'lsit'; did you mean 'list'?"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("not an address"), "{}", out.stderr);
+    // Nothing was started: no queue file was made.
+    assert!(!sb.file("signalqueue.db").exists());
+}
+
+#[test]
+fn run_blames_signalqueue_url_for_its_url_and_names_a_file_as_a_file() {
+    let sb = Sandbox::new(None);
+    std::fs::write(sb.file("notes.txt"), b"not a directory").unwrap();
+    let out = sb.run_env(
+        BIN,
+        &["run", "127.0.0.1:0", "--halt-when-exhausted"],
+        &[("SIGNALQUEUE_URL", "sqlite://notes.txt/q.db")],
+    );
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid configuration in SIGNALQUEUE_URL: `"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("notes.txt` is a file, not a directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("defaults"), "{}", out.stderr);
+}
+
+#[test]
+fn check_warns_about_a_queue_no_signal_uses() {
+    let sb = Sandbox::new(Some(
+        "[queues.default]\nurl = \"sqlite://signalqueue.db\"\n[queues.emails]\nurl = \"sqlite://emails.db\"\n",
+    ));
+    // A warning, not a problem: the exit code stays 0.
+    let out = sb.run(BIN, &["check"]).ok();
+    let warnings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stdout);
+    assert!(
+        warnings[0].contains("queue `emails` is configured in signalqueue.toml but no signal linked into this worker is sent to it"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
 async fn check_passes_then_flags_pending_signals_nobody_receives() {
     let sb = Sandbox::new(None);
     sb.run(send_demo(), &["1"]).ok();
@@ -267,6 +441,14 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         .enqueue(&[
             Outgoing::new(gone.id, gone.encode()),
             Outgoing::new(signalqueue::EnvelopeId::new(), b"garbage".to_vec()),
+            Outgoing::new(
+                signalqueue::EnvelopeId::new(),
+                br#"{"v":1,"signal":"demo.two_args","args":{"a":"seven","b":"x"}}"#.to_vec(),
+            ),
+            Outgoing::new(
+                signalqueue::EnvelopeId::new(),
+                br#"{"v":1,"signal":"demo.two_args","args":{"a":7}}"#.to_vec(),
+            ),
         ])
         .await
         .unwrap();
@@ -277,7 +459,19 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         .lines()
         .filter(|l| l.starts_with("problem: "))
         .collect();
-    assert_eq!(problems.len(), 2, "{}", out.stdout);
+    assert_eq!(problems.len(), 3, "{}", out.stdout);
+    assert!(
+        problems[1].contains(
+            "2 pending `demo.two_args` signal(s) whose arguments do not decode (the worker would dead-letter them): the arguments do not match"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        problems[1].contains("`a: u32`, `b: String`"),
+        "{}",
+        out.stdout
+    );
     assert!(
         problems[0]
             .contains("1 pending `shop.gone` signal(s), but no signal named `shop.gone` is linked"),
@@ -285,7 +479,7 @@ async fn check_passes_then_flags_pending_signals_nobody_receives() {
         out.stdout
     );
     assert!(
-        problems[1].contains("1 pending entry is not a signalqueue envelope"),
+        problems[2].contains("1 pending entry is not a signalqueue envelope (it would be dead-lettered): not a signalqueue envelope"),
         "{}",
         out.stdout
     );
@@ -307,7 +501,9 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
             .unwrap(),
     )
     .encode();
-    for payload in [&garbage, &unknown, &changed] {
+    // A producer in another language that got the shape wrong: not a change of types.
+    let wrong_shape = br#"{"v":1,"signal":"demo.two_args","args":{"a":"seven","b":"x"}}"#.to_vec();
+    for payload in [&garbage, &unknown, &changed, &wrong_shape] {
         engine
             .enqueue(&[Outgoing::new(
                 signalqueue::EnvelopeId::new(),
@@ -330,13 +526,13 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
     }
     assert_eq!(
         out.stderr.matches("dead-lettered").count(),
-        3,
+        4,
         "{}",
         out.stderr
     );
 
     let dead = engine.dead(100).await.unwrap();
-    assert_eq!(dead.len(), 3, "{dead:#?}");
+    assert_eq!(dead.len(), 4, "{dead:#?}");
     let find = |payload: &Vec<u8>| {
         dead.iter()
             .find(|d| &d.payload == payload)
@@ -359,14 +555,24 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
         "{:?}",
         find(&changed).reason
     );
+    let reason = &find(&wrong_shape).reason;
+    assert!(
+        reason.contains("the arguments do not match the signal's declared arguments"),
+        "{reason:?}"
+    );
+    assert!(
+        reason.contains("`demo.two_args` declares `a: u32`, `b: String`"),
+        "{reason:?}"
+    );
+    assert!(!reason.contains("changed since it was sent"), "{reason:?}");
 
     let list = sb.run(BIN, &["dead", "list"]).ok();
-    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    assert_eq!(list.stdout.lines().count(), 4, "{}", list.stdout);
     assert!(list.stdout.contains("<malformed>"), "{}", list.stdout);
     assert!(list.stdout.contains("shop.gone"), "{}", list.stdout);
     let out = sb.run(BIN, &["dead", "purge", "--yes"]).ok();
     assert!(
-        out.stdout.contains("removed 3 dead letters"),
+        out.stdout.contains("removed 4 dead letters"),
         "{}",
         out.stdout
     );

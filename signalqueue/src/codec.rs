@@ -59,9 +59,11 @@ pub fn decode<A: DeserializeOwned>(payload: &Payload) -> Result<A, DecodeError> 
             }
             Ok(value)
         }
+        // JSON is what other languages write: a mismatch is far more often a producer that
+        // got the shape wrong than a type changed under entries in flight.
         Payload::Json(value) => A::deserialize(value).map_err(|e| {
             DecodeError(format!(
-                "arguments do not decode ({e}); the signal's argument types changed since it was sent"
+                "the arguments do not match the signal's declared arguments ({e})"
             ))
         }),
     }
@@ -134,5 +136,41 @@ mod tests {
             .unwrap();
         let err = decode::<V1>(&p).unwrap_err();
         assert!(err.0.contains("bytes unread"), "{err}");
+    }
+
+    /// The example in `docs/wire-format.md`, for producers in other languages.
+    #[test]
+    fn bincode_bytes_are_as_documented() {
+        #[derive(Serialize)]
+        struct Args {
+            a: u32,
+            b: String,
+            c: i64,
+            d: u32,
+        }
+        let p = Codec::Bincode
+            .encode(&Args {
+                a: 7,
+                b: "x".into(),
+                c: -2,
+                d: 300,
+            })
+            .unwrap();
+        assert_eq!(
+            p,
+            Payload::Bincode(vec![0x07, 0x01, 0x78, 0x03, 0xFB, 0x2C, 0x01])
+        );
+    }
+
+    #[test]
+    fn a_json_payload_of_the_wrong_shape_is_not_blamed_on_changed_types() {
+        let p = Payload::Json(serde_json::json!({"id": "seven", "name": "x"}));
+        let err = decode::<V1>(&p).unwrap_err();
+        assert!(
+            err.0
+                .contains("the arguments do not match the signal's declared arguments"),
+            "{err}"
+        );
+        assert!(!err.0.contains("changed since it was sent"), "{err}");
     }
 }

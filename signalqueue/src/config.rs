@@ -7,13 +7,14 @@
 //! worker_addr = "127.0.0.1:11231"   # the worker's admin HTTP address
 //! [queues.default]                  # required, as in the original
 //! url = "redis://127.0.0.1:6379/0"  # SIGNALQUEUE_URL overrides the default queue's URL
-//! interval_ms = 300                 # SQLite: how often an idle worker looks anyway (due retries)
-//! lease_ms = 30000                  # how long a claim lasts without renewal
+//! interval = "300ms"               # SQLite: how often an idle worker looks anyway (due retries)
+//! lease = "30s"                     # how long a claim lasts without renewal (`lease_ms` works too)
 //! [queues.emails]
 //! url = "sqlite://signalqueue.db"
 //! ```
 //! With no file and no variables, the default queue is `sqlite://signalqueue.db`: the embedded
-//! engine, no server needed.
+//! engine, no server needed. Every key, with its unit, default and variable, is in
+//! `docs/configuration.md`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -85,6 +86,9 @@ impl Default for OutboxConfig {
 pub struct QueueConfig {
     /// The engine URL.
     pub url: String,
+    /// Where the URL was set (`signalqueue.toml (\`queues.default.url\`)`, `SIGNALQUEUE_URL`,
+    /// `defaults`), so an error about it blames the right place.
+    pub url_origin: String,
     /// Polling interval where the engine polls.
     pub interval: Duration,
     /// How long a claim lasts without renewal.
@@ -101,6 +105,7 @@ impl QueueConfig {
         let defaults = EngineOptions::new("");
         QueueConfig {
             url: url.into(),
+            url_origin: "defaults".into(),
             interval: defaults.poll_interval,
             lease: Duration::from_secs(30),
             dead_max: defaults.dead_max,
@@ -178,9 +183,12 @@ struct RawOutbox {
 #[serde(deny_unknown_fields)]
 struct RawQueue {
     url: String,
+    interval: Option<RawDuration>,
     interval_ms: Option<u64>,
+    lease: Option<RawDuration>,
     lease_ms: Option<u64>,
     dead_max: Option<u64>,
+    dead_ttl: Option<RawDuration>,
     dead_ttl_secs: Option<u64>,
 }
 
@@ -189,10 +197,74 @@ struct RawQueue {
 struct RawWorker {
     concurrency: Option<usize>,
     retries: Option<u32>,
+    retry_base: Option<RawDuration>,
     retry_base_ms: Option<u64>,
+    retry_max: Option<RawDuration>,
     retry_max_ms: Option<u64>,
+    shutdown_grace: Option<RawDuration>,
     shutdown_grace_ms: Option<u64>,
+    receiver_timeout: Option<RawDuration>,
     receiver_timeout_ms: Option<u64>,
+}
+
+/// A duration key as written: a string with its unit (`"30s"`), or, by mistake, a bare number
+/// (kept apart so the error can point at the `_ms`/`_secs` key that takes one).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Text(String),
+    Number(i64),
+}
+
+/// The unit of a duration key's older, numeric spelling (`lease_ms`, `dead_ttl_secs`).
+#[derive(Clone, Copy)]
+enum Unit {
+    Millis,
+    Secs,
+}
+
+impl Unit {
+    fn suffix(self) -> &'static str {
+        match self {
+            Unit::Millis => "_ms",
+            Unit::Secs => "_secs",
+        }
+    }
+
+    fn of(self, n: u64) -> Duration {
+        match self {
+            Unit::Millis => Duration::from_millis(n),
+            Unit::Secs => Duration::from_secs(n),
+        }
+    }
+}
+
+/// Reads a duration given either as `key = "30s"` (humantime: `300ms`, `30s`, `5m`, `14d`,
+/// `1h 30m`) or as the older `key_ms = 30000` / `key_secs = ...`; both at once is an error, as
+/// one would silently win. `path` is the key's table (`queues.default.`, `worker.`).
+fn duration(
+    path: &str,
+    key: &str,
+    text: Option<RawDuration>,
+    unit: Unit,
+    number: Option<u64>,
+) -> Result<Option<Duration>, String> {
+    let old = format!("{key}{}", unit.suffix());
+    match (text, number) {
+        (None, None) => Ok(None),
+        (None, Some(n)) => Ok(Some(unit.of(n))),
+        (Some(_), Some(_)) => Err(format!(
+            "`{path}{key}` and `{path}{old}` are both set; keep one (`{key} = \"30s\"` takes a unit, `{old}` a number)"
+        )),
+        (Some(RawDuration::Number(n)), None) => Err(format!(
+            "`{path}{key}`: `{n}` has no unit; write a duration such as `{key} = \"30s\"` or `\"300ms\"`, or use `{old} = {n}`"
+        )),
+        (Some(RawDuration::Text(t)), None) => humantime::parse_duration(&t).map(Some).map_err(|e| {
+            format!(
+                "`{path}{key}`: `{t}` is not a duration ({e}); write it with a unit, such as `\"300ms\"`, `\"30s\"`, `\"5m\"` or `\"14d\"`"
+            )
+        }),
+    }
 }
 
 impl Default for Config {
@@ -277,27 +349,36 @@ impl Config {
         for (name, q) in raw.queues {
             EngineUrl::parse(&q.url).map_err(|m| err(format!("`queues.{name}.url`: {m}")))?;
             let mut queue = QueueConfig::new(q.url);
-            if let Some(ms) = q.interval_ms {
-                if ms == 0 {
+            queue.url_origin = format!("{origin} (`queues.{name}.url`)");
+            let path = format!("queues.{name}.");
+            if let Some(d) =
+                duration(&path, "interval", q.interval, Unit::Millis, q.interval_ms).map_err(err)?
+            {
+                if d < Duration::from_millis(1) {
                     return Err(err(format!(
-                        "`queues.{name}.interval_ms`: must be at least 1 (milliseconds)"
+                        "`queues.{name}.interval`: must be at least 1ms"
                     )));
                 }
-                queue.interval = Duration::from_millis(ms);
+                queue.interval = d;
             }
-            if let Some(ms) = q.lease_ms {
-                if ms < 100 {
+            if let Some(d) =
+                duration(&path, "lease", q.lease, Unit::Millis, q.lease_ms).map_err(err)?
+            {
+                if d < Duration::from_millis(100) {
                     return Err(err(format!(
-                        "`queues.{name}.lease_ms`: {ms} is too short; use at least 100 (milliseconds)"
+                        "`queues.{name}.lease`: {} is too short; use at least 100ms",
+                        humantime::format_duration(d)
                     )));
                 }
-                queue.lease = Duration::from_millis(ms);
+                queue.lease = d;
             }
             if let Some(n) = q.dead_max {
                 queue.dead_max = n;
             }
-            if let Some(s) = q.dead_ttl_secs {
-                queue.dead_ttl = Duration::from_secs(s);
+            if let Some(d) =
+                duration(&path, "dead_ttl", q.dead_ttl, Unit::Secs, q.dead_ttl_secs).map_err(err)?
+            {
+                queue.dead_ttl = d;
             }
             config.queues.insert(name, queue);
         }
@@ -312,23 +393,45 @@ impl Config {
             if let Some(r) = w.retries {
                 d.retries = r;
             }
-            if let Some(ms) = w.retry_base_ms {
-                d.retry_base = Duration::from_millis(ms);
+            let path = "worker.";
+            let ms = Unit::Millis;
+            if let Some(t) =
+                duration(path, "retry_base", w.retry_base, ms, w.retry_base_ms).map_err(err)?
+            {
+                d.retry_base = t;
             }
-            if let Some(ms) = w.retry_max_ms {
-                d.retry_max = Duration::from_millis(ms);
+            if let Some(t) =
+                duration(path, "retry_max", w.retry_max, ms, w.retry_max_ms).map_err(err)?
+            {
+                d.retry_max = t;
             }
-            if let Some(ms) = w.shutdown_grace_ms {
-                d.shutdown_grace = Duration::from_millis(ms);
+            if let Some(t) = duration(
+                path,
+                "shutdown_grace",
+                w.shutdown_grace,
+                ms,
+                w.shutdown_grace_ms,
+            )
+            .map_err(err)?
+            {
+                d.shutdown_grace = t;
             }
-            if let Some(ms) = w.receiver_timeout_ms {
-                if ms == 0 {
+            if let Some(t) = duration(
+                path,
+                "receiver_timeout",
+                w.receiver_timeout,
+                ms,
+                w.receiver_timeout_ms,
+            )
+            .map_err(err)?
+            {
+                if t < Duration::from_millis(1) {
                     return Err(err(
-                        "`worker.receiver_timeout_ms`: must be at least 1; leave it out for no limit"
+                        "`worker.receiver_timeout`: must be at least 1ms; leave it out for no limit"
                             .into(),
                     ));
                 }
-                d.receiver_timeout = Some(Duration::from_millis(ms));
+                d.receiver_timeout = Some(t);
             }
         }
         if let Some(o) = raw.outbox {
@@ -367,10 +470,12 @@ impl Config {
                 origin: "SIGNALQUEUE_URL".into(),
                 message,
             })?;
-            self.queues
+            let queue = self
+                .queues
                 .entry("default".into())
-                .and_modify(|q| q.url = url.clone())
-                .or_insert_with(|| QueueConfig::new(url));
+                .or_insert_with(|| QueueConfig::new(url.clone()));
+            queue.url = url;
+            queue.url_origin = "SIGNALQUEUE_URL".into();
         }
         if let Some(url) = var("SIGNALQUEUE_OUTBOX_URL").filter(|u| !u.is_empty()) {
             check_outbox_url(&url).map_err(|message| Error::Config {
@@ -451,6 +556,10 @@ url = "sqlite://signalqueue.db"
         assert_eq!(c.queues["default"].url, "redis://127.0.0.1:6379/0");
         assert_eq!(c.queues["default"].lease, Duration::from_secs(30));
         assert_eq!(c.queues["emails"].url, "sqlite://signalqueue.db");
+        assert_eq!(
+            c.queues["emails"].url_origin,
+            "signalqueue.toml (`queues.emails.url`)"
+        );
     }
 
     #[test]
@@ -488,7 +597,83 @@ url = "sqlite://signalqueue.db"
         let e =
             cfg_err("[queues.default]\nurl = \"memory://\"\n[worker]\nreceiver_timeout_ms = 0\n");
         assert!(
-            e.contains("`worker.receiver_timeout_ms`: must be at least 1"),
+            e.contains("`worker.receiver_timeout`: must be at least 1ms"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_are_strings_with_units_and_the_old_numeric_keys_still_work() {
+        let c = Config::from_toml(
+            r#"
+[queues.default]
+url = "memory://"
+lease = "30s"
+interval = "300ms"
+dead_ttl = "14d"
+[worker]
+retry_base = "500ms"
+retry_max = "10m"
+shutdown_grace = "1m 30s"
+receiver_timeout = "2s"
+"#,
+            "signalqueue.toml",
+        )
+        .unwrap();
+        let q = &c.queues["default"];
+        assert_eq!(q.lease, Duration::from_secs(30));
+        assert_eq!(q.interval, Duration::from_millis(300));
+        assert_eq!(q.dead_ttl, Duration::from_secs(14 * 86_400));
+        assert_eq!(c.worker.retry_base, Duration::from_millis(500));
+        assert_eq!(c.worker.retry_max, Duration::from_secs(600));
+        assert_eq!(c.worker.shutdown_grace, Duration::from_secs(90));
+        assert_eq!(c.worker.receiver_timeout, Some(Duration::from_secs(2)));
+
+        let c = Config::from_toml(
+            "[queues.default]\nurl = \"memory://\"\nlease_ms = 2500\ndead_ttl_secs = 60\n[worker]\nretry_base_ms = 20\n",
+            "signalqueue.toml",
+        )
+        .unwrap();
+        assert_eq!(c.queues["default"].lease, Duration::from_millis(2500));
+        assert_eq!(c.queues["default"].dead_ttl, Duration::from_secs(60));
+        assert_eq!(c.worker.retry_base, Duration::from_millis(20));
+    }
+
+    #[test]
+    fn the_reference_s_example_parses() {
+        let doc = include_str!("../../docs/configuration.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/configuration.md has a toml example");
+        let c = Config::from_toml(example, "docs/configuration.md").unwrap();
+        assert_eq!(
+            c.queues["default"].dead_ttl,
+            Duration::from_secs(14 * 86_400)
+        );
+        assert_eq!(c.worker.retry_max, WorkerConfig::default().retry_max);
+    }
+
+    #[test]
+    fn duration_mistakes_name_the_keys() {
+        let e =
+            cfg_err("[queues.default]\nurl = \"memory://\"\nlease = \"30s\"\nlease_ms = 30000\n");
+        assert!(
+            e.contains("`queues.default.lease` and `queues.default.lease_ms` are both set"),
+            "{e}"
+        );
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[worker]\nretry_base = \"fast\"\n");
+        assert!(
+            e.contains("`worker.retry_base`: `fast` is not a duration"),
+            "{e}"
+        );
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\nlease = 30000\n");
+        assert!(e.contains("`30000` has no unit"), "{e}");
+        assert!(e.contains("`lease_ms = 30000`"), "{e}");
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\nlease = \"50ms\"\n");
+        assert!(
+            e.contains("`queues.default.lease`: 50ms is too short"),
             "{e}"
         );
     }
@@ -503,7 +688,9 @@ url = "sqlite://signalqueue.db"
         })
         .unwrap();
         assert_eq!(c.queues["default"].url, "redis://127.0.0.1:6379/3");
+        assert_eq!(c.queues["default"].url_origin, "SIGNALQUEUE_URL");
         assert_eq!(c.runmode, Runmode::Sync);
+        assert_eq!(Config::default().queues["default"].url_origin, "defaults");
 
         let e = Config::default()
             .apply_env(|k| (k == "SIGNALQUEUE_RUNMODE").then(|| "SQ_FAST".into()))

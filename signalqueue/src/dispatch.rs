@@ -117,7 +117,7 @@ pub enum PrepareError {
 /// `send_now` share before running receivers, so both see the same rows and treat a gone row
 /// alike.
 pub async fn prepare(def: &'static SignalDef, payload: &Payload) -> Result<Prepared, PrepareError> {
-    let args = (def.decode)(payload).map_err(PrepareError::Decode)?;
+    let args = def.decode_args(payload).map_err(PrepareError::Decode)?;
     resolve(def, args).await.map_err(PrepareError::Load)
 }
 

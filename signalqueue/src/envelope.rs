@@ -30,6 +30,21 @@ impl EnvelopeId {
         EnvelopeId(ulid::Ulid::new())
     }
 
+    /// The id of an entry written without one (a JSON envelope from another language): the
+    /// ULID whose time part is `time_ms` and whose 80 other bits are the low bits of the
+    /// 128-bit FNV-1a hash of the entry's bytes. Deterministic, so every reader of the same
+    /// bytes agrees; two entries with identical bytes share it (give each an `id` to tell them
+    /// apart).
+    pub fn derived(bytes: &[u8], time_ms: u64) -> Self {
+        const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+        const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+        let hash = bytes
+            .iter()
+            .fold(OFFSET, |h, &b| (h ^ u128::from(b)).wrapping_mul(PRIME));
+        let time = u128::from(time_ms & ((1 << 48) - 1)) << 80;
+        EnvelopeId(ulid::Ulid(time | (hash & ((1 << 80) - 1))))
+    }
+
     /// When the id was made (millisecond precision).
     pub fn timestamp(&self) -> SystemTime {
         crate::engine::from_unix_ms(self.0.timestamp_ms())
@@ -201,19 +216,52 @@ impl Envelope {
                     wire.v
                 )));
             }
+            // serde reads a struct from an array by position: that would bind arguments by
+            // their order, silently, when the format says by name.
+            if !wire.args.is_object() {
+                return Err(DecodeError(format!(
+                    "`args` must be a JSON object with one key per argument, by name (`{{\"a\": 7, \"b\": \"x\"}}`), not {}",
+                    json_kind(&wire.args)
+                )));
+            }
+            let attempt = match wire.attempt {
+                None => 1,
+                Some(0) => {
+                    return Err(DecodeError(
+                        "`attempt` is 0, but attempts count from 1; write 1, or leave it out, for a first attempt".into(),
+                    ))
+                }
+                Some(n) => n,
+            };
+            // Every read of the same entry (the worker, `dump`, `dead list`, the status page)
+            // must show the same id and time, so what a producer left out is derived from the
+            // entry itself, never from the clock.
+            let id = match wire.id {
+                Some(id) => id.parse().map_err(|_| {
+                    DecodeError(format!(
+                        "`id` {id:?} is not a ULID (26 characters of Crockford base32, e.g. `01JDQ7YV6Z8W3D2F8M4Q3X2N1B`); write a valid one, or leave `id` out to have one derived from the entry"
+                    ))
+                })?,
+                None => EnvelopeId::derived(bytes, wire.enqueued_at_ms.unwrap_or(0)),
+            };
             Ok(Envelope {
-                id: wire.id.unwrap_or_default(),
+                id,
                 signal: wire.signal,
                 sender: wire.sender,
                 enqueued_at: wire
                     .enqueued_at_ms
-                    .map(crate::engine::from_unix_ms)
-                    .unwrap_or_else(SystemTime::now),
-                attempt: wire.attempt.max(1),
+                    .map_or_else(|| id.timestamp(), crate::engine::from_unix_ms),
+                attempt,
                 owed: wire.owed,
                 scheduled_for: wire.scheduled_for_ms.map(crate::engine::from_unix_ms),
                 args: Payload::Json(wire.args),
             })
+        } else if bytes.len() >= 4 && bytes.starts_with(b"SQ\x01") {
+            // Version 1 is known here: it is the codec byte that is not.
+            Err(DecodeError(format!(
+                "binary envelope names an unknown codec byte {} (known: `B`, bincode); it was not written by signalqueue's `send`, or by a newer build (upgrade the worker)",
+                describe_byte(bytes[3])
+            )))
         } else if bytes.len() >= 3 && bytes.starts_with(b"SQ") {
             Err(DecodeError(format!(
                 "binary envelope format version {} is not understood by this build (1); upgrade the worker",
@@ -293,6 +341,27 @@ impl Envelope {
     }
 }
 
+/// What kind of JSON value `v` is, for messages.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A byte as a reader would want to see it in a message: the character when printable.
+fn describe_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("`{}`", b as char)
+    } else {
+        format!("0x{b:02x}")
+    }
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
@@ -331,19 +400,23 @@ struct JsonWire<'a> {
 }
 
 /// The JSON frame as read: everything but `v`, `signal` and `args` may be left out by a
-/// producer in another language.
+/// producer in another language. An unknown field is refused rather than ignored: it is a
+/// producer's typo (`sendr`) or a newer format's field that this build would silently drop.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonWireOwned {
     v: u32,
+    // A string, parsed by hand: serde's own error ("invalid length at line 1 column 24")
+    // would not say what an id must look like.
     #[serde(default)]
-    id: Option<EnvelopeId>,
+    id: Option<String>,
     signal: String,
     #[serde(default)]
     sender: Option<String>,
     #[serde(default)]
     enqueued_at_ms: Option<u64>,
     #[serde(default)]
-    attempt: u32,
+    attempt: Option<u32>,
     #[serde(default)]
     owed: Option<Vec<String>>,
     #[serde(default)]
@@ -420,6 +493,33 @@ mod tests {
     }
 
     #[test]
+    fn an_envelope_without_id_reads_the_same_every_time() {
+        let bytes = br#"{"v":1,"signal":"demo.two_args","args":{"a":1,"b":"y"}}"#;
+        let first = Envelope::decode(bytes).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        let second = Envelope::decode(bytes).unwrap();
+        assert_eq!(first.id, second.id);
+        assert_eq!(first.enqueued_at, second.enqueued_at);
+        // Without a time, the id's time part is 0: "unknown", shown as the Unix epoch.
+        assert_eq!(first.enqueued_at, SystemTime::UNIX_EPOCH);
+        // The specified derivation, so other readers can compute it too.
+        assert_eq!(first.id, EnvelopeId::derived(bytes, 0));
+        let other = Envelope::decode(br#"{"v":1,"signal":"demo.two_args","args":{"a":2,"b":"y"}}"#)
+            .unwrap();
+        assert_ne!(first.id, other.id);
+
+        // With a time, the id sorts by it and the time is kept.
+        let timed = br#"{"v":1,"signal":"s","enqueued_at_ms":1764265200000,"args":{}}"#;
+        let d = Envelope::decode(timed).unwrap();
+        assert_eq!(d.id, Envelope::decode(timed).unwrap().id);
+        assert_eq!(d.id.0.timestamp_ms(), 1_764_265_200_000);
+        assert_eq!(crate::engine::unix_ms(d.enqueued_at), 1_764_265_200_000);
+
+        // Re-encoded (a retry), it keeps the derived id.
+        assert_eq!(Envelope::decode(&d.encode()).unwrap().id, d.id);
+    }
+
+    #[test]
     fn garbage_is_a_clear_error() {
         let err = Envelope::decode(b"hello world").unwrap_err();
         assert!(err.0.contains("not a signalqueue envelope"), "{err}");
@@ -427,8 +527,29 @@ mod tests {
         assert!(err.0.contains("truncated"), "{err}");
         let err = Envelope::decode(b"SQ\x09B").unwrap_err();
         assert!(err.0.contains("version 9"), "{err}");
+        let err = Envelope::decode(b"SQ\x01Xabc").unwrap_err();
+        assert!(err.0.contains("unknown codec byte `X`"), "{err}");
+        assert!(err.0.contains("known: `B`"), "{err}");
+        assert!(!err.0.contains("version"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"id":"nope","signal":"s","args":{}}"#).unwrap_err();
+        assert!(err.0.contains("`id` \"nope\" is not a ULID"), "{err}");
+        assert!(err.0.contains("26 characters of Crockford base32"), "{err}");
         let err = Envelope::decode(b"{\"v\":1}").unwrap_err();
         assert!(err.0.contains("malformed JSON envelope"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_producer_s_mistakes_are_refused_with_the_reason() {
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","sendr":"x","args":{}}"#).unwrap_err();
+        assert!(err.0.contains("unknown field `sendr`"), "{err}");
+        assert!(err.0.contains("`sender`"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","args":[7,"x"]}"#).unwrap_err();
+        assert!(err.0.contains("`args` must be a JSON object"), "{err}");
+        assert!(err.0.contains("not an array"), "{err}");
+        let err = Envelope::decode(br#"{"v":1,"signal":"s","attempt":0,"args":{}}"#).unwrap_err();
+        assert!(err.0.contains("attempts count from 1"), "{err}");
+        let d = Envelope::decode(br#"{"v":1,"signal":"s","attempt":2,"args":{}}"#).unwrap();
+        assert_eq!(d.attempt, 2);
     }
 
     #[test]

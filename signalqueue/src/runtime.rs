@@ -66,7 +66,7 @@ impl Runtime {
                     .await
                     .map_err(|e| match e {
                         Error::Config { message, .. } => Error::Config {
-                            origin: format!("{} (`queues.{name}.url`)", config.source),
+                            origin: q.url_origin.clone(),
                             message,
                         },
                         other => other,

@@ -47,6 +47,41 @@ pub struct SignalDef {
     pub on_missing: OnMissing,
 }
 
+impl SignalDef {
+    /// The declared arguments for messages: `` `instance: Order`, `note: String` ``.
+    pub fn declared_args(&self) -> String {
+        if self.args.is_empty() {
+            return "none".into();
+        }
+        self.args
+            .iter()
+            .map(|a| format!("`{}: {}`", a.name, a.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Decodes a payload into this signal's arguments; the error names the declared arguments,
+    /// so a producer can see what it should have sent.
+    pub fn decode_args(&self, payload: &Payload) -> Result<ErasedArgs, DecodeError> {
+        (self.decode)(payload).map_err(|e| self.explain(e))
+    }
+
+    /// Decodes a payload and re-expresses it as JSON (for `dump` and the admin page); errors
+    /// as [`SignalDef::decode_args`].
+    pub fn args_to_json(&self, payload: &Payload) -> Result<serde_json::Value, DecodeError> {
+        (self.to_json)(payload).map_err(|e| self.explain(e))
+    }
+
+    fn explain(&self, e: DecodeError) -> DecodeError {
+        DecodeError(format!(
+            "{}; `{}` declares {}",
+            e.0,
+            self.name,
+            self.declared_args()
+        ))
+    }
+}
+
 /// One of a signal's `providing_args`.
 #[derive(Debug)]
 pub struct ArgDef {

@@ -17,6 +17,8 @@ const OUTBOX_STALE_MS: u64 = 60_000;
 pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     let mut problems: Vec<String> = Vec::new();
     let mut fine: Vec<String> = Vec::new();
+    // Worth a look, but nothing is broken: they do not change the exit code.
+    let mut warnings: Vec<String> = Vec::new();
     let registry = Registry::global();
 
     let config = match Config::load() {
@@ -48,6 +50,7 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
                 ));
             }
         }
+        warnings.extend(unused_queues(config, registry));
         let queues: Vec<String> = if args.queues.is_empty() {
             config.queues.keys().cloned().collect()
         } else {
@@ -100,8 +103,28 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         }
     }
 
+    if args.json {
+        let report = serde_json::json!({
+            "ok": problems.is_empty(),
+            "fine": fine,
+            "warnings": warnings,
+            "problems": problems,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("JSON values serialize")
+        );
+        return Ok(if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
     for line in &fine {
         println!("ok: {line}");
+    }
+    for line in &warnings {
+        println!("warning: {line}");
     }
     if problems.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -115,6 +138,23 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     }
 }
 
+/// Configured queues that no signal linked here is sent to: a misspelt `queue = "..."` on a
+/// signal, or a queue left over. `default` is required by the configuration, so it is not one.
+fn unused_queues(config: &Config, registry: &Registry) -> Vec<String> {
+    config
+        .queues
+        .keys()
+        .filter(|name| name.as_str() != "default")
+        .filter(|name| !registry.signals().any(|def| def.queue == name.as_str()))
+        .map(|name| {
+            format!(
+                "queue `{name}` is configured in {} but no signal linked into this worker is sent to it; check the `queue = \"...\"` of your signals, or remove `[queues.{name}]`",
+                config.source
+            )
+        })
+        .collect()
+}
+
 /// Pending signals this worker would dead-letter (unknown or malformed) or acknowledge without
 /// running anything (no receivers), grouped by wire name.
 fn pending_problems<'a>(
@@ -124,16 +164,28 @@ fn pending_problems<'a>(
 ) -> Vec<String> {
     let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
     let mut unreceived: BTreeMap<String, usize> = BTreeMap::new();
+    // Per signal: how many, and the first one's error (the others are usually the same).
+    let mut undecodable: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut malformed = 0;
+    let mut first_malformed = None;
     for payload in payloads {
         match Envelope::decode(payload) {
-            Err(_) => malformed += 1,
+            Err(e) => {
+                malformed += 1;
+                first_malformed.get_or_insert(e.to_string());
+            }
             Ok(e) => match registry.signal(&e.signal) {
                 None => *unknown.entry(e.signal).or_default() += 1,
-                Some(def) if registry.receivers(def.name).is_empty() => {
-                    *unreceived.entry(e.signal).or_default() += 1
+                Some(def) => {
+                    if let Err(err) = def.decode_args(&e.args) {
+                        undecodable
+                            .entry(e.signal.clone())
+                            .or_insert_with(|| (0, err.to_string()))
+                            .0 += 1;
+                    } else if registry.receivers(def.name).is_empty() {
+                        *unreceived.entry(e.signal).or_default() += 1
+                    }
                 }
-                Some(_) => {}
             },
         }
     }
@@ -148,13 +200,19 @@ fn pending_problems<'a>(
             "queue `{queue}`: {n} pending `{name}` signal(s), but no receiver of `{name}` is linked into this worker (nothing would run); link the crate with its receivers"
         ));
     }
+    for (name, (n, err)) in undecodable {
+        problems.push(format!(
+            "queue `{queue}`: {n} pending `{name}` signal(s) whose arguments do not decode (the worker would dead-letter them): {err}"
+        ));
+    }
+    let why = first_malformed.unwrap_or_default();
     match malformed {
         0 => {}
         1 => problems.push(format!(
-            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered)"
+            "queue `{queue}`: 1 pending entry is not a signalqueue envelope (it would be dead-lettered): {why}"
         )),
         n => problems.push(format!(
-            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered)"
+            "queue `{queue}`: {n} pending entries are not signalqueue envelopes (they would be dead-lettered); the first: {why}"
         )),
     }
     problems

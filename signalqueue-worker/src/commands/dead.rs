@@ -2,19 +2,41 @@
 
 use std::process::ExitCode;
 
-use signalqueue::{Config, Envelope};
+use serde_json::{json, Value};
+use signalqueue::{Config, Envelope, Registry};
 
-use crate::cli::{DeadPurgeArgs, DeadReplayArgs, QueueArgs};
-use crate::commands::render::rfc3339;
+use crate::cli::{DeadListArgs, DeadPurgeArgs, DeadReplayArgs};
+use crate::commands::render::{entry_json, rfc3339};
 use crate::error::Error;
 
-pub(crate) async fn list(args: QueueArgs) -> Result<ExitCode, Error> {
+pub(crate) async fn list(args: DeadListArgs) -> Result<ExitCode, Error> {
+    let DeadListArgs { queue: args, json } = args;
     let config = Config::load()?;
     let engine = super::open_queue(&config, &args.queue).await?;
     let dead = engine
         .dead(super::ALL)
         .await
         .map_err(super::on_queue(&args.queue))?;
+    if json {
+        // `dump`'s object for each (decoded where possible), plus when and why it died.
+        let registry = Registry::global();
+        let letters: Vec<Value> = dead
+            .iter()
+            .map(|d| {
+                let mut entry = entry_json(&d.key, &d.payload, registry);
+                if let Value::Object(obj) = &mut entry {
+                    obj.insert("died_at".into(), json!(rfc3339(d.died_at)));
+                    obj.insert("reason".into(), json!(d.reason));
+                }
+                entry
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&letters).expect("JSON values serialize")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if dead.is_empty() {
         println!("queue {} has no dead letters", args.queue);
     }

@@ -1,6 +1,5 @@
 //! `dequeue`: run every signal pending now once, with progress, then exit.
 
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +23,18 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
     // Receivers may send to any configured queue, so the worker gets them all.
     let runtime = Runtime::from_config(&config).await?;
 
-    let bar = std::io::stdout().is_terminal();
+    // On a terminal (see `main`), a bar that log lines suspend; otherwise a line per signal.
+    let bar = crate::logging::progress_bar();
+    if let Some(bar) = bar {
+        bar.set_length(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg}")
+                .expect("a valid template")
+                .progress_chars("## "),
+        );
+        // On stdout, where `dequeue` reports (the decision to draw one was made on it).
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stdout());
+    }
     let done = Arc::new(AtomicU64::new(0));
     let progress = done.clone();
     let summary = Worker::builder()
@@ -44,19 +54,14 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
                 SignalResult::LeaseLost => "lease lost".to_string(),
             };
             let id = o.id.map(|i| i.to_string()).unwrap_or_default();
-            if bar {
-                let width = 30;
-                let filled = (n.min(total) * width as u64)
-                    .checked_div(total)
-                    .map_or(width, |f| f as usize);
-                print!(
-                    "\r[{}{}] {n}/{total} {} {}\x1b[K",
-                    "#".repeat(filled),
-                    " ".repeat(width - filled),
-                    o.signal,
-                    what
-                );
-                let _ = std::io::stdout().flush();
+            if let Some(bar) = bar {
+                // A retry that fell due while this runs may be among them: the count can pass
+                // the total taken at start.
+                if n > bar.length().unwrap_or(0) {
+                    bar.set_length(n);
+                }
+                bar.set_position(n);
+                bar.set_message(format!("{} {what}", o.signal));
             } else {
                 println!("{n}/{total} {} {id} {what}", o.signal);
             }
@@ -64,8 +69,8 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
         .build()
         .run()
         .await?;
-    if bar {
-        println!();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     println!(
         "dequeued {} signal(s) from queue {}: {} handled, {} to retry, {} dead-lettered",

@@ -2,14 +2,24 @@
 
 use std::process::ExitCode;
 
+use serde_json::{json, Value};
 use signalqueue::{Config, Registry};
 
+use crate::cli::ListArgs;
 use crate::error::Error;
 
-pub(crate) fn list() -> Result<ExitCode, Error> {
+pub(crate) fn list(args: ListArgs) -> Result<ExitCode, Error> {
     let registry = Registry::global();
     // The default retry limit is the configuration's; `list` still works without a valid one.
     let default_retries = Config::load().map(|c| c.worker.retries).ok();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&as_json(registry, default_retries))
+                .expect("JSON values serialize")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut signals = 0;
     for def in registry.signals() {
         signals += 1;
@@ -52,4 +62,36 @@ pub(crate) fn list() -> Result<ExitCode, Error> {
         println!("problem: {problem}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `list --json`: the same facts as the text, one object (documented in `docs/worker.md`).
+fn as_json(registry: &Registry, default_retries: Option<u32>) -> Value {
+    let signals: Vec<Value> = registry
+        .signals()
+        .map(|def| {
+            let receivers: Vec<Value> = registry
+                .receivers(def.name)
+                .iter()
+                .map(|r| {
+                    json!({
+                        "name": r.name,
+                        "location": r.location,
+                        "sender": r.sender,
+                        "retries": r.retries.or(default_retries),
+                        "retries_default": r.retries.is_none(),
+                    })
+                })
+                .collect();
+            json!({
+                "name": def.name,
+                "args": def.args.iter().map(|a| json!({"name": a.name, "type": a.ty})).collect::<Vec<_>>(),
+                "queue": def.queue,
+                "rust_path": def.rust_path,
+                "location": def.location,
+                "doc": def.doc,
+                "receivers": receivers,
+            })
+        })
+        .collect();
+    json!({ "signals": signals, "problems": registry.problems() })
 }

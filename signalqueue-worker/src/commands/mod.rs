@@ -28,7 +28,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         None => run::run(cli.run).await,
         Some(Command::Run(args)) => run::run(args).await,
-        Some(Command::List) => list::list(),
+        Some(Command::List(args)) => list::list(args),
         Some(Command::Check(args)) => check::check(args).await,
         Some(Command::Dequeue(args)) => dequeue::dequeue(args).await,
         Some(Command::Dump(args)) => dump::dump(args).await,

@@ -47,7 +47,7 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
             "no signal named `{}` is linked into this program",
             envelope.signal
         )),
-        Some(def) => (def.to_json)(&envelope.args).map_err(|e| e.to_string()),
+        Some(def) => def.args_to_json(&envelope.args).map_err(|e| e.to_string()),
     };
     match decoded {
         Ok(args) => {

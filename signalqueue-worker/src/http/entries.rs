@@ -101,7 +101,7 @@ fn decode(key: &str, bytes: &[u8]) -> EntryView {
         Payload::Json(_) => "json",
     });
     match Registry::global().signal(&envelope.signal) {
-        Some(def) => match (def.to_json)(&envelope.args) {
+        Some(def) => match def.args_to_json(&envelope.args) {
             Ok(args) => view.args = Some(args),
             Err(e) => {
                 view.error = Some(e.to_string());

@@ -31,7 +31,8 @@ pub(crate) const MALFORMED_SIGNAL: &str = "<malformed>";
 pub enum DeadKind {
     /// Receivers failed and used up their retries.
     Receiver,
-    /// The arguments no longer decode: the signal's argument types changed since it was sent.
+    /// The arguments do not decode: the signal's argument types changed since it was sent, or
+    /// a producer in another language sent the wrong shape.
     Decode,
     /// No signal with that wire name is linked into this worker.
     UnknownSignal,
@@ -176,7 +177,10 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         enqueued_at: envelope.enqueued_at,
         scheduled_for: envelope.scheduled_for,
     };
-    if envelope.attempt <= 1 && !to_run.is_empty() {
+    // An entry from another language without `enqueued_at_ms` has an unknown time (the Unix
+    // epoch): it would count as a 56-year latency.
+    let known_time = envelope.enqueued_at > SystemTime::UNIX_EPOCH;
+    if envelope.attempt <= 1 && !to_run.is_empty() && known_time {
         // Retries would measure their own backoff, not the queue: only first attempts count.
         // A delayed send is measured from its due time: the delay was asked for.
         let since = envelope
@@ -188,7 +192,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
     // Decoded and its `Ref` arguments loaded, by the same step as `send_now`. Rows are loaded
     // only for receivers that will read them.
     let prepared = if to_run.is_empty() {
-        (def.decode)(&envelope.args)
+        def.decode_args(&envelope.args)
             .map(Prepared::Run)
             .map_err(PrepareError::Decode)
     } else {

@@ -160,12 +160,25 @@ impl SqliteEngine {
         };
 
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if dir.exists() && !dir.is_dir() {
+                return Err(config_error(format!(
+                    "`{}` is a file, not a directory, so the queue's file cannot be inside it; point the URL at a path in a directory",
+                    dir.display()
+                )));
+            }
             if !dir.is_dir() {
                 return Err(config_error(format!(
                     "the directory `{}` does not exist; create it, or point the URL at a file in an existing directory",
                     dir.display()
                 )));
             }
+        }
+        if path.is_dir() {
+            return Err(config_error(format!(
+                "`{}` is a directory; the URL names the queue's file, e.g. `sqlite://{}/signalqueue.db`",
+                path.display(),
+                written.display()
+            )));
         }
 
         let (conn, path) = {
@@ -552,9 +565,21 @@ impl Engine for SqliteEngine {
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
-        // Reads the schema: fails if the file went away under us or became unreadable.
-        self.run(|conn| conn.query_row("PRAGMA user_version", [], |_| Ok(())))
-            .await
+        // Reads the schema: fails if the file went away under us or became unreadable. A file
+        // this process may read but not write opens read-only without complaint (and even
+        // `BEGIN IMMEDIATE` succeeds on it): the first claim would fail, so `check` and a
+        // worker's start must say so now.
+        self.run(|conn| {
+            conn.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+            if conn.is_readonly(rusqlite::MAIN_DB)? {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some("SQLite opened it read-only".into()),
+                ));
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
@@ -1191,6 +1216,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_in_the_place_of_the_directory_is_named_as_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("notes.txt"), b"x").expect("write");
+        let err = open_error(&dir.path().join("notes.txt").join("q.db")).await;
+        assert!(
+            err.contains("notes.txt` is a file, not a directory"),
+            "{err}"
+        );
+        assert!(!err.contains("does not exist"), "{err}");
+        let err = open_error(dir.path()).await;
+        assert!(
+            err.contains("is a directory; the URL names the queue's file"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_missing_directory_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("no-such-dir").join("q.db");
@@ -1247,11 +1289,14 @@ mod tests {
                     .expect("chmod");
             }
         }
-        let err = SqliteEngine::open(&u, EngineOptions::new("default"))
+        // SQLite opens such a file read-only without complaint (and `BEGIN IMMEDIATE` succeeds
+        // on it); the ping, which `check` and a worker's start run, is where it is refused.
+        let engine = SqliteEngine::open(&u, EngineOptions::new("default"))
             .await
-            .err()
-            .expect("refused")
-            .to_string();
+            .expect("a read-only file opens");
+        let err = engine.ping().await.expect_err("refused").to_string();
         assert!(err.contains("ro.db"), "{err}");
+        assert!(err.contains("is not writable by this process"), "{err}");
+        assert!(err.contains("give this user write access"), "{err}");
     }
 }
