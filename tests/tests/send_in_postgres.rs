@@ -158,13 +158,28 @@ fn commit_nine_in_ten(id: i64) -> bool {
     id % 10 != 0
 }
 
-async fn every_row_is_there(config: String, table: Table, runtime: Runtime, sb: Sandbox, n: i64) {
+/// `n` orders placed while a worker drains (and, with `extra_relay`, a second relay process
+/// shares the outbox with the worker's own: each row is still relayed once).
+async fn every_row_is_there(
+    config: String,
+    table: Table,
+    runtime: Runtime,
+    sb: Sandbox,
+    n: i64,
+    extra_relay: bool,
+) {
     let worker = start_worker(&sb, &table, &["run", "127.0.0.1:0"]);
+    let relay = extra_relay.then(|| start_worker(&sb, &table, &["relay"]));
     place_orders(&runtime, &table.name, 1..n + 1, commit_nine_in_ten).await;
     let committed: BTreeSet<i64> = (1..n + 1).filter(|id| commit_nine_in_ten(*id)).collect();
     wait_for_lines(&sb, committed.len()).await;
     // Time for a stray delivery (a rolled-back signal, a duplicate) to show up.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(relay) = relay {
+        relay.wait_stderr("outbox relay started");
+        relay.signal("TERM");
+        relay.wait().ok();
+    }
     worker.signal("TERM");
     let out = worker.wait().ok();
     assert_every_row_was_there(&sb.journal(), &committed, &out.stderr);
@@ -189,10 +204,11 @@ async fn into_the_queue_table_when_the_queue_is_in_the_apps_database() {
     let schema = Schema::new();
     let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
     let (sb, runtime) = sandbox(&config).await;
-    every_row_is_there(config, table, runtime, sb, 2_000).await;
+    every_row_is_there(config, table, runtime, sb, 2_000, false).await;
     drop(schema);
 }
 
+/// Through the outbox, relayed by the worker and by a standalone relay at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_the_outbox_when_the_queue_is_on_redis() {
     if !available("through_the_outbox_when_the_queue_is_on_redis") {
@@ -209,7 +225,7 @@ async fn through_the_outbox_when_the_queue_is_on_redis() {
         schema.url()
     );
     let (sb, runtime) = sandbox(&config).await;
-    every_row_is_there(config, table, runtime, sb, 2_000).await;
+    every_row_is_there(config, table, runtime, sb, 2_000, true).await;
     drop(schema);
 }
 
