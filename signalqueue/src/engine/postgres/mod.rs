@@ -9,6 +9,8 @@
 //!
 //! Durability: every write is one committed statement (or transaction); at the server's default
 //! `synchronous_commit=on` it is in PostgreSQL's write-ahead log, flushed, when the call returns.
+//! Concurrent enqueues of one engine share one such statement (`group_commit.rs`), each
+//! answered after it committed.
 //!
 //! Claims: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so concurrent claimers
 //! never wait for each other and never take one entry twice; each claim bumps the entry's fence,
@@ -23,6 +25,7 @@
 //! [`EngineError::Unavailable`] within the connect timeout.
 
 mod error;
+mod group_commit;
 pub(crate) mod schema;
 mod tls;
 mod url;
@@ -37,6 +40,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::Notify;
 
 use self::error::{engine_error, pool_error};
+use self::group_commit::GroupCommit;
 use self::schema::MigrationError;
 use self::tls::Tls;
 use self::wake::Listener;
@@ -77,6 +81,8 @@ pub struct PostgresEngine {
     /// Wakes this engine's waiting claims: from the listener, and from this engine's own
     /// writes (at once, without the round trip through the server).
     arrived: Arc<Notify>,
+    /// Concurrent enqueues share one statement (one commit) per group.
+    group: Arc<GroupCommit>,
     _listener: Listener,
 }
 
@@ -154,8 +160,17 @@ impl PostgresEngine {
             shown.clone(),
             arrived.clone(),
         );
+        let sql = Sql::new(&parsed.schema);
+        let group = Arc::new(GroupCommit::new(
+            pool.clone(),
+            sql.enqueue.clone(),
+            options.queue.clone(),
+            shown.clone(),
+            arrived.clone(),
+        ));
         Ok(PostgresEngine {
-            sql: Sql::new(&parsed.schema),
+            sql,
+            group,
             channel: schema::channel(&parsed.schema),
             schema: parsed.schema,
             instance,
@@ -509,12 +524,10 @@ impl Engine for PostgresEngine {
         if batch.is_empty() {
             return Ok(());
         }
-        let payloads: Vec<&[u8]> = batch.iter().map(|o| o.payload.as_slice()).collect();
-        self.execute(&self.sql.enqueue, &[&self.options.queue, &payloads])
-            .await?;
-        // Other processes hear of it through the trigger's NOTIFY.
-        self.arrived.notify_waiters();
-        Ok(())
+        // Inserted with whatever other enqueues of this engine wait at the same time; the
+        // group commit wakes this process's waiting claims.
+        let payloads = batch.iter().map(|o| o.payload.clone()).collect();
+        self.group.enqueue(payloads).await
     }
 
     async fn claim(
