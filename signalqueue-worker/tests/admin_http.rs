@@ -60,9 +60,15 @@ impl Server {
     async fn start_on(engine: SharedEngine, token: Option<&str>) -> Server {
         let emails: SharedEngine = MemoryEngine::new(EngineOptions::new("emails"));
         let runtime = Runtime::builder()
-            .queue("default", engine.clone())
+            .queue("default", engine)
             .queue("emails", emails)
             .build();
+        Server::start_runtime(runtime, token).await
+    }
+
+    /// A server over `runtime`, whose queues must be `default` and `emails`.
+    async fn start_runtime(runtime: Runtime, token: Option<&str>) -> Server {
+        let engine = runtime.queue("default").expect("a default queue").clone();
         let metrics = Arc::new(Metrics::new());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -731,4 +737,56 @@ async fn shutdown_ends_open_event_streams() {
             "the stream did not end"
         );
     }
+}
+
+#[tokio::test]
+async fn outboxes_show_their_depth_in_the_api_the_metrics_and_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_db = dir.path().join("app.db");
+    let outbox = signalqueue::outbox::Outbox::open(&format!("sqlite://{}", app_db.display()))
+        .await
+        .unwrap();
+    let runtime = Runtime::builder()
+        .queue("default", MemoryEngine::new(EngineOptions::new("default")))
+        .queue("emails", MemoryEngine::new(EngineOptions::new("emails")))
+        .outbox(outbox)
+        .build();
+    // Three signals committed into the outbox by the app's own transaction; nothing relays.
+    let mut conn = rusqlite::Connection::open(&app_db).unwrap();
+    runtime
+        .scope(async {
+            let tx = conn.transaction().unwrap();
+            for n in 0..3 {
+                let _ = ORDER_PLACED.send_in(&tx, n, "held".into()).await.unwrap();
+            }
+            tx.commit().unwrap();
+        })
+        .await;
+    let server = Server::start_runtime(runtime, None).await;
+
+    let api = server.get("/api/outboxes").await.json();
+    let shown = format!("sqlite://{}", app_db.display());
+    assert_eq!(api["outboxes"][0]["url"], json!(shown), "{api}");
+    assert_eq!(api["outboxes"][0]["depth"], json!(3), "{api}");
+    assert!(api["outboxes"][0]["oldest_age_ms"].is_u64(), "{api}");
+
+    let metrics = server.get("/metrics").await.body;
+    for line in [
+        format!("signalqueue_outbox_depth{{outbox=\"{shown}\"}} 3"),
+        format!("signalqueue_outbox_up{{outbox=\"{shown}\"}} 1"),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing `{line}` in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("signalqueue_outbox_oldest_age_seconds{outbox="),
+        "{metrics}"
+    );
+
+    let page = server.get("/status").await.body;
+    assert!(page.contains("<h2>Outboxes</h2>"), "{page}");
+    assert!(page.contains("data-field=\"outbox-depth\">3<"), "{page}");
+    server.shutdown().await;
 }

@@ -325,7 +325,11 @@ impl Config {
             }
         }
         if let Some(o) = raw.outbox {
-            let mut urls: Vec<String> = o.url.into_iter().chain(o.urls.unwrap_or_default()).collect();
+            let mut urls: Vec<String> = o
+                .url
+                .into_iter()
+                .chain(o.urls.unwrap_or_default())
+                .collect();
             urls.dedup();
             if urls.is_empty() {
                 return Err(err(
@@ -513,7 +517,8 @@ url = "sqlite://signalqueue.db"
         assert_eq!(c.outbox.batch, 50);
         assert!(c.outbox.relay);
         assert!(Config::default().outbox.urls.is_empty());
-        let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[outbox]\nurl = \"redis://h:1/0\"\n");
+        let e =
+            cfg_err("[queues.default]\nurl = \"memory://\"\n[outbox]\nurl = \"redis://h:1/0\"\n");
         assert!(e.contains("`outbox.url`"), "{e}");
         assert!(e.contains("app's database"), "{e}");
         let e = cfg_err("[queues.default]\nurl = \"memory://\"\n[outbox]\nrelay = false\n");

@@ -176,8 +176,8 @@ pub mod __private {
     pub use crate::registry::{ReceiverRegistration, SignalRegistration};
     pub use crate::send::*;
     pub use crate::signal::glue::*;
-    pub use crate::transaction::AppTransaction;
     pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
+    pub use crate::transaction::AppTransaction;
     pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;
     pub use ::inventory;

@@ -49,7 +49,8 @@ async fn into_the_queue_when_the_file_is_the_queues() {
     runtime
         .scope(async {
             let tx = conn.transaction().expect("begin");
-            tx.execute("INSERT INTO orders (id) VALUES (1)", []).expect("row");
+            tx.execute("INSERT INTO orders (id) VALUES (1)", [])
+                .expect("row");
             let sent = ORDER_SAVED.send_in(&tx, 1).await.expect("send_in");
             assert!(matches!(sent, signalqueue::Sent::Queued(_)));
             // Not visible to a worker before the commit (a read: the app holds the write lock).
@@ -57,9 +58,16 @@ async fn into_the_queue_when_the_file_is_the_queues() {
             tx.commit().expect("commit");
 
             let tx = conn.transaction().expect("begin");
-            tx.execute("INSERT INTO orders (id) VALUES (2)", []).expect("row");
+            tx.execute("INSERT INTO orders (id) VALUES (2)", [])
+                .expect("row");
             ORDER_SAVED
-                .send_many_in(&tx, [OrderSavedArgs { order_id: 2 }, OrderSavedArgs { order_id: 3 }])
+                .send_many_in(
+                    &tx,
+                    [
+                        OrderSavedArgs { order_id: 2 },
+                        OrderSavedArgs { order_id: 3 },
+                    ],
+                )
                 .await
                 .expect("send_many_in");
             tx.rollback().expect("rollback");
@@ -98,7 +106,9 @@ async fn into_the_outbox_then_relayed_when_the_queue_is_elsewhere() {
     assert_eq!(outbox.stats().await.expect("stats").depth, 2);
     assert_eq!(queue.counts().await.expect("counts").pending, 0);
 
-    let moved = relay::relay_once(&outbox, &runtime, 100).await.expect("relay");
+    let moved = relay::relay_once(&outbox, &runtime, 100)
+        .await
+        .expect("relay");
     assert_eq!(moved, 2);
     assert_eq!(outbox.stats().await.expect("stats").depth, 0);
     let claimed = queue
@@ -135,7 +145,10 @@ async fn a_file_with_neither_queue_nor_outbox_is_refused_and_nothing_is_written(
         .await
         .to_string();
     assert!(err.contains("does not hold queue `default`"), "{err}");
-    assert!(err.contains("other.db"), "names the transaction's file: {err}");
+    assert!(
+        err.contains("other.db"),
+        "names the transaction's file: {err}"
+    );
     assert!(err.contains("queue.db"), "names the queue: {err}");
     assert!(err.contains("[outbox]"), "says what to do: {err}");
     assert_eq!(queue.counts().await.expect("counts").pending, 0);

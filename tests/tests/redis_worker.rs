@@ -12,22 +12,18 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shop_signals::{FlakyArgs, FLAKY};
-use signalqueue::engine::{Counts, EngineOptions, SharedEngine};
-use signalqueue::{Config, Runtime};
+use support::flaky::{flaky, Tally};
 use support::redis::{Persistence, RedisServer};
-use support::{Out, Running, Sandbox, DEADLINE};
+use support::worker_bench::Bench;
+use support::{Out, Running, DEADLINE};
 
 // The crates `shop-worker` links, linked here too, so this process's registry is the worker's.
 use audit_receivers as _;
 use shop_receivers as _;
-
-const BIN: &str = env!("CARGO_BIN_EXE_shop-worker");
 
 /// Everything the engine holds, for `dead(...)`.
 const ALL: usize = usize::MAX;
@@ -36,165 +32,19 @@ const ALL: usize = usize::MAX;
 /// is as much as a 2-core machine should carry if leases are to be renewed in time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A sandbox whose worker processes reach a private Redis through `SIGNALQUEUE_URL`.
-struct Bench {
-    sb: Sandbox,
-    redis: RedisServer,
-    url: String,
-}
-
-impl Bench {
-    /// A private Redis and a sandbox whose configuration gives the default queue `lease_ms` and
-    /// quick retries. The configured URL is a SQLite file that must stay unused: the queue's
-    /// real URL comes from `SIGNALQUEUE_URL` (`scheme://127.0.0.1:PORT/0`).
-    fn new(test: &str, scheme: &str, lease_ms: u64, persistence: Persistence) -> Option<Bench> {
-        if !support::redis::available(test) {
-            return None;
-        }
-        let redis = RedisServer::start_with(persistence);
-        let url = redis.url(scheme);
-        let sb = Sandbox::new(Some(&format!(
-            "[queues.default]\nurl = \"sqlite://not-used.db\"\nlease_ms = {lease_ms}\n\
-             [worker]\nretry_base_ms = 20\nretry_max_ms = 200\nshutdown_grace_ms = 120000\n"
-        )));
-        Some(Bench { sb, redis, url })
+/// A private Redis and a bench whose worker processes reach it through `SIGNALQUEUE_URL`
+/// (`scheme://127.0.0.1:PORT/0`), with `lease_ms` on the default queue.
+fn redis_bench(
+    test: &str,
+    scheme: &str,
+    lease_ms: u64,
+    persistence: Persistence,
+) -> Option<(Bench, RedisServer)> {
+    if !support::redis::available(test) {
+        return None;
     }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.sb.command(BIN, args);
-        cmd.env("SIGNALQUEUE_URL", &self.url);
-        cmd
-    }
-
-    /// Starts `shop-worker run` with `concurrency` slots (and `--halt-when-exhausted`).
-    fn worker(&self, concurrency: usize, halt: bool) -> Running {
-        let concurrency = concurrency.to_string();
-        let mut args = vec!["run", "127.0.0.1:0", "--concurrency", &concurrency];
-        if halt {
-            args.push("--halt-when-exhausted");
-        }
-        Running::spawn(self.command(&args))
-    }
-
-    /// Runs a `shop-worker` command to completion.
-    fn run(&self, args: &[&str]) -> Out {
-        Running::spawn(self.command(args)).wait()
-    }
-
-    /// The queues as the worker sees them, for sending from this process.
-    async fn runtime(&self) -> Runtime {
-        let mut config = Config::from_file(&self.sb.file("signalqueue.toml")).expect("config");
-        config
-            .apply_env(|k| (k == "SIGNALQUEUE_URL").then(|| self.url.clone()))
-            .expect("SIGNALQUEUE_URL");
-        Runtime::from_config(&config).await.expect("open queues")
-    }
-
-    async fn engine(&self) -> SharedEngine {
-        signalqueue::engine::open(&self.url, EngineOptions::new("default"))
-            .await
-            .expect("open the queue")
-    }
-
-    async fn counts(&self) -> Counts {
-        self.engine().await.counts().await.expect("counts")
-    }
-
-    /// Waits until the queue holds nothing pending, scheduled or in flight.
-    async fn wait_settled(&self) -> Counts {
-        let engine = self.engine().await;
-        let start = Instant::now();
-        loop {
-            if let Ok(c) = engine.counts().await {
-                if c.pending + c.scheduled + c.in_flight == 0 {
-                    return c;
-                }
-                assert!(start.elapsed() < DEADLINE, "the queue never settled: {c:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// A worker's banner names the queue's engine: the one from `SIGNALQUEUE_URL`.
-    fn assert_served_redis(&self, out: &Out) {
-        let scheme = self.url.split("://").next().unwrap_or_default();
-        let line = format!("queue default: {scheme} {}", self.url);
-        assert!(out.stdout.contains(&line), "{line}: {}", out.stdout);
-        assert!(!self.sb.file("not-used.db").exists());
-    }
-}
-
-fn flaky(key: impl Into<String>, mode: impl Into<String>) -> FlakyArgs {
-    FlakyArgs {
-        key: key.into(),
-        mode: mode.into(),
-    }
-}
-
-/// What the journal says about the `flaky` receiver: how often each key started
-/// (`flaky KEY attempt N`) and finished (`flaky KEY slept` / `released`).
-#[derive(Debug, Default)]
-struct Tally {
-    started: BTreeMap<String, usize>,
-    finished: BTreeMap<String, usize>,
-}
-
-impl Tally {
-    fn of(journal: &[String]) -> Tally {
-        let mut t = Tally::default();
-        for line in journal {
-            let Some(rest) = line.strip_prefix("flaky ") else {
-                continue;
-            };
-            if let Some((key, _)) = rest.split_once(" attempt ") {
-                *t.started.entry(key.to_string()).or_default() += 1;
-            } else if let Some(key) = rest
-                .strip_suffix(" slept")
-                .or_else(|| rest.strip_suffix(" released"))
-            {
-                *t.finished.entry(key.to_string()).or_default() += 1;
-            }
-        }
-        t
-    }
-
-    fn started(&self, key: &str) -> usize {
-        self.started.get(key).copied().unwrap_or(0)
-    }
-
-    fn finished(&self, key: &str) -> usize {
-        self.finished.get(key).copied().unwrap_or(0)
-    }
-
-    /// Keys started but not finished: receivers cut off mid-run.
-    fn cut_off(&self) -> usize {
-        self.started
-            .iter()
-            .filter(|(k, n)| **n > self.finished(k))
-            .count()
-    }
-
-    /// Runs beyond the first among `keys`, and the keys that ran more than once.
-    fn duplicates<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> (usize, Vec<String>) {
-        let mut extra = 0;
-        let mut twice = Vec::new();
-        for key in keys {
-            let n = self.started(key);
-            if n > 1 {
-                extra += n - 1;
-                twice.push(key.clone());
-            }
-        }
-        (extra, twice)
-    }
-
-    /// Keys of `keys` never handled to the end.
-    fn unfinished<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> Vec<String> {
-        keys.into_iter()
-            .filter(|k| self.finished(k) == 0)
-            .cloned()
-            .collect()
-    }
+    let redis = RedisServer::start_with(persistence);
+    Some((Bench::new(redis.url(scheme), lease_ms), redis))
 }
 
 /// How many times a worker's log says it lost a lease or had an outcome refused for that.
@@ -209,107 +59,13 @@ fn lease_losses(stderr: &str) -> (usize, usize) {
 // ---------------------------------------------------------------------------------------------
 // 1. kill -9 with hundreds in flight, then a restart
 
+/// The scenario of `support/worker_kill.rs`, on a private Redis.
 async fn kill_9_with_hundreds_in_flight(test: &str, scheme: &str) {
     let _serial = SERIAL.lock().await;
-    // A lease short enough that the restart does not wait long for the dead worker's claims,
-    // long enough that a loaded machine does not miss renewals.
-    let Some(bench) = Bench::new(test, scheme, 4_000, Persistence::None) else {
+    let Some((bench, _redis)) = redis_bench(test, scheme, 4_000, Persistence::None) else {
         return;
     };
-    // Distinct keys: distinct payloads, so nothing collapses on `redis-set://` either. Two of
-    // every three receivers wait for a file that appears only after the kill, so the worker's
-    // 200 slots end up all held by them: 200 in flight at the kill, whatever the machine's
-    // speed. The others finish at once (and some may not be acknowledged at the kill).
-    let release = bench.sb.file("release");
-    let slow = format!("until-{}", release.display());
-    let keys: Vec<String> = (0..400).map(|i| format!("c{i}")).collect();
-    let is_slow = |i: usize| i % 3 != 0;
-    let mode = |i: usize| {
-        if is_slow(i) {
-            slow.clone()
-        } else {
-            "sleep-0".to_string()
-        }
-    };
-    let slow_keys: Vec<&String> = (0..keys.len())
-        .filter(|i| is_slow(*i))
-        .map(|i| &keys[i])
-        .collect();
-    bench
-        .runtime()
-        .await
-        .scope(
-            FLAKY.send_many(
-                keys.iter()
-                    .enumerate()
-                    .map(|(i, k)| flaky(k.clone(), mode(i))),
-            ),
-        )
-        .await
-        .expect("send");
-    assert_eq!(bench.counts().await.pending, 400, "nothing collapsed");
-
-    let worker = bench.worker(200, false);
-    bench
-        .sb
-        .wait_journal("200 waiting receivers holding every slot", |j| {
-            let t = Tally::of(j);
-            slow_keys.iter().filter(|k| t.started(k) > 0).count() == 200
-        });
-    worker.signal("KILL");
-    let killed = worker.wait();
-    assert!(!killed.status.success(), "{killed:?}");
-    bench.assert_served_redis(&killed);
-    std::fs::write(&release, b"").expect("release the waiting receivers");
-
-    // Nothing has claimed since the kill, so the leases Redis holds are exactly the dead
-    // worker's claims: the most that can run twice.
-    let at_kill = bench.counts().await;
-    let before = Tally::of(&bench.sb.journal());
-    let started_before: BTreeSet<String> = before.started.keys().cloned().collect();
-    eprintln!(
-        "[{scheme}] kill -9: {} claims in flight ({} receivers started, {} of them cut off mid-run), {} pending",
-        at_kill.in_flight,
-        started_before.len(),
-        before.cut_off(),
-        at_kill.pending
-    );
-    assert!(at_kill.in_flight >= 200, "{at_kill:?}");
-    // Every signal is pending, held by the dead worker, or acknowledged (so it finished).
-    assert!(
-        at_kill.pending + at_kill.in_flight + before.finished.len() as u64 >= 400,
-        "{at_kill:?}, {} finished",
-        before.finished.len()
-    );
-
-    // The restart: the same binary takes the dead worker's claims back once their leases end.
-    let out = bench.worker(200, true).wait().ok();
-    bench.assert_served_redis(&out);
-    let after = Tally::of(&bench.sb.journal());
-    let unfinished = after.unfinished(&keys);
-    assert!(unfinished.is_empty(), "never handled: {unfinished:?}");
-    let (duplicates, twice) = after.duplicates(&keys);
-    eprintln!(
-        "[{scheme}] after the restart: all {} handled; {duplicates} ran twice (bound: {} in flight at the kill)",
-        keys.len(),
-        at_kill.in_flight
-    );
-    assert!(
-        duplicates as u64 <= at_kill.in_flight,
-        "{duplicates} duplicate runs, but only {} claims were in flight at the kill",
-        at_kill.in_flight
-    );
-    // Only what the dead worker had started can have run twice.
-    let strays: Vec<&String> = twice
-        .iter()
-        .filter(|k| !started_before.contains(*k))
-        .collect();
-    assert!(
-        strays.is_empty(),
-        "ran twice without being started before the kill: {strays:?}"
-    );
-    let counts = bench.wait_settled().await;
-    assert_eq!(counts.dead, 0, "{counts:?}");
+    support::worker_kill::kill_9_with_hundreds_in_flight(&bench, scheme).await;
 }
 
 #[tokio::test]
@@ -337,7 +93,7 @@ struct SendResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_is_queued() {
     let _serial = SERIAL.lock().await;
-    let Some(mut bench) = Bench::new(
+    let Some((bench, mut redis)) = redis_bench(
         "redis_killed_and_restarted",
         "redis",
         5_000,
@@ -395,7 +151,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
     });
 
     // Redis dies (SIGKILL: no chance to save anything on the way out).
-    bench.redis.kill();
+    redis.kill();
     let sent_before = results.lock().unwrap().len();
     let down = Instant::now();
     wait_for("sends to fail", &|r| {
@@ -405,7 +161,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
     let outage = down.elapsed();
 
     // Back on the same port and directory: it reloads its append-only file.
-    bench.redis.restart();
+    redis.restart();
     restarted.store(true, std::sync::atomic::Ordering::SeqCst);
     wait_for("100 sends after the restart", &|r| {
         r.iter().filter(|s| s.ok && s.after_restart).count() >= 100
@@ -453,7 +209,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
     worker.signal("TERM");
     let out = worker.wait();
     assert_eq!(out.code(), 0, "{out:?}");
-    bench.assert_served_redis(&out);
+    bench.assert_served(&out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,7 +218,8 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_a_sender_was_told_i
 #[tokio::test]
 async fn two_workers_with_receivers_shorter_and_longer_than_the_lease_never_run_one_twice() {
     let _serial = SERIAL.lock().await;
-    let Some(bench) = Bench::new("two_workers", "redis", 3_000, Persistence::None) else {
+    let Some((bench, _redis)) = redis_bench("two_workers", "redis", 3_000, Persistence::None)
+    else {
         return;
     };
     // Long receivers take three times the lease: without renewal the other worker would take
@@ -489,7 +246,7 @@ async fn two_workers_with_receivers_shorter_and_longer_than_the_lease_never_run_
     let a = bench.worker(4, true);
     let b = bench.worker(4, true);
     let (a, b) = (a.wait().ok(), b.wait().ok());
-    bench.assert_served_redis(&a);
+    bench.assert_served(&a);
 
     let tally = Tally::of(&bench.sb.journal());
     let unfinished = tally.unfinished(&keys);
@@ -527,7 +284,8 @@ async fn two_workers_with_receivers_shorter_and_longer_than_the_lease_never_run_
 #[tokio::test]
 async fn a_frozen_worker_loses_its_claims_to_the_other_and_only_those_run_twice() {
     let _serial = SERIAL.lock().await;
-    let Some(bench) = Bench::new("frozen_worker", "redis", 1_500, Persistence::None) else {
+    let Some((bench, _redis)) = redis_bench("frozen_worker", "redis", 1_500, Persistence::None)
+    else {
         return;
     };
     let release = bench.sb.file("release");
@@ -623,7 +381,8 @@ impl Rng {
 #[tokio::test]
 async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing() {
     let _serial = SERIAL.lock().await;
-    let Some(mut bench) = Bench::new("chaos", "redis", 4_000, Persistence::AofAlways) else {
+    let Some((bench, mut redis)) = redis_bench("chaos", "redis", 4_000, Persistence::AofAlways)
+    else {
         return;
     };
     let mut rng = Rng::from_env_or_clock();
@@ -658,9 +417,7 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
             format!(r#"{{"v":1,"signal":"shop.flaky","args":{{"key":{round},"mode":"ok"}}}}"#),
         ];
         for raw in toxic {
-            bench
-                .redis
-                .command(&["RPUSH", "{sq:default}:pending", raw.as_str()]);
+            redis.command(&["RPUSH", "{sq:default}:pending", raw.as_str()]);
             raw_toxic.push(raw);
         }
         let fail = format!("fail{round}");
@@ -694,8 +451,8 @@ async fn chaos_kill_workers_restart_redis_inject_toxic_entries_and_lose_nothing(
         if round == 2 {
             // Redis dies too, and comes back from its append-only file.
             let held = engine.counts().await.expect("counts").in_flight;
-            bench.redis.kill();
-            bench.redis.restart();
+            redis.kill();
+            redis.restart();
             allowance += held;
             eprintln!(
                 "chaos round {round}: Redis killed and restarted with {held} claims in flight"

@@ -26,7 +26,9 @@ const CLIENTS: i64 = 32;
 async fn sandbox(config: &str) -> (Sandbox, Runtime) {
     let sb = Sandbox::new(Some(config));
     let config = Config::from_file(&sb.file("signalqueue.toml")).expect("config");
-    let runtime = Runtime::from_config(&config).await.expect("open the queues");
+    let runtime = Runtime::from_config(&config)
+        .await
+        .expect("open the queues");
     (sb, runtime)
 }
 
@@ -53,9 +55,8 @@ async fn place_orders(
         let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let mut client = app_client().await;
-            let insert = format!(
-                "INSERT INTO {table} (id, total_cents, status) VALUES ($1, $2, 'new')"
-            );
+            let insert =
+                format!("INSERT INTO {table} (id, total_cents, status) VALUES ($1, $2, 'new')");
             runtime
                 .scope(async {
                     for id in ids.filter(|id| id % CLIENTS == k) {
@@ -143,7 +144,10 @@ fn assert_every_row_was_there(journal: &[String], committed: &BTreeSet<i64>, std
         &missing[..missing.len().min(10)]
     );
     let twice: Vec<(&i64, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "handled more than once without any kill: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "handled more than once without any kill: {twice:?}"
+    );
 }
 
 /// One in ten transactions is rolled back.
@@ -161,8 +165,17 @@ async fn every_row_is_there(config: String, table: Table, runtime: Runtime, sb: 
     worker.signal("TERM");
     let out = worker.wait().ok();
     assert_every_row_was_there(&sb.journal(), &committed, &out.stderr);
-    let counts = runtime.queue("default").expect("queue").counts().await.expect("counts");
-    assert_eq!((counts.pending, counts.in_flight, counts.dead), (0, 0, 0), "{counts:?}\n{config}");
+    let counts = runtime
+        .queue("default")
+        .expect("queue")
+        .counts()
+        .await
+        .expect("counts");
+    assert_eq!(
+        (counts.pending, counts.in_flight, counts.dead),
+        (0, 0, 0),
+        "{counts:?}\n{config}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +262,10 @@ async fn a_relay_killed_again_and_again_loses_nothing() {
     let relay = start_worker(&sb, &table, &["relay"]);
     let start = Instant::now();
     while outbox.stats().await.expect("stats").depth > 0 {
-        assert!(start.elapsed() < support::DEADLINE, "the outbox never emptied");
+        assert!(
+            start.elapsed() < support::DEADLINE,
+            "the outbox never emptied"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     relay.signal("TERM");
@@ -264,5 +280,145 @@ async fn a_relay_killed_again_and_again_loses_nothing() {
         extra <= kills * BATCH,
         "{extra} duplicates after {kills} kills, more than a batch ({BATCH}) per kill"
     );
+    drop(schema);
+}
+
+/// The tests' PostgreSQL as sqlx wants it.
+async fn sqlx_pool() -> sqlx::PgPool {
+    let url = std::env::var("SQ_PG_QUEUE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect with sqlx")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_transactions_and_connections() {
+    let Some((table, _shop)) = Table::create().await else {
+        return;
+    };
+    // The queue in the app's database: straight into its table, through sqlx.
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (_sb, runtime) = sandbox(&config).await;
+    let queue = runtime.queue("default").expect("queue").clone();
+    let pool = sqlx_pool().await;
+    let insert = format!(
+        "INSERT INTO {} (id, total_cents, status) VALUES ($1, 1, 'new')",
+        table.name
+    );
+    runtime
+        .scope(async {
+            // A sqlx::Transaction, committed.
+            let mut tx = pool.begin().await.expect("begin");
+            sqlx::query(&insert)
+                .bind(1_i64)
+                .execute(&mut *tx)
+                .await
+                .expect("row");
+            let _ = ORDER_PLACED
+                .send_in(&mut tx, Ref::from_key(1))
+                .await
+                .expect("send_in with &mut Transaction");
+            let _ = ORDER_PLACED
+                .send_in(&mut *tx, Ref::from_key(1))
+                .await
+                .expect("send_in with &mut PgConnection");
+            tx.commit().await.expect("commit");
+            // Rolled back: nothing.
+            let mut tx = pool.begin().await.expect("begin");
+            ORDER_PLACED
+                .send_many_in(
+                    &mut tx,
+                    (2..5).map(|id| OrderPlacedArgs {
+                        instance: Ref::from_key(id),
+                    }),
+                )
+                .await
+                .expect("send_many_in");
+            tx.rollback().await.expect("rollback");
+        })
+        .await;
+    let ids = ids_in(&queue).await;
+    assert_eq!(
+        ids,
+        BTreeMap::from([(1, 2)]),
+        "two sends for order 1, none rolled back"
+    );
+
+    // The queue elsewhere (in memory here): into the outbox, through sqlx, then relayed.
+    let outbox_schema = Schema::new();
+    let config = format!(
+        "[queues.default]\nurl = \"memory://sqlx-{}\"\n[outbox]\nurl = \"{}\"\n",
+        outbox_schema.name,
+        outbox_schema.url()
+    );
+    let (_sb, runtime) = sandbox(&config).await;
+    runtime
+        .scope(async {
+            let mut tx = pool.begin().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in(&mut tx, Ref::from_key(7))
+                .await
+                .expect("send_in into the outbox");
+            tx.commit().await.expect("commit");
+        })
+        .await;
+    let outbox = &runtime.outboxes()[0];
+    assert_eq!(outbox.stats().await.expect("stats").depth, 1);
+    let moved = signalqueue::outbox::relay::relay_once(outbox, &runtime, 10)
+        .await
+        .expect("relay");
+    assert_eq!(moved, 1);
+    let ids = ids_in(runtime.queue("default").expect("queue")).await;
+    assert_eq!(ids, BTreeMap::from([(7, 1)]));
+    drop((schema, outbox_schema));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_on_another_database_is_refused_naming_both() {
+    let Some((_table, _shop)) = Table::create().await else {
+        return;
+    };
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (_sb, runtime) = sandbox(&config).await;
+    // The same server's `postgres` database: neither the queue nor an outbox is there.
+    let (mut client, conn) = tokio_postgres::connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to the postgres database");
+    tokio::spawn(conn);
+    let err = runtime
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let err = ORDER_PLACED
+                .send_in(&tx, Ref::from_key(1))
+                .await
+                .expect_err("refused");
+            // The probe cannot fail, so the app's transaction is still usable.
+            tx.execute("SELECT 1", &[])
+                .await
+                .expect("the transaction is intact");
+            tx.rollback().await.expect("rollback");
+            err
+        })
+        .await
+        .to_string();
+    for part in [
+        "PostgreSQL database `postgres`",
+        "does not hold queue `default`",
+        &schema.name,
+        "[outbox]",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(ids_in(runtime.queue("default").expect("queue"))
+        .await
+        .is_empty());
     drop(schema);
 }

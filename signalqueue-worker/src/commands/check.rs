@@ -11,6 +11,9 @@ use crate::error::Error;
 /// How many pending entries are looked at for signals nobody receives.
 const PEEK: usize = 10_000;
 
+/// An outbox row older than this means nothing relays it.
+const OUTBOX_STALE_MS: u64 = 60_000;
+
 pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     let mut problems: Vec<String> = Vec::new();
     let mut fine: Vec<String> = Vec::new();
@@ -65,6 +68,34 @@ pub(crate) async fn check(args: CheckArgs) -> Result<ExitCode, Error> {
                         )),
                     }
                 }
+            }
+        }
+    }
+
+    if let Some(config) = &config {
+        for url in &config.outbox.urls {
+            let shown = signalqueue::engine::redact_url(url);
+            match signalqueue::outbox::Outbox::open(url).await {
+                Err(e) => problems.push(format!("outbox `{shown}`: {e}")),
+                Ok(outbox) => match outbox.stats().await {
+                    Err(e) => {
+                        problems.push(format!("outbox `{shown}`: cannot count its rows: {e}"))
+                    }
+                    Ok(stats) => {
+                        fine.push(format!(
+                            "outbox {shown}: reachable, {} rows waiting, the oldest for {:.1} s{}",
+                            stats.depth,
+                            stats.oldest_age_ms as f64 / 1000.0,
+                            if config.outbox.relay { "" } else { " (workers do not relay it: `[outbox] relay = false`; run `signalqueue-worker relay`)" }
+                        ));
+                        if stats.oldest_age_ms > OUTBOX_STALE_MS {
+                            problems.push(format!(
+                                "outbox `{shown}`: its oldest row has waited {:.0} s; is a worker (or `signalqueue-worker relay`) running with this configuration, and can it reach the queues?",
+                                stats.oldest_age_ms as f64 / 1000.0
+                            ));
+                        }
+                    }
+                },
             }
         }
     }

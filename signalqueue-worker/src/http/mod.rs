@@ -33,6 +33,7 @@ mod api_error;
 mod auth;
 mod entries;
 mod events;
+mod outboxes;
 mod prometheus;
 mod status_page;
 
@@ -128,6 +129,7 @@ fn router(app: App) -> Router {
         .route("/events", get(events::stream))
         .route("/metrics", get(prometheus::metrics))
         .route("/api/queues", get(api::queues))
+        .route("/api/outboxes", get(outboxes::api))
         .route("/api/queues/{queue}/pending", get(api::pending))
         .route("/api/queues/{queue}/dead", get(api::dead))
         .route(

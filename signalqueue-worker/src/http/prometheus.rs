@@ -23,8 +23,9 @@ pub(super) async fn metrics(State(app): State<App>) -> impl IntoResponse {
             tracing::warn!(%queue, "queue depth left out of /metrics: {e}");
         }
     }
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        app.admin.metrics.render_prometheus_with_health(&samples),
-    )
+    let mut text = app.admin.metrics.render_prometheus_with_health(&samples);
+    text.push_str(&super::outboxes::prometheus(
+        &super::outboxes::read(&app).await,
+    ));
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }

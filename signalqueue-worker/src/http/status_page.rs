@@ -69,6 +69,7 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
     for queue in app.queues.iter() {
         render_queue(&mut out, &app, queue).await;
     }
+    super::outboxes::render(&mut out, &super::outboxes::read(&app).await);
     render_actions_help(&mut out, actions);
     render_registry(&mut out, Registry::global());
     let _ = write!(

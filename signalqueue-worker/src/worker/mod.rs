@@ -50,8 +50,8 @@ mod claim_loop;
 mod handle;
 mod in_flight;
 mod lease;
-mod settle;
 pub(crate) mod relay;
+mod settle;
 pub(crate) mod shutdown;
 
 pub use self::handle::DeadKind;

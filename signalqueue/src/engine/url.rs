@@ -58,8 +58,12 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => {
             let userinfo = &authority[..at];
             let user = userinfo.split(':').next().unwrap_or("");
+            // A lone userinfo is a user name in PostgreSQL's URLs, but often a password in
+            // Redis's (`redis://SECRET@host`), so only PostgreSQL's is shown.
             let masked = if userinfo.contains(':') {
                 format!("{user}:***")
+            } else if scheme.to_ascii_lowercase().starts_with("postgres") {
+                user.to_string()
             } else {
                 "***".to_string()
             };
@@ -118,6 +122,11 @@ mod tests {
             "rediss://user:***@h:1/2"
         );
         assert_eq!(redact_url("sqlite://q.db"), "sqlite://q.db");
+        assert_eq!(
+            redact_url("postgres://app@db:5432/shop"),
+            "postgres://app@db:5432/shop"
+        );
+        assert_eq!(redact_url("redis://secret@h:1/0"), "redis://***@h:1/0");
         assert_eq!(
             redact_url("postgres://app:pw@db:5432/shop?schema=q"),
             "postgres://app:***@db:5432/shop?schema=q"

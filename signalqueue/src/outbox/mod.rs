@@ -18,6 +18,8 @@ use crate::engine::{EngineError, EngineUrl, Outgoing};
 use crate::error::Error;
 use crate::transaction::OutboxTarget;
 
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod relay;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -95,6 +97,8 @@ impl Outbox {
         };
         let parsed = EngineUrl::parse(url).map_err(config)?;
         match parsed.scheme.as_str() {
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => postgres::open(url).await,
             #[cfg(feature = "sqlite")]
             "sqlite" => sqlite::open(&parsed).await,
             other => Err(config(format!(

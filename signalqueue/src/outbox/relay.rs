@@ -76,7 +76,12 @@ async fn forward(runtime: &Runtime, rows: Vec<OutboxRow>) -> (Vec<i64>, Option<E
 
 /// Relays until `stop` completes: a batch at a time while rows wait, then waits for the
 /// outbox's wake-up. Errors are logged and retried with a growing pause; nothing is dropped.
-pub async fn run(outbox: Outbox, runtime: Runtime, options: RelayOptions, stop: impl Future<Output = ()>) {
+pub async fn run(
+    outbox: Outbox,
+    runtime: Runtime,
+    options: RelayOptions,
+    stop: impl Future<Output = ()>,
+) {
     tokio::pin!(stop);
     let mut pause = Duration::from_millis(50);
     tracing::info!(outbox = %outbox.describe(), "outbox relay started");

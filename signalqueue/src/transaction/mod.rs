@@ -96,12 +96,17 @@ impl Placement {
                 self.outboxes
                     .iter()
                     .map(|o| match o {
-                        OutboxTarget::Postgres { schema } => format!("PostgreSQL schema `{schema}`"),
+                        OutboxTarget::Postgres { schema } =>
+                            format!("PostgreSQL schema `{schema}`"),
                         OutboxTarget::Sqlite { path } => format!("`{}`", path.display()),
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
-                if self.outboxes.len() == 1 { "is" } else { "are" },
+                if self.outboxes.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
             )
         };
         Error::Transaction(format!(

@@ -38,11 +38,7 @@ async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Erro
     let Some(schema) = outbox else {
         return Err(placement.nowhere(&format!("PostgreSQL database `{database}`")));
     };
-    let ids: Vec<String> = placement
-        .entries
-        .iter()
-        .map(|e| e.id.to_string())
-        .collect();
+    let ids: Vec<String> = placement.entries.iter().map(|e| e.id.to_string()).collect();
     sqlx::query(&outbox_insert_sql(&schema))
         .bind(&placement.queue)
         .bind(&ids)
@@ -65,6 +61,6 @@ impl<'c, 't> AppTransaction for &'c mut sqlx::Transaction<'t, Postgres> {
     type Placed = BoxFuture<'c, Result<(), Error>>;
 
     fn place(self, placement: Placement) -> Self::Placed {
-        Box::pin(place(&mut **self, placement))
+        Box::pin(place(self, placement))
     }
 }

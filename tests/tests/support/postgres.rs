@@ -1,5 +1,18 @@
-//! The PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`; `SQ_PG_URL` overrides), and
-//! a table of orders private to one test, dropped when it ends.
+//! The PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`; `SQ_PG_URL` overrides), a
+//! table of orders or a schema private to one test, dropped when it ends; and private servers
+//! for tests that crash and restart one.
+//!
+//! The private server is the engine tests' helper
+//! (`signalqueue/tests/support/postgres_server.rs`), compiled in here too rather than copied:
+//! `initdb` and `pg_ctl` in a temp directory, on a free loopback port, as the `postgres` user
+//! when the tests run as root.
+
+#[path = "../../../signalqueue/tests/support/postgres_server.rs"]
+mod server;
+
+// Only the test crates that crash a server use it.
+#[allow(unused_imports)]
+pub(crate) use server::PostgresServer;
 
 use pg_shop::PgShop;
 
@@ -59,6 +72,36 @@ impl Drop for Table {
     }
 }
 
+/// Whether the tests' PostgreSQL answers. When it does not, says so loudly on stderr, naming
+/// `test`, so a skipped test is never mistaken for a passing one; with
+/// `SIGNALQUEUE_REQUIRE_POSTGRES=1` (CI) that is a panic instead.
+pub async fn available(test: &str) -> bool {
+    match tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+        Ok(_) => true,
+        Err(e) if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
+            eprintln!(
+                "\n*** SKIPPED {test}: no PostgreSQL at `{}` ({}); set SQ_PG_URL, or \
+                 SIGNALQUEUE_REQUIRE_POSTGRES=1 to make this a failure ***\n",
+                url(),
+                with_cause(&e)
+            );
+            false
+        }
+        Err(e) => panic!(
+            "PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {}",
+            with_cause(&e)
+        ),
+    }
+}
+
+/// tokio-postgres's message and its cause ("Connection refused"), which its `Display` leaves
+/// out.
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
 
 /// The tests' PostgreSQL as a queue URL (`SQ_PG_QUEUE_URL` overrides), in schema `schema`.
 pub fn queue_url(schema: &str) -> String {
@@ -100,7 +143,9 @@ impl Drop for Schema {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
+                {
                     tokio::spawn(conn);
                     let _ = client.batch_execute(&sql).await;
                 }

@@ -24,25 +24,25 @@
 //! restart the next calls get fresh connections; while the server is down calls fail with
 //! [`EngineError::Unavailable`] within the connect timeout.
 
-mod error;
+pub(crate) mod connect;
+pub(crate) mod error;
 mod group_commit;
 pub(crate) mod schema;
 mod tls;
 mod url;
-mod wake;
+pub(crate) mod wake;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 
+use self::connect::Opened;
 use self::error::{engine_error, pool_error};
 use self::group_commit::GroupCommit;
-use self::schema::MigrationError;
-use self::tls::Tls;
 use self::wake::Listener;
 use crate::engine::{
     ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
@@ -54,10 +54,6 @@ use crate::error::Error;
 /// statement (a transaction for dead-lettering), so a few serve many concurrent tasks; the cap
 /// keeps a burst of sends from taking a large share of the server's `max_connections`.
 const POOL_SIZE: usize = 16;
-
-/// How long a call waits for a free connection of the pool, or for a new one to be made,
-/// before failing with `Unavailable`.
-const POOL_WAIT: Duration = Duration::from_secs(10);
 
 /// The shortest sleep of a waiting claim between two looks: an entry locked by another claimer
 /// at that instant looks due, and must not make this one spin.
@@ -94,62 +90,17 @@ pub(crate) async fn open(url: &str, options: EngineOptions) -> Result<SharedEngi
 impl PostgresEngine {
     /// Parses the URL, connects, migrates the schema and starts the wake-up listener.
     pub(crate) async fn open(url: &str, options: EngineOptions) -> Result<Self, Error> {
-        let parsed = url::parse(url).map_err(|message| Error::Config {
-            origin: format!("queue `{}`", options.queue),
-            message,
-        })?;
+        let origin = format!("queue `{}`", options.queue);
+        let opened = connect::open(url, POOL_SIZE, &origin)?;
+        let instance = opened
+            .migrate(schema::QUEUE_COMPONENT, schema::QUEUE_STEPS, &origin)
+            .await?;
+        let Opened {
+            url: parsed,
+            tls,
+            pool,
+        } = opened;
         let shown = parsed.shown.clone();
-        let tls = Tls::for_url(&parsed).map_err(|message| Error::Config {
-            origin: format!("queue `{}` (`{shown}`)", options.queue),
-            message,
-        })?;
-        // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke
-        // under a call is closed by then, and is dropped on its way back to the pool.
-        let recycling = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let config = parsed.config.clone();
-        let manager = match tls.clone() {
-            Tls::Plain => Manager::from_config(config, tokio_postgres::NoTls, recycling),
-            #[cfg(feature = "postgres-tls")]
-            Tls::Native(connector) => Manager::from_config(config, connector, recycling),
-        };
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT))
-            .create_timeout(Some(POOL_WAIT))
-            .recycle_timeout(Some(POOL_WAIT))
-            .build()
-            .map_err(|e| Error::Config {
-                origin: format!("queue `{}` (`{shown}`)", options.queue),
-                message: format!("cannot build the connection pool: {e}"),
-            })?;
-
-        let instance = {
-            let mut client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
-            let client: &mut tokio_postgres::Client = &mut client;
-            schema::migrate(
-                client,
-                &parsed.schema,
-                schema::QUEUE_COMPONENT,
-                schema::QUEUE_STEPS,
-            )
-            .await
-            .map_err(|e| match e {
-                MigrationError::Postgres(e) => match engine_error(&shown, &e) {
-                    unavailable @ EngineError::Unavailable { .. } => Error::Engine(unavailable),
-                    EngineError::Failed { message, .. } => Error::Config {
-                        origin: format!("queue `{}` (`{shown}`)", options.queue),
-                        message: format!("cannot create the tables: {message}"),
-                    },
-                },
-                other => Error::Config {
-                    origin: format!("queue `{}` (`{shown}`)", options.queue),
-                    message: other.to_string(),
-                },
-            })?
-        };
 
         let arrived = Arc::new(Notify::new());
         let listener = Listener::spawn(

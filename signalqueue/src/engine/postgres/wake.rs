@@ -40,8 +40,30 @@ impl Listener {
         shown: String,
         arrived: Arc<Notify>,
     ) -> Listener {
-        let channel = schema::channel(schema);
-        let task = tokio::spawn(listen(config, tls, channel, queue, shown, arrived));
+        Listener::spawn_on(
+            config,
+            tls,
+            schema::channel(schema),
+            Some(queue),
+            shown,
+            arrived,
+        )
+    }
+
+    /// Starts listening on `channel`, waking `arrived` at every notification whose payload is
+    /// `payload` (any payload when `None`: the outbox's channel). Waiters are woken with
+    /// `notify_waiters`, and one permit is also left with `notify_one`, so that a single
+    /// waiter that was busy when the notification came (the outbox relay, between two
+    /// batches) does not miss it.
+    pub(crate) fn spawn_on(
+        config: tokio_postgres::Config,
+        tls: Tls,
+        channel: String,
+        payload: Option<String>,
+        shown: String,
+        arrived: Arc<Notify>,
+    ) -> Listener {
+        let task = tokio::spawn(listen(config, tls, channel, payload, shown, arrived));
         Listener { task }
     }
 }
@@ -57,7 +79,7 @@ async fn listen(
     config: tokio_postgres::Config,
     tls: Tls,
     channel: String,
-    queue: String,
+    payload: Option<String>,
     shown: String,
     arrived: Arc<Notify>,
 ) {
@@ -71,7 +93,7 @@ async fn listen(
                     &config,
                     tokio_postgres::NoTls,
                     &channel,
-                    &queue,
+                    payload.as_deref(),
                     &arrived,
                     &mut up,
                 )
@@ -83,7 +105,7 @@ async fn listen(
                     &config,
                     connector.clone(),
                     &channel,
-                    &queue,
+                    payload.as_deref(),
                     &arrived,
                     &mut up,
                 )
@@ -115,7 +137,7 @@ async fn session<T>(
     config: &tokio_postgres::Config,
     tls: T,
     channel: &str,
-    queue: &str,
+    payload: Option<&str>,
     arrived: &Notify,
     up: &mut bool,
 ) -> String
@@ -133,8 +155,11 @@ where
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let wake = |message: AsyncMessage| {
         if let AsyncMessage::Notification(n) = message {
-            if n.payload() == queue {
+            if payload.is_none_or(|p| n.payload() == p) {
                 arrived.notify_waiters();
+                if payload.is_none() {
+                    arrived.notify_one();
+                }
             }
         }
     };

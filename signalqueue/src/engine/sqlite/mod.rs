@@ -48,8 +48,8 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl,
-    Entry, Outgoing, SharedEngine,
+    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError,
+    EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 

@@ -1,0 +1,93 @@
+//! Opening a database: the URL, its TLS, a pool, and one component's migrations. Shared by the
+//! engine and the outbox (`crate::outbox`), which live in the same kind of schema.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+
+use super::error::{engine_error, pool_error};
+use super::schema::{self, MigrationError};
+use super::tls::Tls;
+use super::url::{self, PgUrl};
+use crate::engine::EngineError;
+use crate::error::Error;
+
+/// How long a call waits for a free connection of the pool, or for a new one to be made,
+/// before failing with `Unavailable`.
+pub(crate) const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// A database opened: its parsed URL, how it is secured, and a pool of connections.
+pub(crate) struct Opened {
+    pub(crate) url: PgUrl,
+    pub(crate) tls: Tls,
+    pub(crate) pool: Pool,
+}
+
+/// Parses `url` and builds a pool of at most `size` connections (none is made yet); errors
+/// are configuration errors from `origin` (`queue `default``, `outbox`).
+pub(crate) fn open(url: &str, size: usize, origin: &str) -> Result<Opened, Error> {
+    let parsed = url::parse(url).map_err(|message| Error::Config {
+        origin: origin.to_string(),
+        message,
+    })?;
+    let config_error = |message: String| Error::Config {
+        origin: format!("{origin} (`{}`)", parsed.shown),
+        message,
+    };
+    let tls = Tls::for_url(&parsed).map_err(config_error)?;
+    // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke under a
+    // call is closed by then, and is dropped on its way back to the pool.
+    let recycling = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let config = parsed.config.clone();
+    let manager = match tls.clone() {
+        Tls::Plain => Manager::from_config(config, tokio_postgres::NoTls, recycling),
+        #[cfg(feature = "postgres-tls")]
+        Tls::Native(connector) => Manager::from_config(config, connector, recycling),
+    };
+    let pool = Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .recycle_timeout(Some(POOL_WAIT))
+        .build()
+        .map_err(|e| config_error(format!("cannot build the connection pool: {e}")))?;
+    Ok(Opened {
+        url: parsed,
+        tls,
+        pool,
+    })
+}
+
+impl Opened {
+    /// Brings `component` of the URL's schema up to date; returns its instance id. An
+    /// unreachable server is an engine error (retry later); anything else is a configuration
+    /// error from `origin`.
+    pub(crate) async fn migrate(
+        &self,
+        component: &str,
+        steps: &[&str],
+        origin: &str,
+    ) -> Result<String, Error> {
+        let shown = &self.url.shown;
+        let config_error = |message: String| Error::Config {
+            origin: format!("{origin} (`{shown}`)"),
+            message,
+        };
+        let mut client = self.pool.get().await.map_err(|e| pool_error(shown, e))?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        schema::migrate(client, &self.url.schema, component, steps)
+            .await
+            .map_err(|e| match e {
+                MigrationError::Postgres(e) => match engine_error(shown, &e) {
+                    unavailable @ EngineError::Unavailable { .. } => Error::Engine(unavailable),
+                    EngineError::Failed { message, .. } => {
+                        config_error(format!("cannot create the tables: {message}"))
+                    }
+                },
+                other => config_error(other.to_string()),
+            })
+    }
+}
