@@ -22,6 +22,7 @@ mod baseline;
 mod drain;
 mod latency;
 mod pgbench;
+mod relay;
 mod report;
 mod send;
 mod send_in;
@@ -112,6 +113,8 @@ struct Sizes {
     send_many: u64,
     /// The app's transactions per `send_in` run, sequential and with `send_in::CLIENTS`.
     send_in: (u64, u64),
+    /// Rows in the outbox the relay empties.
+    relay: u64,
     drain: u64,
     latency_secs: f64,
     idle: (usize, usize, usize),
@@ -131,6 +134,7 @@ impl Sizes {
                 send_concurrent: (2_048, 256, 256),
                 send_many: 5_000,
                 send_in: (30, 80),
+                relay: 1_000,
                 drain: 2_000,
                 latency_secs: 0.2,
                 idle: (10, 3, 5),
@@ -145,6 +149,7 @@ impl Sizes {
                 send_concurrent: (102_400, 6_400, 25_600),
                 send_many: 200_000,
                 send_in: (2_000, 8_000),
+                relay: 100_000,
                 drain: 200_000,
                 latency_secs: 3.0,
                 idle: (200, 30, 200),
@@ -289,6 +294,16 @@ impl Bench {
             }
             self.drains(kind, &scales).await?;
             self.latencies(kind).await?;
+        }
+        if self.engines.contains(&Kind::Postgres) && self.wanted("outbox_relay") {
+            let n = self.sizes.relay;
+            let mut values = Vec::new();
+            for _ in 0..self.sizes.drain_runs {
+                values.push(relay::relay(&self.servers, n, &self.worker).await?);
+            }
+            Measurement::runs("outbox_relay", Kind::Postgres, n, "rows/s", values)
+                .note("rows committed to a PostgreSQL outbox by send_many_in (1000 a transaction), relayed by one worker process into a SQLite queue it drains meanwhile; until the outbox is empty")
+                .emit();
         }
         eprintln!("load average at the end: {:.2}", load1());
         Ok(())

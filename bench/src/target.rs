@@ -65,6 +65,17 @@ impl Target {
             std::process::id(),
             rand::random::<u32>()
         );
+        Target::fresh_named(kind, servers, &queue).await
+    }
+
+    /// [`Target::fresh`] with the queue named `queue`: private only where its storage is (a
+    /// temporary SQLite file), so only for SQLite with a name not of this run.
+    pub(crate) async fn fresh_named(
+        kind: Kind,
+        servers: &Servers,
+        queue: &str,
+    ) -> Result<Target, String> {
+        let queue = queue.to_string();
         let schema = queue.replace('-', "_");
         let (url, dir) = match kind {
             Kind::Redis => (servers.redis.clone(), None),
