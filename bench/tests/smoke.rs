@@ -142,6 +142,7 @@ fn quick_bench_prints_json_measurements_and_cleans_up() {
             "send_in_8_app_only",
             "send_in_8",
             "send_in_8_added",
+            "outbox_relay",
         ];
         // The baseline needs `pgbench` (Debian's postgresql-client); without it the bench says
         // so and measures the rest.
