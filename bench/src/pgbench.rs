@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::baseline::Baselines;
-use crate::target::{drop_schema, pg_connect};
+use crate::target::{drop_schema, pg_connect, pg_error};
 
 /// One way of running `pgbench`: the name suffix, the clients, and the length of a run.
 struct Config {
@@ -57,7 +57,7 @@ pub(crate) async fn measure(url: &str, runs: usize, quick: bool) -> Result<Basel
              );"
         ))
         .await
-        .map_err(|e| format!("cannot make the pgbench table: {e}"))?;
+        .map_err(|e| format!("cannot make the pgbench table: {}", pg_error(e)))?;
     drop(client);
     let result = run_all(&exe, url, &schema, runs, quick).await;
     drop_schema(url, &schema).await?;

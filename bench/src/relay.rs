@@ -10,7 +10,7 @@ use signalqueue::outbox::Outbox;
 use signalqueue::Runtime;
 
 use crate::signals::{NoopArgs, NOOP, QUEUE};
-use crate::target::{drop_schema, pg_connect, with_schema, Kind, Servers, Target};
+use crate::target::{drop_schema, pg_connect, pg_error, with_schema, Kind, Servers, Target};
 use crate::worker_process::{WorkerProcess, WorkerSettings};
 
 /// Rows per app transaction while the outbox is loaded.
@@ -55,11 +55,11 @@ async fn relay_on(
             let mut from = 0;
             while from < n {
                 let to = (from + LOAD_BATCH).min(n);
-                let tx = client.transaction().await.map_err(|e| e.to_string())?;
+                let tx = client.transaction().await.map_err(pg_error)?;
                 NOOP.send_many_in(&tx, (from..to).map(|n| NoopArgs { n }))
                     .await
                     .map_err(|e| e.to_string())?;
-                tx.commit().await.map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(pg_error)?;
                 from = to;
             }
             Ok::<(), String>(())

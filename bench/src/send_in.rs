@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::signals::NOOP;
-use crate::target::{pg_connect, Target};
+use crate::target::{pg_connect, pg_error, Target};
 
 /// How many of the app's connections run transactions at once in the concurrent measurement.
 pub(crate) const CLIENTS: usize = 8;
@@ -25,7 +25,7 @@ pub(crate) async fn prepare(target: &Target) -> Result<(), String> {
              )"
         ))
         .await
-        .map_err(|e| format!("cannot make the app's table: {e}"))
+        .map_err(|e| format!("cannot make the app's table: {}", pg_error(e)))
 }
 
 /// Runs `n` of the app's transactions from `clients` connections at once (`n / clients`
@@ -51,20 +51,20 @@ pub(crate) async fn transactions(
         tasks.spawn(async move {
             runtime
                 .scope(async {
-                    let statement = client.prepare(&insert).await.map_err(|e| e.to_string())?;
+                    let statement = client.prepare(&insert).await.map_err(pg_error)?;
                     for i in 0..per_client {
                         let n = (c as u64 * per_client + i) as i64;
-                        let tx = client.transaction().await.map_err(|e| e.to_string())?;
+                        let tx = client.transaction().await.map_err(pg_error)?;
                         tx.execute(&statement, &[&n, &"an order"])
                             .await
-                            .map_err(|e| e.to_string())?;
+                            .map_err(pg_error)?;
                         if send_in {
                             let _ = NOOP
                                 .send_in(&tx, n as u64)
                                 .await
                                 .map_err(|e| e.to_string())?;
                         }
-                        tx.commit().await.map_err(|e| e.to_string())?;
+                        tx.commit().await.map_err(pg_error)?;
                     }
                     Ok::<(), String>(())
                 })

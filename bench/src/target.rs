@@ -224,11 +224,25 @@ pub(crate) fn with_schema(url: &str, schema: &str) -> String {
 pub(crate) async fn pg_connect(url: &str) -> Result<tokio_postgres::Client, String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .map_err(|e| format!("cannot connect to PostgreSQL at {}: {e}", redact(url)))?;
+        .map_err(|e| {
+            format!(
+                "cannot connect to PostgreSQL at {}: {}",
+                redact(url),
+                pg_error(e)
+            )
+        })?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(client)
+}
+
+/// A tokio-postgres error with what the server said (its `Display` alone says "db error").
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL said: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 /// Drops `schema` and everything in it. Only ever given a schema this run made.
@@ -237,7 +251,7 @@ pub(crate) async fn drop_schema(url: &str, schema: &str) -> Result<(), String> {
     client
         .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .await
-        .map_err(|e| format!("cannot drop schema `{schema}`: {e}"))
+        .map_err(|e| format!("cannot drop schema `{schema}`: {}", pg_error(e)))
 }
 
 /// The URL without its password.
