@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::send::load;
 use crate::signals::{FanoutArgs, KibArgs, NoopArgs, FANOUT, KIB, NOOP};
-use crate::target::{Kind, Target};
+use crate::target::{Kind, Servers, Target};
 use crate::worker_process::{Memory, WorkerProcess, WorkerSettings};
 
 /// Which signal the backlog is made of.
@@ -38,20 +38,20 @@ pub(crate) struct Drained {
     pub(crate) memory: Option<Memory>,
     /// CPU time per signal, in µs, of the worker process (start-up included, a few ms).
     pub(crate) worker_cpu_us: Option<f64>,
-    /// CPU time per signal, in µs, of the Redis server over the drain (the bench's own count
-    /// polls included; other clients of a shared server would be counted too).
-    pub(crate) redis_cpu_us: Option<f64>,
+    /// CPU time per signal, in µs, of the Redis or PostgreSQL server over the drain (the
+    /// bench's own count polls included; other clients of a shared server would be counted too).
+    pub(crate) server_cpu_us: Option<f64>,
 }
 
 /// Loads `n` signals of `variant` into a fresh queue and times one worker draining them.
 pub(crate) async fn drain(
     kind: Kind,
-    redis_url: &str,
+    servers: &Servers,
     variant: Variant,
     n: u64,
     settings: &WorkerSettings,
 ) -> Result<Drained, String> {
-    let target = Target::fresh(kind, redis_url).await?;
+    let target = Target::fresh(kind, servers).await?;
     let result = drain_on(&target, variant, n, settings).await;
     target.cleanup().await?;
     result
@@ -92,7 +92,7 @@ async fn drain_on(
         ));
     }
 
-    let redis_cpu_before = target.redis_cpu_secs().await;
+    let server_cpu_before = target.server_cpu_secs().await;
     let worker = WorkerProcess::start(target, settings)?;
     let started = worker.ready_at;
     // Generous: a drain slower than 500 signals/s is broken, not slow.
@@ -127,7 +127,7 @@ async fn drain_on(
     let memory = worker.memory().or(peak);
     let per_signal_us = |secs: f64| secs * 1e6 / n as f64;
     let worker_cpu_us = worker.cpu_secs().map(per_signal_us);
-    let redis_cpu_us = match (redis_cpu_before, target.redis_cpu_secs().await) {
+    let server_cpu_us = match (server_cpu_before, target.server_cpu_secs().await) {
         (Some(before), Some(after)) => Some(per_signal_us(after - before)),
         _ => None,
     };
@@ -136,6 +136,6 @@ async fn drain_on(
         rate: n as f64 / elapsed.as_secs_f64(),
         memory,
         worker_cpu_us,
-        redis_cpu_us,
+        server_cpu_us,
     })
 }

@@ -1,27 +1,32 @@
-//! `sq-bench`: how fast signalqueue is on this machine, on Redis and on SQLite.
+//! `sq-bench`: how fast signalqueue is on this machine, on Redis, SQLite and PostgreSQL.
 //!
 //! ```sh
-//! cargo run --release -p signalqueue-bench -- [--redis URL] [--only NAME,...] [--quick]
+//! cargo run --release -p signalqueue-bench -- [--redis URL] [--postgres URL] [--only NAME,...] [--quick]
 //! ```
 //!
 //! It measures `send` throughput (one task awaiting each send, 64 tasks, `send_many`), the
 //! end-to-end drain of a 200k backlog by one worker process (no-op receiver, four receivers,
 //! a 1 KiB argument), latency from `send` to the receiver's start at a steady 5k signals/s,
 //! idle wake-up, the worker's memory, and what a million delayed sends waiting cost the claims
-//! of ready entries; and runs `redis-benchmark` against the same Redis so
-//! every Redis figure also comes as a fraction of what Redis itself does here, now.
+//! of ready entries; on PostgreSQL also what `send_in` adds to the app's own one-row
+//! transaction. It runs `redis-benchmark` against the same Redis and `pgbench` against the same
+//! PostgreSQL, so those figures also come as fractions of what the server itself does here, now.
 //!
 //! One JSON object per measurement goes to stdout, a human summary to stderr. It starts
 //! nothing but its own worker processes (this executable, re-executed as the worker), uses
 //! only the Redis it is given, on a private queue per run whose keys it deletes afterwards,
-//! and a temporary SQLite file. `docs/benchmarks.md` has the method and the figures.
+//! a temporary SQLite file, and private schemas on the PostgreSQL it is given, dropped
+//! afterwards. `docs/benchmarks.md` has the method and the figures.
 
 mod baseline;
 mod drain;
 mod latency;
+mod pgbench;
+mod relay;
 mod report;
 mod scheduled;
 mod send;
+mod send_in;
 mod signals;
 mod target;
 mod worker_process;
@@ -35,7 +40,7 @@ use crate::baseline::Baselines;
 use crate::drain::Variant;
 use crate::latency::Samples;
 use crate::report::{load1, Measurement};
-use crate::target::{Kind, Target};
+use crate::target::{redact, Kind, Servers, Target};
 use crate::worker_process::{WorkerProcess, WorkerSettings, ROLE_ENV};
 
 /// Measures signalqueue's send throughput, drain rate, latency and worker memory.
@@ -45,8 +50,18 @@ struct Args {
     /// The Redis to measure against (only a private queue's keys are touched).
     #[arg(long, default_value = "redis://127.0.0.1:6379/0", value_name = "URL")]
     redis: String,
-    /// Only these engines (`redis`, `sqlite`) and measurements (a name such as `send_seq`, or
-    /// a prefix such as `drain`, `latency`, `redis_benchmark`); comma-separated or repeated.
+    /// The PostgreSQL to measure against, without `?schema=` (each run makes a private schema
+    /// and drops it). Unreachable, it is skipped with a note unless `--only postgres` asks for it.
+    #[arg(
+        long,
+        env = "SQ_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/test",
+        value_name = "URL"
+    )]
+    postgres: String,
+    /// Only these engines (`redis`, `sqlite`, `postgres`) and measurements (a name such as
+    /// `send_seq`, or a prefix such as `drain`, `latency`, `redis_benchmark`, `pgbench`,
+    /// `send_in`); comma-separated or repeated.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     only: Vec<String>,
     /// Small sizes and one run each: seconds instead of minutes (a smoke test, not figures).
@@ -94,12 +109,16 @@ struct Sizes {
     send_runs: usize,
     drain_runs: usize,
     latency_runs: usize,
-    send_seq: (u64, u64),
-    send_concurrent: (u64, u64),
+    send_seq: (u64, u64, u64),
+    send_concurrent: (u64, u64, u64),
     send_many: u64,
+    /// The app's transactions per `send_in` run, sequential and with `send_in::CLIENTS`.
+    send_in: (u64, u64),
+    /// Rows in the outbox the relay empties.
+    relay: u64,
     drain: u64,
     latency_secs: f64,
-    idle: (usize, usize),
+    idle: (usize, usize, usize),
     /// Delayed entries waiting, and ready ones claimed past them (`scheduled_1m`).
     scheduled: (u64, usize),
     settle: Duration,
@@ -107,18 +126,21 @@ struct Sizes {
 
 impl Sizes {
     fn new(quick: bool, runs: Option<usize>) -> Sizes {
-        // (Redis, SQLite) where they differ: a SQLite send is one fsync'd transaction.
+        // (Redis, SQLite, PostgreSQL) where they differ: a SQLite or PostgreSQL send is one
+        // fsync'd transaction.
         let mut s = if quick {
             Sizes {
                 send_runs: 1,
                 drain_runs: 1,
                 latency_runs: 1,
-                send_seq: (300, 30),
-                send_concurrent: (2_048, 256),
+                send_seq: (300, 30, 30),
+                send_concurrent: (2_048, 256, 256),
                 send_many: 5_000,
+                send_in: (30, 80),
+                relay: 1_000,
                 drain: 2_000,
                 latency_secs: 0.2,
-                idle: (10, 3),
+                idle: (10, 3, 5),
                 scheduled: (20_000, 1_000),
                 settle: Duration::from_millis(300),
             }
@@ -127,12 +149,14 @@ impl Sizes {
                 send_runs: 5,
                 drain_runs: 3,
                 latency_runs: 3,
-                send_seq: (20_000, 500),
-                send_concurrent: (102_400, 6_400),
+                send_seq: (20_000, 500, 2_000),
+                send_concurrent: (102_400, 6_400, 25_600),
                 send_many: 200_000,
+                send_in: (2_000, 8_000),
+                relay: 100_000,
                 drain: 200_000,
                 latency_secs: 3.0,
-                idle: (200, 30),
+                idle: (200, 30, 200),
                 scheduled: (1_000_000, 10_000),
                 settle: Duration::from_secs(1),
             }
@@ -144,20 +168,31 @@ impl Sizes {
         s
     }
 
-    fn pick<T: Copy>(pair: (T, T), kind: Kind) -> T {
+    fn pick<T: Copy>(sizes: (T, T, T), kind: Kind) -> T {
         match kind {
-            Kind::Redis => pair.0,
-            Kind::Sqlite => pair.1,
+            Kind::Redis => sizes.0,
+            Kind::Sqlite => sizes.1,
+            Kind::Postgres => sizes.2,
         }
     }
 }
 
 struct Bench {
     args: Args,
+    servers: Servers,
     sizes: Sizes,
     engines: Vec<Kind>,
+    /// Whether `--only` named the engines (then an unreachable PostgreSQL is an error).
+    engines_named: bool,
     names: Vec<String>,
     worker: WorkerSettings,
+}
+
+/// The servers' own figures, for the fractions: `redis-benchmark`'s and `pgbench`'s.
+#[derive(Default)]
+struct Scales {
+    redis: Baselines,
+    pgbench: Baselines,
 }
 
 impl Bench {
@@ -167,12 +202,18 @@ impl Bench {
             .iter()
             .map(|s| s.trim().to_ascii_lowercase())
             .filter(|s| !s.is_empty())
-            .partition(|s| s == "redis" || s == "sqlite");
-        let engines = [Kind::Redis, Kind::Sqlite]
+            .partition(|s| s == "redis" || s == "sqlite" || s == "postgres");
+        let engines_named = !engines.is_empty();
+        let engines = [Kind::Redis, Kind::Sqlite, Kind::Postgres]
             .into_iter()
             .filter(|k| engines.is_empty() || engines.contains(&k.to_string()))
             .collect();
         Bench {
+            servers: Servers {
+                redis: args.redis.clone(),
+                postgres: args.postgres.clone(),
+            },
+            engines_named,
             sizes: Sizes::new(args.quick, args.runs),
             worker: WorkerSettings {
                 log: args.worker_log.clone(),
@@ -188,8 +229,18 @@ impl Bench {
         self.names.is_empty() || self.names.iter().any(|f| name.starts_with(f.as_str()))
     }
 
-    async fn run(self) -> Result<(), String> {
+    async fn run(mut self) -> Result<(), String> {
         self.describe_machine().await;
+        if self.engines.contains(&Kind::Postgres) {
+            if let Err(why) = postgres_settings(&self.args.postgres).await {
+                if self.engines_named {
+                    return Err(why);
+                }
+                eprintln!("note: skipping PostgreSQL: {why} (--postgres URL, or SQ_BENCH_POSTGRES, names another)");
+                self.engines.retain(|&k| k != Kind::Postgres);
+            }
+        }
+        let mut scales = Scales::default();
         let mut baselines = Baselines::new();
         if self.engines.contains(&Kind::Redis) && self.wanted("redis_benchmark") {
             let runs = if self.args.quick { 1 } else { 3 };
@@ -217,11 +268,48 @@ impl Bench {
             }
             cleanup_benchmark_list(&self.args.redis).await;
         }
+        scales.redis = baselines;
+        if self.engines.contains(&Kind::Postgres) && self.wanted("pgbench") {
+            let runs = if self.args.quick { 1 } else { 3 };
+            match pgbench::measure(&self.args.postgres, runs, self.args.quick).await {
+                Ok(b) => {
+                    for (name, values) in &b {
+                        let clients = name.rsplit('c').next().unwrap_or("?");
+                        Measurement::runs(
+                            format!("pgbench_{name}"),
+                            "postgres",
+                            0,
+                            "tx/s",
+                            values.clone(),
+                        )
+                        .note(format!(
+                            "pgbench -M prepared -c {clients}: one committed one-row INSERT per transaction"
+                        ))
+                        .emit();
+                    }
+                    scales.pgbench = b;
+                }
+                Err(why) => eprintln!("note: no pgbench figures: {why}"),
+            }
+        }
         for &kind in &self.engines {
-            self.sends(kind, &baselines).await?;
-            self.drains(kind, &baselines).await?;
+            self.sends(kind, &scales).await?;
+            if kind == Kind::Postgres {
+                self.send_in_overhead(&scales).await?;
+            }
+            self.drains(kind, &scales).await?;
             self.latencies(kind).await?;
             self.scheduled(kind).await?;
+        }
+        if self.engines.contains(&Kind::Postgres) && self.wanted("outbox_relay") {
+            let n = self.sizes.relay;
+            let mut values = Vec::new();
+            for _ in 0..self.sizes.drain_runs {
+                values.push(relay::relay(&self.servers, n, &self.worker).await?);
+            }
+            Measurement::runs("outbox_relay", Kind::Postgres, n, "rows/s", values)
+                .note("rows committed to a PostgreSQL outbox by send_many_in (1000 a transaction), relayed by one worker process into a SQLite queue it drains meanwhile; until the outbox is empty")
+                .emit();
         }
         eprintln!("load average at the end: {:.2}", load1());
         Ok(())
@@ -241,12 +329,18 @@ impl Bench {
                 Err(e) => eprintln!("redis {}: {e}", redact(&self.args.redis)),
             }
         }
+        if self.engines.contains(&Kind::Postgres) {
+            match postgres_settings(&self.args.postgres).await {
+                Ok(s) => eprintln!("postgres {}: {s}", redact(&self.args.postgres)),
+                Err(e) => eprintln!("postgres {}: {e}", redact(&self.args.postgres)),
+            }
+        }
     }
 
-    async fn sends(&self, kind: Kind, baselines: &Baselines) -> Result<(), String> {
+    async fn sends(&self, kind: Kind, scales: &Scales) -> Result<(), String> {
         let s = &self.sizes;
         let runs = s.send_runs;
-        let url = &self.args.redis;
+        let url = &self.servers;
         if self.wanted("send_seq") {
             let n = Sizes::pick(s.send_seq, kind);
             let mut values = Vec::new();
@@ -258,7 +352,7 @@ impl Bench {
             }
             let m = Measurement::runs("send_seq", kind, n, "signals/s", values)
                 .note("one task awaiting each send, multi-thread runtime");
-            emit(m, kind, baselines, &["lpush_c1"]);
+            emit(m, kind, scales, &["lpush_c1", "insert_c1"]);
         }
         if self.wanted("send_seq_current_thread") {
             let n = Sizes::pick(s.send_seq, kind);
@@ -268,18 +362,18 @@ impl Bench {
             }
             let m = Measurement::runs("send_seq_current_thread", kind, n, "signals/s", values)
                 .note("one task awaiting each send, current-thread runtime");
-            emit(m, kind, baselines, &["lpush_c1"]);
+            emit(m, kind, scales, &["lpush_c1", "insert_c1"]);
         }
         if kind == Kind::Redis && self.wanted("redis_crate_rpush_seq") {
             let n = s.send_seq.0;
             let mut values = Vec::new();
             for _ in 0..runs {
-                values.push(send::raw_redis_sequential(url, n).await?);
+                values.push(send::raw_redis_sequential(&url.redis, n).await?);
             }
             let m = Measurement::runs("redis_crate_rpush_seq", kind, n, "ops/s", values).note(
                 "the redis crate alone: one task awaiting each RPUSH on a multiplexed connection",
             );
-            emit(m, kind, baselines, &["lpush_c1"]);
+            emit(m, kind, scales, &["lpush_c1"]);
         }
         if self.wanted("send_64") {
             let n = Sizes::pick(s.send_concurrent, kind);
@@ -292,7 +386,7 @@ impl Bench {
             }
             let m = Measurement::runs("send_64", kind, n, "signals/s", values)
                 .note("64 tasks sending at once");
-            emit(m, kind, baselines, &["lpush"]);
+            emit(m, kind, scales, &["lpush", "insert_c16", "insert_c64"]);
         }
         if self.wanted("send_many") {
             let n = s.send_many;
@@ -305,12 +399,62 @@ impl Bench {
             }
             let m = Measurement::runs("send_many", kind, n, "signals/s", values)
                 .note("send_many, batches of 1000");
-            emit(m, kind, baselines, &["lpush_p16"]);
+            emit(m, kind, scales, &["lpush_p16"]);
         }
         Ok(())
     }
 
-    async fn drains(&self, kind: Kind, baselines: &Baselines) -> Result<(), String> {
+    /// The app's own one-row transaction, alone and with a `send_in`, in alternating runs of
+    /// fresh schemas (so a slow moment of the machine hits both): both rates, and how much
+    /// longer a transaction takes with `send_in` in it.
+    async fn send_in_overhead(&self, scales: &Scales) -> Result<(), String> {
+        let s = &self.sizes;
+        for (name, clients, n) in [
+            ("send_in_seq", 1, s.send_in.0),
+            ("send_in_8", send_in::CLIENTS, s.send_in.1),
+        ] {
+            if !self.wanted(name) {
+                continue;
+            }
+            let (mut alone, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
+            for run in 0..s.send_runs {
+                let t = Target::fresh(Kind::Postgres, &self.servers).await?;
+                let rates = async {
+                    send_in::prepare(&t).await?;
+                    let mut pair = [0.0; 2];
+                    // Alternate which goes first, so neither always gets the warmer server.
+                    for k in [run % 2, 1 - run % 2] {
+                        pair[k] = send_in::transactions(&t, clients, n, k == 1).await?;
+                    }
+                    Ok::<_, String>(pair)
+                }
+                .await;
+                t.cleanup().await?;
+                let [a, w] = rates?;
+                alone.push(a);
+                with.push(w);
+                added.push((a / w - 1.0) * 100.0);
+            }
+            let how = if clients == 1 {
+                "one connection".to_string()
+            } else {
+                format!("{clients} connections at once")
+            };
+            let m = Measurement::runs(format!("{name}_app_only"), Kind::Postgres, n, "tx/s", alone)
+                .note(format!("the app's BEGIN; one-row INSERT; COMMIT, {how}"));
+            emit(m, Kind::Postgres, scales, &["insert_c1"]);
+            let m = Measurement::runs(name, Kind::Postgres, n, "tx/s", with).note(format!(
+                "the same transaction with one send_in into the queue's table, {how}"
+            ));
+            emit(m, Kind::Postgres, scales, &["insert_c1"]);
+            Measurement::runs(format!("{name}_added"), Kind::Postgres, n, "%", added)
+                .note("how much longer a transaction takes with send_in: app-only rate / with rate - 1, per run")
+                .emit();
+        }
+        Ok(())
+    }
+
+    async fn drains(&self, kind: Kind, scales: &Scales) -> Result<(), String> {
         let s = &self.sizes;
         for variant in [Variant::Noop, Variant::Fanout, Variant::Kib] {
             if !self.wanted(variant.name()) {
@@ -318,14 +462,13 @@ impl Bench {
             }
             let mut rates = Vec::new();
             let mut peaks = Vec::new();
-            let (mut worker_cpu, mut redis_cpu) = (Vec::new(), Vec::new());
+            let (mut worker_cpu, mut server_cpu) = (Vec::new(), Vec::new());
             for _ in 0..s.drain_runs {
-                let d =
-                    drain::drain(kind, &self.args.redis, variant, s.drain, &self.worker).await?;
+                let d = drain::drain(kind, &self.servers, variant, s.drain, &self.worker).await?;
                 rates.push(d.rate);
                 peaks.extend(d.memory.map(|m| m.peak_mib));
                 worker_cpu.extend(d.worker_cpu_us);
-                redis_cpu.extend(d.redis_cpu_us);
+                server_cpu.extend(d.server_cpu_us);
             }
             let m =
                 Measurement::runs(variant.name(), kind, s.drain, "signals/s", rates).note(format!(
@@ -335,7 +478,7 @@ impl Bench {
                         .map_or_else(|| "default".to_string(), |n| n.to_string()),
                     self.worker.log
                 ));
-            emit(m, kind, baselines, &["rpop", "rpop_p16"]);
+            emit(m, kind, scales, &["rpop", "rpop_p16"]);
             if !peaks.is_empty() {
                 Measurement::runs(
                     format!("{}_worker_rss_peak", variant.name()),
@@ -349,17 +492,17 @@ impl Bench {
             }
             // What each signal costs in CPU: unlike rates, barely moved by a busy machine,
             // and it says which side bounds the drain.
+            let server_note = match kind {
+                Kind::Postgres => "CPU time of every postgres server process per signal over the drain (the server is shared: others' queries count too)",
+                _ => "CPU time of redis-server per signal over the drain",
+            };
             for (what, values, note) in [
                 (
-                    "worker_cpu",
+                    "worker_cpu".to_string(),
                     worker_cpu,
                     "CPU time of the worker process per signal",
                 ),
-                (
-                    "redis_cpu",
-                    redis_cpu,
-                    "CPU time of redis-server per signal over the drain",
-                ),
+                (format!("{kind}_cpu"), server_cpu, server_note),
             ] {
                 if !values.is_empty() {
                     Measurement::runs(
@@ -386,7 +529,7 @@ impl Bench {
             return Ok(());
         }
         let s = &self.sizes;
-        let target = Target::fresh(kind, &self.args.redis).await?;
+        let target = Target::fresh(kind, &self.servers).await?;
         let result = async {
             let worker = WorkerProcess::start(&target, &self.worker)?;
             let mut samples = Samples::new(worker.samples.clone());
@@ -428,6 +571,9 @@ impl Bench {
                     Kind::Sqlite => {
                         "queue empty; a worker in another process, checking for commits every 5 ms"
                     }
+                    Kind::Postgres => {
+                        "queue empty, worker waiting on LISTEN; the insert trigger's NOTIFY at commit wakes it"
+                    }
                 };
                 Measurement::latency("idle_wakeup", kind, 1, &mut got)
                     .note(note)
@@ -447,7 +593,7 @@ impl Bench {
             return Ok(());
         }
         let (backlog, ready) = self.sizes.scheduled;
-        let target = Target::fresh(kind, &self.args.redis).await?;
+        let target = Target::fresh(kind, &self.servers).await?;
         let result = async {
             let mut empty: Vec<f64> = Vec::new();
             let mut waiting = Vec::new();
@@ -476,17 +622,49 @@ impl Bench {
     }
 }
 
-/// Prints `m` with its fractions of the named baselines.
-fn emit(mut m: Measurement, kind: Kind, baselines: &Baselines, of: &[&str]) {
-    if kind == Kind::Redis {
-        for name in of {
-            if let Some(b) = baseline::get(baselines, name) {
-                m.fraction_of
-                    .insert(format!("redis_benchmark_{name}"), m.median / b);
-            }
+/// Prints `m` with its fractions of the named baselines of its engine's server
+/// (`redis-benchmark`'s for Redis, `pgbench`'s for PostgreSQL; names not measured are skipped).
+fn emit(mut m: Measurement, kind: Kind, scales: &Scales, of: &[&str]) {
+    let (baselines, prefix) = match kind {
+        Kind::Redis => (&scales.redis, "redis_benchmark"),
+        Kind::Postgres => (&scales.pgbench, "pgbench"),
+        Kind::Sqlite => return m.emit(),
+    };
+    for name in of {
+        if let Some(b) = baseline::get(baselines, name) {
+            m.fraction_of
+                .insert(format!("{prefix}_{name}"), m.median / b);
         }
     }
     m.emit();
+}
+
+/// Version and durability settings of the PostgreSQL server; `Err` when it is unreachable.
+async fn postgres_settings(url: &str) -> Result<String, String> {
+    let client = target::pg_connect(url).await?;
+    let mut out = String::new();
+    for key in [
+        "server_version",
+        "synchronous_commit",
+        "fsync",
+        "wal_sync_method",
+        "shared_buffers",
+        "max_connections",
+    ] {
+        let rows = client
+            .simple_query(&format!("SHOW {key}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        for row in rows {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = row {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("{key} {}", row.get(0).unwrap_or("?")));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `redis-benchmark -t lpush,rpop` pushes to and pops from `mylist`; its pops empty it again,
@@ -541,9 +719,4 @@ async fn redis_settings(url: &str) -> Result<String, String> {
         }
     }
     Ok(out)
-}
-
-/// The URL without its password.
-fn redact(url: &str) -> String {
-    signalqueue::engine::redact_url(url)
 }

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::signals::{NoopArgs, NOOP};
-use crate::target::{Kind, Target};
+use crate::target::{Kind, Servers, Target};
 
 /// How many tasks send at once in the concurrent measurement.
 pub(crate) const TASKS: usize = 64;
@@ -32,7 +32,7 @@ pub(crate) async fn sequential(target: &Target, n: u64) -> Result<f64, String> {
 /// engine connection), where a send's wake-ups stay on one thread.
 pub(crate) fn sequential_current_thread(
     kind: Kind,
-    redis_url: String,
+    servers: Servers,
     n: u64,
 ) -> Result<f64, String> {
     std::thread::spawn(move || {
@@ -41,7 +41,7 @@ pub(crate) fn sequential_current_thread(
             .build()
             .map_err(|e| e.to_string())?;
         rt.block_on(async {
-            let target = Target::fresh(kind, &redis_url).await?;
+            let target = Target::fresh(kind, &servers).await?;
             let rate = sequential(&target, n).await;
             target.cleanup().await?;
             rate

@@ -49,6 +49,15 @@ pub(crate) struct Memory {
 impl WorkerProcess {
     /// Starts a worker on `target`'s queue and waits for its banner.
     pub(crate) fn start(target: &Target, settings: &WorkerSettings) -> Result<Self, String> {
+        WorkerProcess::start_with_outbox(target, settings, None)
+    }
+
+    /// [`WorkerProcess::start`], relaying the outbox at `outbox` (`[outbox] url`) too.
+    pub(crate) fn start_with_outbox(
+        target: &Target,
+        settings: &WorkerSettings,
+        outbox: Option<&str>,
+    ) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("sq-bench-worker-")
             .tempdir()
@@ -58,8 +67,11 @@ impl WorkerProcess {
         let mut text = format!(
             "[queues.default]\nurl = \"memory://sq-bench-unused\"\n\n[queues.\"{}\"]\nurl = \"{}\"\n",
             target.queue,
-            target.url.replace('\\', "\\\\").replace('"', "\\\"")
+            toml_string(&target.url)
         );
+        if let Some(url) = outbox {
+            text.push_str(&format!("\n[outbox]\nurl = \"{}\"\n", toml_string(url)));
+        }
         if let Some(n) = settings.concurrency {
             text.push_str(&format!("\n[worker]\nconcurrency = {n}\n"));
         }
@@ -185,6 +197,11 @@ pub(crate) fn process_cpu_secs(pid: u32) -> Option<f64> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // Clock ticks of USER_HZ, which the kernel's ABI fixes at 100 on Linux.
     Some(ticks as f64 / 100.0)
+}
+
+/// `text` escaped for a TOML basic string.
+fn toml_string(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn tail(path: &Path, lines: usize) -> String {

@@ -1,27 +1,87 @@
 //! `sq-bench --quick` runs, prints one well-formed JSON object per measurement, and leaves no
-//! key behind. No figure is checked: speed on a shared machine is not a test result.
-//! Without a Redis on 127.0.0.1:6379 it runs the SQLite half only (CI starts one).
+//! key or schema behind. No figure is checked: speed on a shared machine is not a test result.
+//! Without a Redis on 127.0.0.1:6379 it measures no Redis (CI starts one); without a PostgreSQL
+//! on 127.0.0.1:5432 (trust auth, database `test`) no PostgreSQL, unless
+//! `SIGNALQUEUE_REQUIRE_POSTGRES=1`, which makes that a failure.
 
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sq-bench");
 const REDIS: &str = "redis://127.0.0.1:6379/0";
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn redis_up() -> bool {
     std::net::TcpStream::connect(("127.0.0.1", 6379)).is_ok()
+}
+
+/// Whether PostgreSQL answers a query (a port that accepts is not enough: it may refuse us).
+fn postgres_up() -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let Ok(Ok((client, connection))) = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls),
+        )
+        .await
+        else {
+            return false;
+        };
+        tokio::spawn(connection);
+        client.simple_query("SELECT 1").await.is_ok()
+    })
+}
+
+/// The schemas named `sqbench_PID_...` left on the server.
+fn postgres_schemas_left(pid: u32) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(connection);
+        client
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
+                &[&format!("sqbench_{pid}_")],
+            )
+            .await
+            .expect("list schemas")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    })
 }
 
 #[test]
 fn quick_bench_prints_json_measurements_and_cleans_up() {
     let redis = redis_up();
     if !redis {
-        eprintln!("note: no Redis on 127.0.0.1:6379; measuring SQLite only");
+        eprintln!("note: no Redis on 127.0.0.1:6379; not measuring Redis");
+    }
+    let postgres = postgres_up();
+    if !postgres {
+        assert!(
+            std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "no PostgreSQL answers at {POSTGRES}, and SIGNALQUEUE_REQUIRE_POSTGRES=1 requires it"
+        );
+        eprintln!("note: no PostgreSQL at {POSTGRES}; not measuring PostgreSQL (SIGNALQUEUE_REQUIRE_POSTGRES=1 makes this a failure)");
     }
     let mut cmd = Command::new(BIN);
-    cmd.args(["--quick", "--redis", REDIS]);
-    if !redis {
-        cmd.args(["--only", "sqlite"]);
+    cmd.args(["--quick", "--redis", REDIS, "--postgres", POSTGRES]);
+    let mut engines = vec!["sqlite"];
+    if redis {
+        engines.insert(0, "redis");
     }
+    if postgres {
+        engines.push("postgres");
+    }
+    cmd.args(["--only", &engines.join(",")]);
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,12 +114,7 @@ fn quick_bench_prints_json_measurements_and_cleans_up() {
             v["name"].as_str().unwrap()
         ));
     }
-    let engines: &[&str] = if redis {
-        &["redis", "sqlite"]
-    } else {
-        &["sqlite"]
-    };
-    for engine in engines {
+    for engine in &engines {
         for name in [
             "send_seq",
             "send_64",
@@ -76,6 +131,36 @@ fn quick_bench_prints_json_measurements_and_cleans_up() {
             let want = format!("{engine}/{name}");
             assert!(names.contains(&want), "no {want} in:\n{stdout}\n{stderr}");
         }
+    }
+
+    if postgres {
+        let mut wanted = vec![
+            "drain_noop_postgres_cpu",
+            "send_in_seq_app_only",
+            "send_in_seq",
+            "send_in_seq_added",
+            "send_in_8_app_only",
+            "send_in_8",
+            "send_in_8_added",
+            "outbox_relay",
+        ];
+        // The baseline needs `pgbench` (Debian's postgresql-client); without it the bench says
+        // so and measures the rest.
+        let pgbench = Command::new("pgbench").arg("--version").output().is_ok()
+            || std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.path().join("bin/pgbench").exists());
+        if pgbench {
+            wanted.push("pgbench_insert_c1");
+        }
+        for name in wanted {
+            let want = format!("postgres/{name}");
+            assert!(names.contains(&want), "no {want} in:\n{stdout}\n{stderr}");
+        }
+        let left = postgres_schemas_left(pid);
+        assert!(left.is_empty(), "schemas left behind: {left:?}");
     }
 
     if redis {

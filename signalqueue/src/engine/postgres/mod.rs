@@ -9,6 +9,8 @@
 //!
 //! Durability: every write is one committed statement (or transaction); at the server's default
 //! `synchronous_commit=on` it is in PostgreSQL's write-ahead log, flushed, when the call returns.
+//! Concurrent enqueues of one engine share one such statement (`group_commit.rs`), each
+//! answered after it committed.
 //!
 //! Claims: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so concurrent claimers
 //! never wait for each other and never take one entry twice; each claim bumps the entry's fence,
@@ -24,6 +26,7 @@
 
 pub(crate) mod connect;
 pub(crate) mod error;
+mod group_commit;
 pub(crate) mod schema;
 mod tls;
 mod url;
@@ -39,6 +42,7 @@ use tokio::sync::Notify;
 
 use self::connect::Opened;
 use self::error::{engine_error, pool_error};
+use self::group_commit::GroupCommit;
 use self::wake::Listener;
 use crate::engine::{
     ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
@@ -73,6 +77,8 @@ pub struct PostgresEngine {
     /// Wakes this engine's waiting claims: from the listener, and from this engine's own
     /// writes (at once, without the round trip through the server).
     arrived: Arc<Notify>,
+    /// Concurrent enqueues share one statement (one commit) per group.
+    group: Arc<GroupCommit>,
     _listener: Listener,
 }
 
@@ -105,8 +111,17 @@ impl PostgresEngine {
             shown.clone(),
             arrived.clone(),
         );
+        let sql = Sql::new(&parsed.schema);
+        let group = Arc::new(GroupCommit::new(
+            pool.clone(),
+            sql.enqueue.clone(),
+            options.queue.clone(),
+            shown.clone(),
+            arrived.clone(),
+        ));
         Ok(PostgresEngine {
-            sql: Sql::new(&parsed.schema),
+            sql,
+            group,
             channel: schema::channel(&parsed.schema),
             schema: parsed.schema,
             instance,
@@ -476,14 +491,13 @@ impl Engine for PostgresEngine {
         if batch.is_empty() {
             return Ok(());
         }
-        let payloads: Vec<&[u8]> = batch.iter().map(|o| o.payload.as_slice()).collect();
+        // Inserted with whatever other enqueues of this engine wait at the same time; the
+        // group commit wakes this process's waiting claims (other processes hear of it through
+        // the trigger's NOTIFY).
         let now = SystemTime::now();
-        let due: Vec<Option<SystemTime>> = batch.iter().map(|o| o.delayed_until(now)).collect();
-        self.execute(&self.sql.enqueue, &[&self.options.queue, &payloads, &due])
-            .await?;
-        // Other processes hear of it through the trigger's NOTIFY.
-        self.arrived.notify_waiters();
-        Ok(())
+        let payloads = batch.iter().map(|o| o.payload.clone()).collect();
+        let due = batch.iter().map(|o| o.delayed_until(now)).collect();
+        self.group.enqueue(payloads, due).await
     }
 
     async fn claim(
