@@ -268,6 +268,9 @@ pub struct SendArgs {
     /// The queue (default: the signal's own).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
     pub queue: Option<String>,
+    /// Runs it this long from now, not before (`30s`, `5m`, `2h 30m`): a delayed send.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub delay: Option<std::time::Duration>,
 }
 
 #[cfg(test)]

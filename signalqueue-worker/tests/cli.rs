@@ -138,6 +138,7 @@ async fn dump_prints_pending_signals_as_json_and_removes_nothing() {
         shell["args"],
         serde_json::json!({"a": 3, "b": "from the shell"})
     );
+    assert_eq!(shell["scheduled_for"], Value::Null);
 
     // Indented output is the same data, and nothing was removed.
     let out = sb.run(BIN, &["dump", "--indent", "4"]).ok();
@@ -148,6 +149,31 @@ async fn dump_prints_pending_signals_as_json_and_removes_nothing() {
         sb.engine("default").await.counts().await.unwrap().pending,
         4
     );
+
+    // A delayed send: scheduled, with its due time in the dump.
+    let later = sb
+        .run(
+            BIN,
+            &[
+                "send",
+                "demo.two_args",
+                "--json",
+                r#"{"a": 4, "b": "later"}"#,
+                "--delay",
+                "1h",
+            ],
+        )
+        .ok();
+    let later_id = later.stdout.trim().to_string();
+    let delayed = dump(&sb)
+        .into_iter()
+        .find(|e| e["id"] == later_id.as_str())
+        .expect("the delayed entry is dumped");
+    let due = humantime::parse_rfc3339(delayed["scheduled_for"].as_str().expect("a due time"))
+        .expect("RFC 3339");
+    assert!(due > std::time::SystemTime::now() + std::time::Duration::from_secs(3500));
+    let counts = sb.engine("default").await.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.scheduled), (4, 1), "{counts:?}");
 }
 
 #[test]

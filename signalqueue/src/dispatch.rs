@@ -213,7 +213,8 @@ pub(crate) async fn run_local(
         attempt: 1,
         sender,
         enqueued_at: id.timestamp(),
-        // Run here and now: a delayed send never reaches the sync runmode.
+        // Run here and now: a due time in the future is refused in the sync runmode, and a
+        // past one means now, like a send without one.
         scheduled_for: None,
     };
     let mut report = DispatchReport {

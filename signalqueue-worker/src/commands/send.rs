@@ -1,4 +1,5 @@
-//! `send SIGNAL --json '{...}'`: enqueue a signal from the shell or another language.
+//! `send SIGNAL --json '{...}' [--delay 30s]`: enqueue a signal from the shell or another
+//! language.
 
 use std::process::ExitCode;
 
@@ -33,9 +34,14 @@ pub(crate) async fn send(args: SendArgs) -> Result<ExitCode, Error> {
         .map_err(|e| Error::Usage(format!("{e}; `{}` takes {}", def.name, expected(def))))?;
     let queue = args.queue.as_deref().unwrap_or(def.queue);
     let engine = super::open_queue(&config, queue).await?;
-    let envelope = Envelope::new(def.name, args.sender, payload);
+    let mut envelope = Envelope::new(def.name, args.sender, payload);
+    // As `SendOptions::delay` does: the due time in the envelope for the receiver, and in
+    // the engine, which holds the entry until then.
+    envelope.scheduled_for = args.delay.map(|d| std::time::SystemTime::now() + d);
     engine
-        .enqueue(&[Outgoing::new(envelope.id, envelope.encode())])
+        .enqueue(
+            &[Outgoing::new(envelope.id, envelope.encode()).not_before(envelope.scheduled_for)],
+        )
         .await
         .map_err(super::on_queue(queue))?;
     println!("{}", envelope.id);

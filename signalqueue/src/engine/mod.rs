@@ -269,7 +269,8 @@ pub trait Engine: Send + Sync + 'static {
     async fn counts(&self) -> Result<Counts, EngineError>;
 
     /// Reads up to `limit` pending entries (scheduled ones included), oldest first, removing
-    /// nothing.
+    /// nothing. Entries waiting for a time may come after the others, by due time (delayed
+    /// sends on every engine; retries too on memory and Redis).
     async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError>;
 
     /// Reads up to `limit` dead letters, oldest first, removing nothing.

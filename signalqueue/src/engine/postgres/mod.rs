@@ -420,9 +420,18 @@ impl Sql {
                      (SELECT count(*) FROM {s}.dead WHERE queue = $1)
                  FROM {s}.entries WHERE queue = $1"
             ),
+            // The waiting entries by id, then the delayed ones by due time (as Redis lists
+            // them), each arm from its own index in order.
             pending: format!(
-                "SELECT id, payload FROM {s}.entries
-                 WHERE queue = $1 AND (lease_until IS NULL OR fence = 0) ORDER BY id LIMIT $2"
+                "SELECT id, payload FROM (
+                     (SELECT id, payload, 0 AS arm, id::float8 AS position FROM {s}.entries
+                      WHERE queue = $1 AND lease_until IS NULL ORDER BY id LIMIT $2)
+                     UNION ALL
+                     (SELECT id, payload, 1, extract(epoch FROM lease_until)::float8
+                      FROM {s}.entries
+                      WHERE queue = $1 AND lease_until IS NOT NULL AND fence = 0
+                      ORDER BY lease_until LIMIT $2)) AS listed
+                 ORDER BY arm, position LIMIT $2"
             ),
             dead: format!(
                 "SELECT id, payload, reason, died_at FROM {s}.dead

@@ -838,10 +838,19 @@ impl Engine for SqliteEngine {
         let queue = self.options.queue.clone();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |conn| {
+            // The waiting entries by id, then the delayed ones by due time (as Redis lists
+            // them): each arm reads its own index in order, so a million delayed entries cost
+            // a listing of ten only ten rows.
             let mut stmt = conn.prepare_cached(
-                "SELECT id, payload FROM entries
-                 WHERE queue = ?1 AND (lease_until IS NULL OR fence = 0)
-                 ORDER BY id LIMIT ?2",
+                "SELECT id, payload, 0 AS arm, id AS position FROM (
+                     SELECT id, payload FROM entries
+                     WHERE queue = ?1 AND lease_until IS NULL ORDER BY id LIMIT ?2)
+                 UNION ALL
+                 SELECT id, payload, 1, lease_until FROM (
+                     SELECT id, payload, lease_until FROM entries
+                     WHERE queue = ?1 AND lease_until IS NOT NULL AND fence = 0
+                     ORDER BY lease_until LIMIT ?2)
+                 ORDER BY arm, position LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![queue, limit], |row| {
                 Ok(Entry {
