@@ -826,3 +826,32 @@ async fn requests_for_other_host_names_are_refused() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_status_page_renders_with_its_engine_down_and_says_so() {
+    // Nothing listens on port 1: every call fails (or waits) as with a Redis that is down.
+    let engine = signalqueue::engine::open("redis://127.0.0.1:1/0", EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let server = Server::start_on(engine, None).await;
+    let page = server.get("/status").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("cannot reach redis://127.0.0.1:1/0"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("not read: the engine did not answer"),
+        "the lists are not asked for: {}",
+        page.body
+    );
+    // The other queue, on a healthy engine, is shown as usual.
+    assert!(page.body.contains("id=\"queue-emails\""), "{}", page.body);
+    assert!(
+        page.body.contains("Waiting: pending and scheduled"),
+        "{}",
+        page.body
+    );
+    server.shutdown().await;
+}

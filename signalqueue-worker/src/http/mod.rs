@@ -41,8 +41,10 @@ mod status_page;
 /// The environment variable holding the token that enables the `POST` actions.
 pub const TOKEN_ENV: &str = "SIGNALQUEUE_ADMIN_TOKEN";
 
-/// How long a request waits for an engine before answering with an error.
-const ENGINE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a request waits for an engine before answering with an error. Short: a page an
+/// operator opens while Redis is down must render at once and say so (an engine that is
+/// reconnecting takes seconds to give up by itself).
+const ENGINE_DEADLINE: Duration = Duration::from_millis(1500);
 
 /// What the admin server reads.
 #[derive(Clone)]
@@ -181,7 +183,7 @@ impl ServedQueue {
             Ok(result) => result,
             Err(_) => Err(EngineError::Unavailable {
                 engine: self.engine.describe(),
-                message: format!("no answer within {} s", ENGINE_DEADLINE.as_secs()),
+                message: format!("no answer within {} ms", ENGINE_DEADLINE.as_millis()),
             }),
         }
     }

@@ -49,7 +49,8 @@
       });
       const before = last.get(name);
       last.set(name, queue.counts);
-      if (!before) return;
+      // No counts before (the engine did not answer when the page was made): fill both lists.
+      if (!before) { refresh(name, "pending"); refresh(name, "dead"); return; }
       // In-flight changes move entries out of the pending list too.
       if (before.pending !== queue.counts.pending || before.scheduled !== queue.counts.scheduled ||
           before.in_flight !== queue.counts.in_flight) refresh(name, "pending");
@@ -150,6 +151,10 @@
         .then(function (body) {
           out.textContent = body.error ? body.error :
             action === "replay" ? body.replayed + " replayed" : body.purged + " purged";
+          // Replayed entries may die again before the next snapshot, leaving the dead count
+          // as it was: show the lists as they are now rather than wait for a count to change.
+          refresh(queue, "dead");
+          refresh(queue, "pending");
         })
         .catch(function (e) { out.textContent = String(e); });
     });
