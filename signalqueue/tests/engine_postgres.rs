@@ -236,7 +236,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let version: i32 = rows[0].get(1);
     let instance: String = rows[0].get(2);
     assert_eq!(component, "queue");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     for engine in &engines {
         assert_eq!(
             engine.colocation(),
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
         .await
         .expect("read migrations");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
     assert_eq!(rows[0].get::<_, String>(1), instance);
 }
 
@@ -285,7 +285,7 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(err.contains("newer than this build"), "{err}");
     assert!(err.contains("upgrade signalqueue"), "{err}");
-    assert!(err.contains("version 2"), "{err}");
+    assert!(err.contains("version 3"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -835,3 +835,50 @@ async fn a_blocked_claim_wakes_for_a_delayed_send_at_its_time() {
     assert_eq!(idle.purge_pending().await.expect("purge"), 1);
     assert_eq!(idle.counts().await.expect("counts"), counts(0, 0, 0, 0));
 }
+
+/// A tick's key lives under the queue's hash tag with a TTL of 7 days, the schedule's latest
+/// tick is in `{sq:QUEUE}:ticks`, and a tick older than the latest by more than the TTL (its key
+/// may have expired) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tick_keys_expire_and_ticks_older_than_their_ttl_are_refused() {
+    use signalqueue::engine::from_unix_ms;
+    use signalqueue::engine::ticks::TICK_TTL;
+
+    let server = RedisServer::start();
+    let options = queue("ticks");
+    let name = options.queue.clone();
+    let engine = open(&server.url("redis"), options).await;
+    let ticks = engine.ticks().expect("redis has ticks");
+    let latest_ms: u64 = 1_800_000_000_000;
+    assert!(ticks
+        .enqueue_tick("nightly", from_unix_ms(latest_ms), &item("latest"))
+        .await
+        .expect("enqueue_tick"));
+    let mut conn = raw(&server).await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{{sq:{name}}}:tick:nightly:{latest_ms}"))
+        .query_async(&mut conn)
+        .await
+        .expect("PTTL");
+    let week = TICK_TTL.as_millis() as i64;
+    assert!(ttl > week - 60_000 && ttl <= week, "PTTL {ttl}");
+    let latest: String = redis::cmd("HGET")
+        .arg(format!("{{sq:{name}}}:ticks"))
+        .arg("nightly")
+        .query_async(&mut conn)
+        .await
+        .expect("HGET");
+    assert_eq!(latest, latest_ms.to_string());
+
+    let too_old = latest_ms - TICK_TTL.as_millis() as u64 - 1;
+    assert!(!ticks
+        .enqueue_tick("nightly", from_unix_ms(too_old), &item("too-old"))
+        .await
+        .expect("enqueue_tick"));
+    let old_enough = latest_ms - TICK_TTL.as_millis() as u64;
+    assert!(ticks
+        .enqueue_tick("nightly", from_unix_ms(old_enough), &item("catch-up"))
+        .await
+        .expect("enqueue_tick"));
+    assert_eq!(texts(&claim_all(&engine, 10).await), ["latest", "catch-up"]);
+}

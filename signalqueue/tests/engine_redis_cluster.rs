@@ -152,5 +152,10 @@ async fn the_engine_contract_holds_on_a_cluster() {
         contract::garbage_bytes(&f).await;
         contract::queues_are_independent(&f).await;
         contract::concurrent_claimers(&f).await;
+        contract::tick_enqueued_once(&f).await;
+        contract::ticks_are_independent(&f).await;
+        contract::concurrent_ticks(&f).await;
+        contract::ticks_survive_reopening(&f).await;
+        contract::delayed_tick(&f).await;
     }
 }

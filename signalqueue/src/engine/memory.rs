@@ -5,16 +5,17 @@
 //! process exits. Engines are shared by name within a process: two `memory://jobs` URLs open the
 //! same queue, so a sender and an embedded worker meet.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+use crate::engine::ticks::TICKS_KEPT;
 use crate::engine::{
-    ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry, Outgoing,
-    SharedEngine,
+    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
+    Outgoing, SharedEngine, Ticks,
 };
 
 /// The in-memory engine. Open one with `memory://NAME` or [`MemoryEngine::new`].
@@ -38,6 +39,8 @@ struct State {
     /// Claimed keys with the instant their lease ends and the fence of the claim.
     in_flight: HashMap<u64, (Instant, u64)>,
     dead: VecDeque<(u64, DeadEntry)>,
+    /// The ticks of periodic signals enqueued, by schedule: the latest [`TICKS_KEPT`] of each.
+    ticks: HashMap<String, BTreeSet<u64>>,
 }
 
 struct Stored {
@@ -78,6 +81,27 @@ impl MemoryEngine {
 }
 
 impl State {
+    /// Adds one entry: ready now, or waiting with the retries for its due time.
+    fn push(&mut self, item: &Outgoing, now: SystemTime) {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.entries.insert(
+            key,
+            Stored {
+                payload: item.payload.clone(),
+                deliveries: 0,
+            },
+        );
+        // A delayed send waits with the retries, by due time; a claim naps at most 50 ms, so
+        // it is claimed within that of its time.
+        match item.delayed_until(now) {
+            Some(due) => {
+                self.scheduled.insert((due, key), ());
+            }
+            None => self.ready.push_back(key),
+        }
+    }
+
     /// Makes due retries and expired leases claimable again.
     fn promote(&mut self, now: Instant, wall: SystemTime) {
         let due: Vec<(SystemTime, u64)> = self
@@ -139,6 +163,10 @@ impl Engine for MemoryEngine {
         format!("memory://{}", self.name)
     }
 
+    fn ticks(&self) -> Option<&dyn Ticks> {
+        Some(self)
+    }
+
     async fn ping(&self) -> Result<(), EngineError> {
         Ok(())
     }
@@ -151,23 +179,7 @@ impl Engine for MemoryEngine {
             let now = SystemTime::now();
             let mut s = self.lock();
             for item in batch {
-                let key = s.next_key;
-                s.next_key += 1;
-                s.entries.insert(
-                    key,
-                    Stored {
-                        payload: item.payload.clone(),
-                        deliveries: 0,
-                    },
-                );
-                // A delayed send waits with the retries, by due time; a claim naps at most
-                // 50 ms, so it is claimed within that of its time.
-                match item.delayed_until(now) {
-                    Some(due) => {
-                        s.scheduled.insert((due, key), ());
-                    }
-                    None => s.ready.push_back(key),
-                }
+                s.push(item, now);
             }
         }
         self.arrived.notify_waiters();
@@ -399,5 +411,42 @@ impl Engine for MemoryEngine {
         drop(s);
         self.arrived.notify_waiters();
         Ok(replayed)
+    }
+}
+
+#[async_trait]
+impl Ticks for MemoryEngine {
+    async fn enqueue_tick(
+        &self,
+        schedule: &str,
+        tick: SystemTime,
+        entry: &Outgoing,
+    ) -> Result<bool, EngineError> {
+        let tick = unix_ms(tick);
+        {
+            let mut s = self.lock();
+            let kept = s.ticks.entry(schedule.to_string()).or_default();
+            // Older than every tick kept, with the record full: it may be one that was dropped,
+            // so it is refused rather than risk enqueueing it twice.
+            let too_old =
+                kept.len() as u64 >= TICKS_KEPT && kept.first().is_some_and(|t| tick < *t);
+            if too_old || !kept.insert(tick) {
+                return Ok(false);
+            }
+            while kept.len() as u64 > TICKS_KEPT {
+                kept.pop_first();
+            }
+            s.push(entry, SystemTime::now());
+        }
+        self.arrived.notify_waiters();
+        Ok(true)
+    }
+
+    async fn last_tick(&self, schedule: &str) -> Result<Option<SystemTime>, EngineError> {
+        let s = self.lock();
+        Ok(s.ticks
+            .get(schedule)
+            .and_then(|kept| kept.last())
+            .map(|t| crate::engine::from_unix_ms(*t)))
     }
 }

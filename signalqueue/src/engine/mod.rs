@@ -29,8 +29,10 @@ pub mod postgres;
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod ticks;
 mod url;
 
+pub use self::ticks::Ticks;
 pub use self::url::{open, redact_url, EngineUrl};
 
 /// A shared handle to an engine, as the runtime and the worker hold it.
@@ -218,6 +220,12 @@ pub trait Engine: Send + Sync + 'static {
     /// SQLite); `None` for engines it cannot (memory, Redis), whose `send_in` goes through an
     /// outbox.
     fn colocation(&self) -> Option<Colocation> {
+        None
+    }
+
+    /// Enqueueing the ticks of periodic signals exactly once ([`Ticks`]), when the engine can;
+    /// every engine of this crate can.
+    fn ticks(&self) -> Option<&dyn Ticks> {
         None
     }
 

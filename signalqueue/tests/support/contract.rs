@@ -32,7 +32,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use signalqueue::engine::{ClaimToken, Claimed, Counts, EngineOptions, Outgoing, SharedEngine};
+use signalqueue::engine::{
+    from_unix_ms, ClaimToken, Claimed, Counts, EngineOptions, Outgoing, SharedEngine, Ticks,
+};
 use signalqueue::EnvelopeId;
 
 /// Opens handles onto queues of the engine under test.
@@ -980,6 +982,198 @@ pub(crate) async fn concurrent_claimers(f: &impl Fixture) {
     );
 }
 
+/// Tick `minute` of a made-up schedule: whole minutes from a fixed time, as cron ticks are.
+pub(crate) fn tick_at(minute: u64) -> SystemTime {
+    from_unix_ms(1_700_000_000_000 + minute * 60_000)
+}
+
+/// The engine's [`Ticks`], or `None` (said on stderr) when it has none, so a check skips.
+pub(crate) fn ticks_of(engine: &SharedEngine) -> Option<&dyn Ticks> {
+    let ticks = engine.ticks();
+    if ticks.is_none() {
+        eprintln!("{} has no ticks(): skipping the check", engine.describe());
+    }
+    ticks
+}
+
+/// A tick enqueued twice (in sequence) is enqueued once, and answers `true` once; `last_tick`
+/// is `None` before any tick and the tick after.
+pub(crate) async fn tick_enqueued_once(f: &impl Fixture) {
+    let engine = f.open(options("tick-once")).await;
+    let Some(ticks) = ticks_of(&engine) else {
+        return;
+    };
+    assert_eq!(ticks.last_tick("daily").await.expect("last_tick"), None);
+    assert!(ticks
+        .enqueue_tick("daily", tick_at(1), &item("daily-1"))
+        .await
+        .expect("enqueue_tick"));
+    assert!(!ticks
+        .enqueue_tick("daily", tick_at(1), &item("daily-1-again"))
+        .await
+        .expect("enqueue_tick"));
+    assert_eq!(
+        ticks.last_tick("daily").await.expect("last_tick"),
+        Some(tick_at(1))
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(texts(&claimed), ["daily-1"]);
+    // Claimed and acknowledged, the tick is still remembered.
+    engine.ack(&tokens(&claimed)).await.expect("ack");
+    assert!(!ticks
+        .enqueue_tick("daily", tick_at(1), &item("daily-1-late"))
+        .await
+        .expect("enqueue_tick"));
+    assert_nothing_claimable(&engine).await;
+}
+
+/// Other ticks of a schedule, and the same tick of other schedules, are enqueued each once;
+/// `last_tick` is the latest tick, not the last one asked for.
+pub(crate) async fn ticks_are_independent(f: &impl Fixture) {
+    let engine = f.open(options("tick-indep")).await;
+    let Some(ticks) = ticks_of(&engine) else {
+        return;
+    };
+    for (schedule, minute, payload) in [
+        ("hourly", 5, "hourly-5"),
+        ("hourly", 6, "hourly-6"),
+        ("nightly", 5, "nightly-5"),
+        // An earlier tick, as a worker catching up after downtime asks for.
+        ("hourly", 4, "hourly-4"),
+    ] {
+        assert!(
+            ticks
+                .enqueue_tick(schedule, tick_at(minute), &item(payload))
+                .await
+                .expect("enqueue_tick"),
+            "{payload} is a new tick"
+        );
+    }
+    assert!(!ticks
+        .enqueue_tick("nightly", tick_at(5), &item("nightly-5-again"))
+        .await
+        .expect("enqueue_tick"));
+    assert_eq!(
+        ticks.last_tick("hourly").await.expect("last_tick"),
+        Some(tick_at(6))
+    );
+    assert_eq!(
+        ticks.last_tick("nightly").await.expect("last_tick"),
+        Some(tick_at(5))
+    );
+    assert_eq!(ticks.last_tick("weekly").await.expect("last_tick"), None);
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(
+        texts(&claimed),
+        ["hourly-5", "hourly-6", "nightly-5", "hourly-4"]
+    );
+    // Another queue has ticks of its own.
+    let other = f.open(options("tick-indep-other")).await;
+    let other_ticks = other.ticks().expect("the same engine kind has ticks");
+    assert_eq!(
+        other_ticks.last_tick("hourly").await.expect("last_tick"),
+        None
+    );
+    assert!(other_ticks
+        .enqueue_tick("hourly", tick_at(5), &item("other-hourly-5"))
+        .await
+        .expect("enqueue_tick"));
+}
+
+/// Eight tasks on two handles of one queue (as workers in two processes) ask for the same tick
+/// at once: exactly one of them enqueues it.
+pub(crate) async fn concurrent_ticks(f: &impl Fixture) {
+    let opts = options("tick-race");
+    let handles = [f.open(opts.clone()).await, f.open(opts).await];
+    if ticks_of(&handles[0]).is_none() {
+        return;
+    }
+    for round in 0..3u64 {
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for task in 0..8 {
+            let engine = handles[task % 2].clone();
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                let entry = item(format!("race-{round}-by-{task}"));
+                start.wait().await;
+                let ticks = engine.ticks().expect("ticks");
+                ticks
+                    .enqueue_tick("every-minute", tick_at(round), &entry)
+                    .await
+                    .expect("enqueue_tick")
+            }));
+        }
+        let mut enqueued = 0;
+        for task in tasks {
+            if task.await.expect("tick task") {
+                enqueued += 1;
+            }
+        }
+        assert_eq!(enqueued, 1, "round {round}: one `true` among the 8 tasks");
+        let claimed = claim_all(&handles[1], 10).await;
+        assert_eq!(claimed.len(), 1, "round {round}: {:?}", texts(&claimed));
+        assert!(texts(&claimed)[0].starts_with(&format!("race-{round}-by-")));
+    }
+    let ticks = handles[1].ticks().expect("ticks");
+    assert_eq!(
+        ticks.last_tick("every-minute").await.expect("last_tick"),
+        Some(tick_at(2))
+    );
+}
+
+/// A tick is remembered by a handle opened afterwards (a restarted worker).
+pub(crate) async fn ticks_survive_reopening(f: &impl Fixture) {
+    let opts = options("tick-reopen");
+    let first = f.open(opts.clone()).await;
+    let Some(ticks) = ticks_of(&first) else {
+        return;
+    };
+    assert!(ticks
+        .enqueue_tick("daily", tick_at(7), &item("daily-7"))
+        .await
+        .expect("enqueue_tick"));
+    drop(first);
+    let reopened = f.open(opts).await;
+    let ticks = reopened.ticks().expect("ticks");
+    assert_eq!(
+        ticks.last_tick("daily").await.expect("last_tick"),
+        Some(tick_at(7))
+    );
+    assert!(!ticks
+        .enqueue_tick("daily", tick_at(7), &item("daily-7-after-restart"))
+        .await
+        .expect("enqueue_tick"));
+    assert_eq!(texts(&claim_all(&reopened, 10).await), ["daily-7"]);
+}
+
+/// A tick's entry with a due time waits for it, as a delayed send does.
+pub(crate) async fn delayed_tick(f: &impl Fixture) {
+    let engine = f.open(options("tick-delayed")).await;
+    let Some(ticks) = ticks_of(&engine) else {
+        return;
+    };
+    let due = SystemTime::now() + Duration::from_secs(1);
+    let entry = item("delayed-tick").not_before(Some(due));
+    assert!(ticks
+        .enqueue_tick("daily", tick_at(9), &entry)
+        .await
+        .expect("enqueue_tick"));
+    // Only asserted while the due time is still ahead (a loaded machine may stall here).
+    let counted = engine.counts().await.expect("counts");
+    if SystemTime::now() < due {
+        assert_eq!(counted, counts(0, 1, 0, 0));
+    }
+    let got = claim_one(&engine, LONG_LEASE).await;
+    // Within the millisecond rounding of stored times.
+    assert!(
+        SystemTime::now() + Duration::from_millis(5) >= due,
+        "claimed before its due time"
+    );
+    assert_eq!(got.payload, b"delayed-tick");
+}
+
 /// Generates one `#[tokio::test]` per contract check. `$fixture` is an `async fn() -> impl
 /// Fixture` called afresh by every test. With `optional:` it is an `async fn() -> Option<impl
 /// Fixture>`, and a test whose fixture is `None` (a server that is not there, said loudly by
@@ -1016,6 +1210,11 @@ macro_rules! engine_contract_tests {
             garbage_bytes,
             queues_are_independent,
             concurrent_claimers,
+            tick_enqueued_once,
+            ticks_are_independent,
+            concurrent_ticks,
+            ticks_survive_reopening,
+            delayed_tick,
         );
     };
     (@each $fixture:path; $($check:ident),* $(,)?) => {

@@ -28,6 +28,7 @@ pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
 pub(crate) mod schema;
+mod ticks;
 mod tls;
 mod url;
 pub(crate) mod wake;
@@ -306,6 +307,8 @@ struct Sql {
     purge_pending: String,
     purge_dead: String,
     replay: String,
+    enqueue_tick: String,
+    last_tick: String,
 }
 
 impl Sql {
@@ -451,6 +454,8 @@ impl Sql {
                  INSERT INTO {s}.entries (queue, payload)
                  SELECT $1, payload FROM gone ORDER BY id"
             ),
+            enqueue_tick: ticks::enqueue_tick_sql(&s),
+            last_tick: ticks::last_tick_sql(&s),
         }
     }
 }
@@ -487,6 +492,10 @@ impl Engine for PostgresEngine {
             .await
             .map(|_| ())
             .map_err(|e| self.error(e))
+    }
+
+    fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
     }
 
     fn colocation(&self) -> Option<Colocation> {

@@ -58,6 +58,17 @@ pub(crate) const QUEUE_STEPS: &[&str] = &[
         REFERENCING NEW TABLE AS inserted
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_entries();
     "#,
+    // Step 2: the ticks of periodic signals enqueued (`ticks.rs`), so that each is enqueued
+    // once: the primary key is what two workers asking for one tick collide on. Bounded to
+    // about the latest `TICKS_KEPT` of each schedule.
+    r#"
+    CREATE TABLE {schema}.ticks (
+        queue    text        NOT NULL,
+        schedule text        NOT NULL,
+        tick     timestamptz NOT NULL,
+        PRIMARY KEY (queue, schedule, tick)
+    );
+    "#,
 ];
 
 /// Why [`migrate`] failed.

@@ -8,6 +8,7 @@
 /// The keys of one queue, in the order every script receives them as `KEYS[1..]`.
 #[derive(Clone, Debug)]
 pub(crate) struct QueueKeys {
+    tag: String,
     names: [String; KEY_COUNT],
 }
 
@@ -44,8 +45,10 @@ const SUFFIXES: [&str; KEY_COUNT] = [
 impl QueueKeys {
     /// The keys of queue `queue`. The name must not contain `{` or `}` (see [`check_queue_name`]).
     pub(crate) fn new(queue: &str) -> QueueKeys {
+        let tag = hash_tag(queue);
         QueueKeys {
-            names: SUFFIXES.map(|suffix| format!("{}:{suffix}", hash_tag(queue))),
+            names: SUFFIXES.map(|suffix| format!("{tag}:{suffix}")),
+            tag,
         }
     }
 
@@ -57,6 +60,18 @@ impl QueueKeys {
     /// The pending list (where `send` and hand-pushes append).
     pub(crate) fn pending(&self) -> &str {
         &self.names[0]
+    }
+
+    /// STRING (with a TTL): tick `tick_ms` of `schedule` was enqueued. Not among [`Self::all`]:
+    /// only the tick script takes it. Unambiguous although a schedule's name may hold `:`,
+    /// because the tick is the digits after the last one.
+    pub(crate) fn tick(&self, schedule: &str, tick_ms: u64) -> String {
+        format!("{}:tick:{schedule}:{tick_ms}", self.tag)
+    }
+
+    /// HASH schedule -> the latest tick enqueued (ms). Not among [`Self::all`] either.
+    pub(crate) fn last_ticks(&self) -> String {
+        format!("{}:ticks", self.tag)
     }
 }
 
@@ -90,6 +105,8 @@ mod tests {
         for key in keys.all() {
             assert!(key.starts_with("{sq:emails}:"), "{key}");
         }
+        assert_eq!(keys.tick("a:b", 5), "{sq:emails}:tick:a:b:5");
+        assert_eq!(keys.last_ticks(), "{sq:emails}:ticks");
     }
 
     #[test]

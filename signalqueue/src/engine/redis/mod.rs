@@ -17,6 +17,7 @@ mod connection;
 mod content_hash;
 mod keys;
 mod scripts;
+mod ticks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -121,8 +122,19 @@ impl RedisEngine {
         script: &'static redis::Script,
         args: impl FnOnce(&mut ScriptInvocation<'static>),
     ) -> Result<Value, EngineError> {
+        self.script_with_keys(script, &[], args).await
+    }
+
+    /// [`Self::script`] with keys after the queue's ten (`KEYS[11..]`), all under the queue's
+    /// hash tag.
+    async fn script_with_keys(
+        &self,
+        script: &'static redis::Script,
+        extra_keys: &[String],
+        args: impl FnOnce(&mut ScriptInvocation<'static>),
+    ) -> Result<Value, EngineError> {
         let mut invocation = script.prepare_invoke();
-        for key in self.keys.all() {
+        for key in self.keys.all().iter().chain(extra_keys) {
             invocation.key(key);
         }
         args(&mut invocation);
@@ -276,6 +288,10 @@ impl Engine for RedisEngine {
 
     fn describe(&self) -> String {
         self.shown.clone()
+    }
+
+    fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
     }
 
     async fn ping(&self) -> Result<(), EngineError> {

@@ -28,6 +28,12 @@ script!(
     "lua/enqueue_delayed.lua"
 );
 script!(
+    /// Enqueue of one tick of a periodic signal, once: the tick's key `SET NX`, then the entry
+    /// as `ENQUEUE_DELAYED` stores it. Takes two keys more than the queue's ten.
+    ENQUEUE_TICK,
+    "lua/enqueue_tick.lua"
+);
+script!(
     /// Reclaims expired leases, promotes due retries, then claims a batch.
     CLAIM,
     "lua/claim.lua"

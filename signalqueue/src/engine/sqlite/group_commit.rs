@@ -213,26 +213,37 @@ fn insert_and_commit(
 ) -> rusqlite::Result<()> {
     let tx = super::begin(conn, super::Commit::Fsync)?;
     let now = super::now_ms();
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO entries (queue, payload, available_at, enqueued_at)
-             VALUES (?1, ?2, 0, ?3)",
-        )?;
+    for entry in batches.iter().flat_map(|b| &b.payloads) {
+        insert_entry(&tx, queue, entry, now)?;
+    }
+    tx.commit()
+}
+
+/// Inserts one entry into the transaction `tx` (at `now`, Unix ms): ready, or delayed.
+pub(super) fn insert_entry(
+    tx: &rusqlite::Transaction<'_>,
+    queue: &str,
+    entry: &NewEntry,
+    now: i64,
+) -> rusqlite::Result<()> {
+    match entry.due_ms {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO entries (queue, payload, available_at, enqueued_at)
+                 VALUES (?1, ?2, 0, ?3)",
+            )?
+            .execute(params![queue, entry.payload, now])?,
         // A delayed entry is a lease nobody holds (fence 0) ending at its due time: it sits in
         // `entries_leased` by time, out of the way of the claim's walk of ready ids, and the
         // claim's arm for ended leases takes it when due. See `MIGRATIONS`, step 2.
-        let mut delayed = tx.prepare_cached(
-            "INSERT INTO entries (queue, payload, available_at, lease_until, enqueued_at)
-             VALUES (?1, ?2, ?3, ?3, ?4)",
-        )?;
-        for entry in batches.iter().flat_map(|b| &b.payloads) {
-            match entry.due_ms {
-                None => insert.execute(params![queue, entry.payload, now])?,
-                Some(due) => delayed.execute(params![queue, entry.payload, due, now])?,
-            };
-        }
-    }
-    tx.commit()
+        Some(due) => tx
+            .prepare_cached(
+                "INSERT INTO entries (queue, payload, available_at, lease_until, enqueued_at)
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+            )?
+            .execute(params![queue, entry.payload, due, now])?,
+    };
+    Ok(())
 }
 
 /// Locks a mutex whose holder may have panicked: the data behind these stays sound (a panicking

@@ -56,6 +56,7 @@ use crate::error::Error;
 use self::group_commit::GroupCommit;
 
 mod group_commit;
+mod ticks;
 
 /// How long a connection waits for another connection's write lock before giving up. Writes are
 /// short (a batch of inserts, a claim), so waiting this long means something is wrong: a process
@@ -116,6 +117,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entries_leased ON entries (queue, lease_until, fence)
         WHERE lease_until IS NOT NULL;
     DROP INDEX entries_claim;
+    ",
+    // Version 3: the ticks of periodic signals enqueued (`ticks.rs`), so that each is enqueued
+    // once. Bounded: the latest `TICKS_KEPT` of each schedule.
+    "
+    CREATE TABLE ticks (
+        queue    TEXT    NOT NULL,
+        schedule TEXT    NOT NULL,
+        -- Unix ms.
+        tick     INTEGER NOT NULL,
+        PRIMARY KEY (queue, schedule, tick)
+    ) WITHOUT ROWID;
     ",
 ];
 
@@ -562,6 +574,10 @@ impl Engine for SqliteEngine {
         Some(Colocation::Sqlite {
             path: self.path.clone(),
         })
+    }
+
+    fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
@@ -1033,6 +1049,7 @@ mod tests {
                 "index entries_ready",
                 "table dead",
                 "table entries",
+                "table ticks",
             ]
         );
         drop(conn);
