@@ -1,0 +1,57 @@
+//! A periodic signal's `schedule`, `every` and `timezone`, checked at compile time with the
+//! parsers the runtime computes its ticks with (`signalqueue/src/schedule.rs`), so a schedule
+//! that compiles has ticks.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use croner::parser::{CronParser, Seconds, Year};
+
+/// How to write a schedule, for the error messages.
+pub(crate) const CRON_FORMS: &str = "write 5 fields (`minute hour day-of-month month day-of-week`, as in `\"0 * * * *\"`), 6 with seconds first (`\"*/10 * * * * *\"`), or an alias: `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`";
+
+/// `Err` with what is wrong when `expr` is not a cron expression the runtime accepts. The
+/// parser's settings are the runtime's: seconds optional, no year field.
+pub(crate) fn check_cron(expr: &str) -> Result<(), String> {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expr)
+        .map(|_| ())
+        .map_err(|e| plain(&e.to_string()))
+}
+
+/// `Err` with a suggestion when `name` is not an IANA time zone.
+pub(crate) fn check_timezone(name: &str) -> Result<(), String> {
+    if chrono_tz::Tz::from_str(name).is_ok() {
+        return Ok(());
+    }
+    let close = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .find(|known| known.eq_ignore_ascii_case(name));
+    Err(match close {
+        Some(known) => format!("did you mean `\"{known}\"`?"),
+        None => "write an IANA name such as `\"Europe/Paris\"` or `\"America/New_York\"`, or leave `timezone` out for UTC".into(),
+    })
+}
+
+/// The period of `every = "..."`, or what is wrong with it.
+pub(crate) fn parse_every(written: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(written) {
+        Ok(d) if d.is_zero() => Err("the period is zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(plain(&e.to_string())),
+    }
+}
+
+/// A library's message in the house style: lowercase first letter, no final period.
+fn plain(message: &str) -> String {
+    let message = message.trim().trim_end_matches('.');
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
