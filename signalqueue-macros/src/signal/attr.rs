@@ -84,6 +84,8 @@ impl SignalAttr {
         let mut every_lit: Option<LitStr> = None;
         let mut timezone_lit: Option<LitStr> = None;
         let mut catch_up_key: Option<Ident> = None;
+        // `schedule` or `every` was given, even with a value that is not a string.
+        let mut periodic_key = false;
         let mut cron: Option<LitStr> = None;
         let mut every: Option<std::time::Duration> = None;
         let parser = |input: ParseStream<'_>| -> syn::Result<()> {
@@ -149,6 +151,9 @@ impl SignalAttr {
                             "every" => &mut every_lit,
                             _ => &mut timezone_lit,
                         };
+                        if key != "timezone" {
+                            periodic_key = true;
+                        }
                         let value = parse_string(input, &key, errors)?;
                         if slot.is_some() {
                             errors.at(&key, format!("`{key}` is given twice; keep one"));
@@ -214,7 +219,7 @@ impl SignalAttr {
                 "`timezone` applies to `schedule`: `every` ticks at multiples of its period since the Unix epoch whatever the zone; remove `timezone`, or use a cron `schedule`",
             );
         }
-        if periodic.is_none() {
+        if !periodic_key {
             if let Some(timezone) = &timezone_lit {
                 errors.at(
                     timezone,
@@ -234,7 +239,7 @@ impl SignalAttr {
                 periodic,
                 format!("a periodic signal has no arguments: remove `providing_args`, or remove `{key}` and send the signal with its arguments yourself"),
             );
-        } else if periodic.is_none() && seen_args.is_none() {
+        } else if !periodic_key && seen_args.is_none() {
             errors.push(syn::Error::new(
                 Span::call_site(),
                 format!(

@@ -13,6 +13,10 @@ pub(crate) const CRON_FORMS: &str = "write 5 fields (`minute hour day-of-month m
 /// `Err` with what is wrong when `expr` is not a cron expression the runtime accepts. The
 /// parser's settings are the runtime's: seconds optional, no year field.
 pub(crate) fn check_cron(expr: &str) -> Result<(), String> {
+    let fields = expr.split_whitespace().count();
+    if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!("it has {fields} fields"));
+    }
     CronParser::builder()
         .seconds(Seconds::Optional)
         .year(Year::Disallowed)
