@@ -263,6 +263,14 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_in_the_repeated_hour_runs_once() {
+        // On 2026-10-25 Paris goes from 3:00 back to 2:00, so 2:30 happens twice.
+        let def = ScheduleDef::cron("30 2 * * *", "Europe/Paris", CatchUp::Last);
+        let ticks = def.ticks_between(at("2026-10-24T12:00:00Z"), at("2026-10-25T12:00:00Z"), 10);
+        assert_eq!(show(&ticks), ["2026-10-25T00:30:00+00:00"]);
+    }
+
+    #[test]
     fn every_counts_from_the_epoch() {
         let def = ScheduleDef::every("30s", Duration::from_secs(30), CatchUp::All);
         assert_eq!(def.check(), Ok(()));

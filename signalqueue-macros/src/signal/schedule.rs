@@ -14,16 +14,50 @@ pub(crate) const CRON_FORMS: &str = "write 5 fields (`minute hour day-of-month m
 /// parser's settings are the runtime's: seconds optional, no year field.
 pub(crate) fn check_cron(expr: &str) -> Result<(), String> {
     let fields = expr.split_whitespace().count();
-    if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+    if expr.trim_start().starts_with('@') {
+        return parse(expr).map_err(|e| plain(&e.to_string()));
+    }
+    if !(5..=6).contains(&fields) {
         return Err(format!("it has {fields} fields"));
     }
+    parse(expr).map_err(|e| match culprit(expr) {
+        Some(field) => field,
+        None => plain(&e.to_string()),
+    })
+}
+
+fn parse(expr: &str) -> Result<(), croner::errors::CronError> {
     CronParser::builder()
         .seconds(Seconds::Optional)
         .year(Year::Disallowed)
         .build()
         .parse(expr)
         .map(|_| ())
-        .map_err(|e| plain(&e.to_string()))
+}
+
+/// The first field that is wrong on its own, with its range: each field is tried with `*` in
+/// every other, so the message names the field rather than the parser's "number out of
+/// bounds".
+fn culprit(expr: &str) -> Option<String> {
+    const FIELDS: [(&str, &str); 6] = [
+        ("second", "0-59"),
+        ("minute", "0-59"),
+        ("hour", "0-23"),
+        ("day-of-month", "1-31"),
+        ("month", "1-12 or JAN-DEC"),
+        ("day-of-week", "0-7 or SUN-SAT"),
+    ];
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let names = &FIELDS[6 - fields.len()..];
+    fields.iter().enumerate().find_map(|(i, field)| {
+        let alone: Vec<&str> = (0..fields.len())
+            .map(|j| if i == j { *field } else { "*" })
+            .collect();
+        parse(&alone.join(" ")).err().map(|_| {
+            let (name, range) = names[i];
+            format!("the {name} field `{field}` is not valid; it takes {range}")
+        })
+    })
 }
 
 /// `Err` with a suggestion when `name` is not an IANA time zone.
