@@ -24,6 +24,25 @@ pub static FORM_SUBMIT: FormSubmit;
 #[async_signal(providing_args = [a: u32, b: String], name = "demo.two_args", queue = "default")]
 pub static TWO_ARGS: TwoArgs;
 
+/// A heartbeat, once a minute; its receiver logs the tick.
+///
+/// A periodic signal (no arguments), so that `signalqueue-worker schedule` has something to
+/// show in this repository.
+#[async_signal(every = "1m", name = "examples.heartbeat")]
+pub static HEARTBEAT: Heartbeat;
+
+#[receiver(HEARTBEAT)]
+async fn log_heartbeat(delivery: &Delivery) {
+    match delivery.scheduled_for() {
+        Some(tick) => println!(
+            "heartbeat: tick {}, signal {}",
+            humantime::format_rfc3339_seconds(tick),
+            delivery.id
+        ),
+        None => println!("heartbeat: sent by hand, signal {}", delivery.id),
+    }
+}
+
 /// How long the "aggregation" takes: `DEMO_AGGREGATION_MS`, 1500 by default.
 fn aggregation_time() -> Duration {
     let ms = std::env::var("DEMO_AGGREGATION_MS")

@@ -95,6 +95,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the signals and receivers linked into this worker.
     List(ListArgs),
+    /// List the periodic signals (`schedule` or `every`) with their time zone, catch-up policy
+    /// and next three ticks.
+    Schedule(ScheduleArgs),
     /// Check the configuration, the queues' engines, the registry and the pending signals;
     /// exit 2 with each problem on its own line.
     Check(CheckArgs),
@@ -159,6 +162,14 @@ pub struct QueueArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print one JSON object (`{"signals": [...], "problems": [...]}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Print one JSON object (`{"signals": [...]}`) instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -275,6 +275,54 @@ fn list_shows_signals_arguments_queues_and_receivers() {
     assert!(out.stdout.contains("retries 5 (default)"), "{}", out.stdout);
 }
 
+#[test]
+fn schedule_lists_periodic_signals_and_their_next_ticks() {
+    let sb = Sandbox::new(None);
+    let out = sb.run(BIN, &["schedule"]).ok();
+    let text = &out.stdout;
+    assert!(text.contains("examples.heartbeat\n    every 1m\n"), "{text}");
+    assert!(text.contains("catch-up: last"), "{text}");
+    // Signals sent only by hand are not periodic.
+    assert!(!text.contains("demo.two_args"), "{text}");
+    let next: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("next: "))
+        .collect();
+    assert_eq!(next.len(), 3, "{text}");
+    for line in &next {
+        // `2026-12-01T12:41:00Z (in 37s)`: on a whole minute, soon.
+        let (at, rest) = line.split_once(' ').unwrap_or_else(|| panic!("{text}"));
+        assert!(at.ends_with(":00Z"), "{text}");
+        assert!(rest.starts_with("(in ") && rest.ends_with(')'), "{text}");
+    }
+
+    let out = sb.run(BIN, &["schedule", "--json"]).ok();
+    let json: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let signals = json["signals"].as_array().expect("signals");
+    assert_eq!(signals.len(), 1, "{json:#}");
+    let heartbeat = &signals[0];
+    assert_eq!(heartbeat["name"], "examples.heartbeat");
+    assert_eq!(heartbeat["every"], "1m");
+    assert_eq!(heartbeat["every_ms"], 60_000);
+    assert_eq!(heartbeat["schedule"], Value::Null);
+    assert_eq!(heartbeat["timezone"], "UTC");
+    assert_eq!(heartbeat["catch_up"], "last");
+    let next: Vec<std::time::SystemTime> = heartbeat["next"]
+        .as_array()
+        .expect("next")
+        .iter()
+        .map(|t| humantime::parse_rfc3339(t.as_str().expect("a string")).expect("RFC 3339"))
+        .collect();
+    assert_eq!(next.len(), 3, "{json:#}");
+    for pair in next.windows(2) {
+        assert_eq!(
+            pair[1].duration_since(pair[0]).ok(),
+            Some(std::time::Duration::from_secs(60)),
+            "{json:#}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn list_check_and_dead_list_speak_json() {
     let sb = Sandbox::new(None);

@@ -64,6 +64,7 @@ pub mod receiver;
 pub mod registry;
 pub mod runmode;
 pub mod runtime;
+pub mod schedule;
 mod send;
 pub mod signal;
 pub mod transaction;
@@ -78,6 +79,7 @@ pub use crate::receiver::{Delivery, ReceiverDef};
 pub use crate::registry::Registry;
 pub use crate::runmode::Runmode;
 pub use crate::runtime::{init, Runtime};
+pub use crate::schedule::{CatchUp, ScheduleDef};
 pub use crate::signal::{SendOptions, Sender, Sent, Signal, SignalDef};
 pub use crate::transaction::AppTransaction;
 
@@ -176,12 +178,14 @@ pub mod __private {
         ReceiverFuture, Split,
     };
     pub use crate::registry::{ReceiverRegistration, SignalRegistration};
+    pub use crate::schedule::{CatchUp, ScheduleDef};
     pub use crate::send::*;
     pub use crate::signal::glue::*;
     pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
     pub use crate::transaction::AppTransaction;
     pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;
+    pub use ::std::time::Duration;
     pub use ::inventory;
     pub use ::serde;
     pub use ::std::boxed::Box;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::receiver::ReceiverDef;
+use crate::schedule::ScheduleDef;
 use crate::signal::SignalDef;
 
 /// Submitted once per `#[async_signal]`. Not public API.
@@ -112,6 +113,15 @@ impl Registry {
     /// Every signal, by wire name.
     pub fn signals(&self) -> impl Iterator<Item = &'static SignalDef> + '_ {
         self.signals.values().copied()
+    }
+
+    /// The periodic signals (declared with `schedule` or `every`), by wire name: what the
+    /// scheduler enqueues ticks of.
+    pub fn periodic(
+        &self,
+    ) -> impl Iterator<Item = (&'static SignalDef, &'static ScheduleDef)> + '_ {
+        self.signals()
+            .filter_map(|def| def.schedule.map(|schedule| (def, schedule)))
     }
 
     /// The receivers of a signal, in their deterministic order (by name).

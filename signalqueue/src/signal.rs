@@ -14,6 +14,7 @@ use crate::envelope::{DecodeError, EnvelopeId, Payload};
 use crate::mapping::glue::ResolveFuture;
 use crate::mapping::{Model, OnMissing};
 use crate::runmode::Runmode;
+use crate::schedule::ScheduleDef;
 
 /// A signal's arguments with their type erased, as receivers' glue takes them. Not public API.
 #[doc(hidden)]
@@ -45,6 +46,9 @@ pub struct SignalDef {
     pub resolve: Option<fn(ErasedArgs) -> ResolveFuture>,
     /// What happens when a `Ref` argument's row is gone by the time the signal is handled.
     pub on_missing: OnMissing,
+    /// When the signal is periodic (`schedule = "..."` or `every = "..."`), its ticks; `None`
+    /// for a signal that is only sent.
+    pub schedule: Option<&'static ScheduleDef>,
 }
 
 impl SignalDef {

@@ -393,6 +393,7 @@ fn duplicate_wire_names_and_orphan_receivers_are_reported() {
         from_json: |_, _| unreachable!(),
         resolve: None,
         on_missing: signalqueue::OnMissing::Deliver,
+        schedule: None,
     };
     static SECOND: signalqueue::SignalDef = signalqueue::SignalDef {
         rust_path: "b::SECOND",

@@ -5,6 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, LitStr, Token, Type};
 
+use super::schedule;
 use crate::errors::Errors;
 
 /// One of `providing_args`.
@@ -36,6 +37,20 @@ pub(crate) enum OnMissing {
     Skip,
 }
 
+/// What the scheduler does with ticks missed while no worker ran (`signalqueue::CatchUp`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CatchUp {
+    Last,
+    None,
+    All,
+}
+
+/// When a periodic signal is due: a cron expression or a period, both validated.
+pub(crate) enum When {
+    Cron(LitStr),
+    Every(LitStr, std::time::Duration),
+}
+
 mod kw {
     syn::custom_keyword!(with);
 }
@@ -47,9 +62,15 @@ pub(crate) struct SignalAttr {
     pub(crate) name: Option<LitStr>,
     pub(crate) queue: Option<LitStr>,
     pub(crate) on_missing: Option<OnMissing>,
+    /// Set when the signal is periodic and its schedule is valid.
+    pub(crate) when: Option<When>,
+    /// `timezone = "..."`, valid; only with `schedule`.
+    pub(crate) timezone: Option<LitStr>,
+    pub(crate) catch_up: Option<CatchUp>,
 }
 
-const KEYS: &str = "`providing_args`, `name`, `queue` or `on_missing`";
+const KEYS: &str = "`providing_args`, `name`, `queue`, `on_missing`, `schedule`, `every`, `timezone` or `catch_up`";
+const PERIODIC: &str = "`#[async_signal(schedule = \"0 * * * *\")]` or `#[async_signal(every = \"30s\")]`";
 const EXAMPLE: &str = "`#[async_signal(providing_args = [instance: Order])]`";
 
 impl SignalAttr {
@@ -57,6 +78,16 @@ impl SignalAttr {
         let mut attr = SignalAttr::default();
         let mut seen_args: Option<Span> = None;
         let mut on_missing_key: Option<Ident> = None;
+        // The periodic keys as written (even when their value is wrong), for the checks
+        // across keys once all are parsed.
+        let mut schedule_lit: Option<LitStr> = None;
+        let mut every_lit: Option<LitStr> = None;
+        let mut timezone_lit: Option<LitStr> = None;
+        let mut catch_up_key: Option<Ident> = None;
+        // `schedule` or `every` was given, even with a value that is not a string.
+        let mut periodic_key = false;
+        let mut cron: Option<LitStr> = None;
+        let mut every: Option<std::time::Duration> = None;
         let parser = |input: ParseStream<'_>| -> syn::Result<()> {
             while !input.is_empty() {
                 let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
@@ -114,6 +145,51 @@ impl SignalAttr {
                             on_missing_key = Some(key);
                         }
                     }
+                    "schedule" | "every" | "timezone" => {
+                        let slot = match key.to_string().as_str() {
+                            "schedule" => &mut schedule_lit,
+                            "every" => &mut every_lit,
+                            _ => &mut timezone_lit,
+                        };
+                        if key != "timezone" {
+                            periodic_key = true;
+                        }
+                        let value = parse_string(input, &key, errors)?;
+                        if slot.is_some() {
+                            errors.at(&key, format!("`{key}` is given twice; keep one"));
+                        } else if let Some(value) = value {
+                            let written = value.value();
+                            if key == "schedule" {
+                                match schedule::check_cron(&written) {
+                                    Ok(()) => cron = Some(value.clone()),
+                                    Err(why) => errors.at(
+                                        &value,
+                                        format!("`{written}` is not a cron expression ({why}); {}", schedule::CRON_FORMS),
+                                    ),
+                                }
+                            } else if key == "every" {
+                                match schedule::parse_every(&written) {
+                                    Ok(period) => every = Some(period),
+                                    Err(why) => errors.at(
+                                        &value,
+                                        format!("`every = \"{written}\"` is not a period ({why}); write a duration with its unit, such as `\"30s\"`, `\"5m\"` or `\"1h 30m\"`"),
+                                    ),
+                                }
+                            } else if let Err(how) = schedule::check_timezone(&written) {
+                                errors.at(&value, format!("unknown time zone `{written}`; {how}"));
+                            }
+                            *slot = Some(value);
+                        }
+                    }
+                    "catch_up" => {
+                        if catch_up_key.is_some() {
+                            errors.at(&key, "`catch_up` is given twice; keep one");
+                            skip_to_comma(input)?;
+                        } else {
+                            attr.catch_up = parse_catch_up(input, &key, errors)?;
+                            catch_up_key = Some(key);
+                        }
+                    }
                     other => {
                         errors.at(&key, format!("unknown key `{other}`; expected {KEYS}"));
                         skip_to_comma(input)?;
@@ -127,11 +203,47 @@ impl SignalAttr {
         };
         if let Err(e) = parser.parse2(tokens) {
             errors.push(e);
-        } else if seen_args.is_none() {
+            return attr;
+        }
+        // The schedule's literal stands for the periodic declaration in errors across keys.
+        let periodic = schedule_lit.as_ref().or(every_lit.as_ref());
+        if let (Some(_), Some(every)) = (&schedule_lit, &every_lit) {
+            errors.at(
+                every,
+                "`every` and `schedule` both say when the signal is due; keep one: `every` for a fixed period, `schedule` for a cron expression",
+            );
+        }
+        if let (None, Some(_), Some(timezone)) = (&schedule_lit, &every_lit, &timezone_lit) {
+            errors.at(
+                timezone,
+                "`timezone` applies to `schedule`: `every` ticks at multiples of its period since the Unix epoch whatever the zone; remove `timezone`, or use a cron `schedule`",
+            );
+        }
+        if !periodic_key {
+            if let Some(timezone) = &timezone_lit {
+                errors.at(
+                    timezone,
+                    format!("`timezone` applies to periodic signals; add a `schedule`, as in {PERIODIC}, or remove `timezone`"),
+                );
+            }
+            if let Some(key) = &catch_up_key {
+                errors.at(
+                    key,
+                    format!("`catch_up` applies to periodic signals; add a `schedule`, as in {PERIODIC}, or remove `catch_up`"),
+                );
+            }
+        }
+        if let (Some(periodic), Some(_)) = (periodic, seen_args) {
+            let key = if schedule_lit.is_some() { "schedule" } else { "every" };
+            errors.at(
+                periodic,
+                format!("a periodic signal has no arguments: remove `providing_args`, or remove `{key}` and send the signal with its arguments yourself"),
+            );
+        } else if !periodic_key && seen_args.is_none() {
             errors.push(syn::Error::new(
                 Span::call_site(),
                 format!(
-                    "missing `providing_args`: declare the signal's arguments, as in {EXAMPLE}"
+                    "missing `providing_args`: declare the signal's arguments, as in {EXAMPLE}, or make it periodic, as in {PERIODIC}"
                 ),
             ));
         } else if let Some(key) = &on_missing_key {
@@ -143,8 +255,81 @@ impl SignalAttr {
                 );
             }
         }
+        attr.when = match (cron, every) {
+            (Some(cron), None) => Some(When::Cron(cron)),
+            (None, Some(period)) => every_lit.map(|lit| When::Every(lit, period)),
+            _ => None,
+        };
+        attr.timezone = timezone_lit;
         attr
     }
+}
+
+/// A string value, or an error saying the key takes one.
+fn parse_string(
+    input: ParseStream<'_>,
+    key: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitStr>> {
+    if input.peek(LitStr) {
+        return Ok(Some(input.parse()?));
+    }
+    let bad: TokenStream = take_to_comma(input)?;
+    errors.at(
+        if bad.is_empty() {
+            quote::ToTokens::to_token_stream(key)
+        } else {
+            bad
+        },
+        format!("`{key}` takes a string: `{key} = \"...\"`"),
+    );
+    Ok(None)
+}
+
+/// `"last"`, `"none"` or `"all"`.
+fn parse_catch_up(
+    input: ParseStream<'_>,
+    key: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<CatchUp>> {
+    const HOW: &str = "`catch_up = \"last\"` (after the workers were down across ticks, enqueue the most recent missed tick; the default), `\"none\"` (skip the missed ticks) or `\"all\"` (enqueue every missed tick, oldest first)";
+    let Some(value) = parse_string_quietly(input, key, errors, HOW)? else {
+        return Ok(None);
+    };
+    match value.value().as_str() {
+        "last" => Ok(Some(CatchUp::Last)),
+        "none" => Ok(Some(CatchUp::None)),
+        "all" => Ok(Some(CatchUp::All)),
+        other => {
+            errors.at(
+                &value,
+                format!("unknown `catch_up` value `{other:?}`; expected {HOW}"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A string value, or an error saying the key takes one of `how`.
+fn parse_string_quietly(
+    input: ParseStream<'_>,
+    key: &Ident,
+    errors: &mut Errors,
+    how: &str,
+) -> syn::Result<Option<LitStr>> {
+    if input.peek(LitStr) {
+        return Ok(Some(input.parse()?));
+    }
+    let bad = take_to_comma(input)?;
+    errors.at(
+        if bad.is_empty() {
+            quote::ToTokens::to_token_stream(key)
+        } else {
+            bad
+        },
+        format!("`{key}` takes a string: {how}"),
+    );
+    Ok(None)
 }
 
 /// `[name: Type, ...]`.

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::attr::{Arg, OnMissing, SignalAttr};
+use super::attr::{Arg, CatchUp, OnMissing, SignalAttr, When};
 use super::item::SignalItem;
 use crate::crate_path;
 
@@ -67,6 +67,7 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
             resolve_fn(&p, &args_ty, &refs),
         )
     };
+    let schedule = schedule_def(&p, attr);
     let docs = item.doc_lines();
     let first_doc = docs.first().cloned().unwrap_or_default();
     let params = quote!(#(#names: #tys),*);
@@ -124,6 +125,7 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
                 from_json: #p::from_json::<#args_ty>,
                 resolve: #resolve,
                 on_missing: #on_missing,
+                schedule: #schedule,
             };
         }
 
@@ -218,6 +220,37 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
             #p::SignalRegistration(<#ty as #p::Signal>::DEF)
         }
     }
+}
+
+/// `Some(&ScheduleDef)` for a periodic signal, `None` otherwise. The definition is a `const`
+/// of its own so that the reference is `'static` inside `SignalDef`'s constant.
+fn schedule_def(p: &TokenStream, attr: &SignalAttr) -> TokenStream {
+    let Some(when) = &attr.when else {
+        return quote!(::core::option::Option::None);
+    };
+    let catch_up = match attr.catch_up.unwrap_or(CatchUp::Last) {
+        CatchUp::Last => quote!(#p::CatchUp::Last),
+        CatchUp::None => quote!(#p::CatchUp::None),
+        CatchUp::All => quote!(#p::CatchUp::All),
+    };
+    let def = match when {
+        When::Cron(expr) => {
+            let timezone = match &attr.timezone {
+                Some(tz) => quote!(#tz),
+                None => quote!("UTC"),
+            };
+            quote!(#p::ScheduleDef::cron(#expr, #timezone, #catch_up))
+        }
+        When::Every(written, period) => {
+            let secs = period.as_secs();
+            let nanos = period.subsec_nanos();
+            quote!(#p::ScheduleDef::every(#written, #p::Duration::new(#secs, #nanos), #catch_up))
+        }
+    };
+    quote!({
+        const __SQ_SCHEDULE: &#p::ScheduleDef = &#def;
+        ::core::option::Option::Some(__SQ_SCHEDULE)
+    })
 }
 
 /// `#[serde(serialize_with, deserialize_with)]` through the runtime's helpers for an argument

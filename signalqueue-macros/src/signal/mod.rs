@@ -4,6 +4,7 @@
 mod attr;
 mod expand;
 mod item;
+mod schedule;
 
 use proc_macro2::TokenStream;
 

@@ -18,6 +18,7 @@ mod list;
 mod purge;
 pub(crate) mod render;
 mod run;
+mod schedule;
 mod send;
 
 /// The limit passed to `pending` and `dead` to mean "all of them".
@@ -38,6 +39,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
             DeadAction::Replay(a) => dead::replay(a).await,
             DeadAction::Purge(a) => dead::purge(a).await,
         },
+        Some(Command::Schedule(args)) => schedule::schedule(args),
         Some(Command::Send(args)) => send::send(args).await,
         Some(Command::Relay) => crate::worker::relay::relay().await,
     }
