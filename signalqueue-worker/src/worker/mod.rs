@@ -51,6 +51,7 @@ mod handle;
 mod in_flight;
 mod lease;
 pub(crate) mod relay;
+mod scheduler;
 mod settle;
 pub(crate) mod shutdown;
 
@@ -427,6 +428,9 @@ impl Worker {
             .unwrap_or_else(|| config.as_ref().is_none_or(|c| c.outbox.relay));
         let batch = config.as_ref().map_or(500, |c| c.outbox.batch);
         let relays = relay.then(|| relay::Relays::start(&shared.runtime, batch));
+        // Draining what is there (`dequeue`) adds no ticks; every other run offers them.
+        let schedulers = (b.halt != Halt::WhenDrained)
+            .then(|| scheduler::Schedulers::start(&shared.runtime, shared.registry, &queues));
 
         let mut background = Vec::new();
         if let Some(signal) = b.shutdown {
@@ -502,6 +506,9 @@ impl Worker {
         }
         if let Some(relays) = relays {
             relays.stop().await;
+        }
+        if let Some(schedulers) = schedulers {
+            schedulers.stop().await;
         }
         let t = &shared.totals;
         Ok(Summary {

@@ -1,0 +1,125 @@
+//! Periodic signals with real worker processes: three `clock-worker`s share one queue for 30
+//! seconds while one of them is killed with `-9` and restarted every few seconds, and every
+//! second's tick is enqueued exactly once (one envelope per tick) with no gap; a tick delivered
+//! twice (a worker killed after running it, before its ack) is the same envelope, and is
+//! counted apart. On SQLite (a file in the sandbox), a private Redis and PostgreSQL (a private
+//! schema).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use support::postgres::Schema;
+use support::redis::{available, RedisServer};
+use support::{Running, Sandbox};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_clock-worker");
+
+/// How long the three workers run.
+const RUN: Duration = Duration::from_secs(30);
+
+fn worker(sb: &Sandbox, url: &str) -> Running {
+    let mut cmd = sb.command(WORKER, &["run", "127.0.0.1:0"]);
+    cmd.env("SIGNALQUEUE_URL", url);
+    Running::spawn(cmd)
+}
+
+/// Each journaled tick with the envelopes it came in (`tick <ms> <id>` lines).
+fn ticks(journal: &[String]) -> BTreeMap<u64, Vec<String>> {
+    let mut out: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for line in journal {
+        let mut words = line.split(' ');
+        if words.next() != Some("tick") {
+            continue;
+        }
+        let tick = words.next().and_then(|t| t.parse().ok()).expect("a tick");
+        let id = words.next().expect("an id").to_string();
+        out.entry(tick).or_default().push(id);
+    }
+    out
+}
+
+async fn three_workers_one_tick_each(url: &str) {
+    let sb = Sandbox::new(None);
+    let mut workers: Vec<Running> = (0..3).map(|_| worker(&sb, url)).collect();
+    let start = Instant::now();
+    let mut kills: usize = 0;
+    while start.elapsed() < RUN {
+        tokio::time::sleep(Duration::from_millis(2_500 + 700 * (kills as u64 % 3))).await;
+        let victim = kills % 3;
+        workers[victim].signal("KILL");
+        let killed = std::mem::replace(&mut workers[victim], worker(&sb, url));
+        let _ = killed.wait();
+        kills += 1;
+    }
+    // Stop cleanly; the last ticks are handled by the workers before they go.
+    for w in &workers {
+        w.signal("TERM");
+    }
+    let mut stderr = String::new();
+    for w in workers {
+        stderr.push_str(&w.wait().stderr);
+    }
+    // What is still queued (a tick enqueued as the workers stopped) runs in a last worker.
+    let mut cmd = sb.command(WORKER, &["run", "127.0.0.1:0", "--halt-when-exhausted"]);
+    cmd.env("SIGNALQUEUE_URL", url);
+    let last = Running::spawn(cmd);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    last.signal("TERM");
+    let _ = last.wait();
+
+    let ticks = ticks(&sb.journal());
+    let enqueued_twice: Vec<(&u64, &Vec<String>)> = ticks
+        .iter()
+        .filter(|(_, ids)| ids.iter().collect::<BTreeSet<_>>().len() > 1)
+        .collect();
+    assert!(
+        enqueued_twice.is_empty(),
+        "{url}: ticks enqueued more than once: {enqueued_twice:?}\n{}",
+        &stderr[stderr.len().saturating_sub(4000)..]
+    );
+    let seconds: Vec<u64> = ticks.keys().copied().collect();
+    assert!(
+        seconds.len() as u64 >= RUN.as_secs() - 3,
+        "{url}: only {} ticks in {RUN:?}",
+        seconds.len()
+    );
+    let gaps: Vec<(u64, u64)> = seconds
+        .windows(2)
+        .filter(|w| w[1] - w[0] != 1_000)
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(gaps.is_empty(), "{url}: ticks missing between {gaps:?}");
+    let redelivered: usize = ticks.values().map(|ids| ids.len() - 1).sum();
+    eprintln!(
+        "{url}: {} ticks, each enqueued once, across {kills} kills; {redelivered} delivered again after a kill",
+        seconds.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tick_once_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("clock.db").display());
+    three_workers_one_tick_each(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tick_once_on_redis() {
+    if !available("every_tick_once_on_redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    three_workers_one_tick_each(&redis.url("redis")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tick_once_on_postgres() {
+    if !support::postgres::available("every_tick_once_on_postgres").await {
+        return;
+    }
+    let schema = Schema::new();
+    three_workers_one_tick_each(&schema.url()).await;
+    drop(schema);
+}
