@@ -25,12 +25,12 @@ fn worker(sb: &Sandbox, url: &str) -> Running {
     Running::spawn(cmd)
 }
 
-/// Each journaled tick with the envelopes it came in (`tick <ms> <id>` lines).
-fn ticks(journal: &[String]) -> BTreeMap<u64, Vec<String>> {
+/// Each journaled tick of `signal` with the envelopes it came in (`tick <signal> <ms> <id>`).
+fn ticks(journal: &[String], signal: &str) -> BTreeMap<u64, Vec<String>> {
     let mut out: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for line in journal {
         let mut words = line.split(' ');
-        if words.next() != Some("tick") {
+        if words.next() != Some("tick") || words.next() != Some(signal) {
             continue;
         }
         let tick = words.next().and_then(|t| t.parse().ok()).expect("a tick");
@@ -69,7 +69,7 @@ async fn three_workers_one_tick_each(url: &str) {
     last.signal("TERM");
     let _ = last.wait();
 
-    let ticks = ticks(&sb.journal());
+    let ticks = ticks(&sb.journal(), "clock.second");
     let enqueued_twice: Vec<(&u64, &Vec<String>)> = ticks
         .iter()
         .filter(|(_, ids)| ids.iter().collect::<BTreeSet<_>>().len() > 1)
@@ -122,4 +122,72 @@ async fn every_tick_once_on_postgres() {
     let schema = Schema::new();
     three_workers_one_tick_each(&schema.url()).await;
     drop(schema);
+}
+
+/// Runs one worker for `secs` seconds, then stops it (TERM).
+async fn run_for(sb: &Sandbox, url: &str, secs: u64) {
+    let w = worker(sb, url);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    w.signal("TERM");
+    w.wait().ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_ticks_follow_each_catch_up_policy() {
+    let sb = Sandbox::new(None);
+    let url = format!("sqlite://{}", sb.file("clock.db").display());
+    run_for(&sb, &url, 3).await;
+    // The latest tick the first run enqueued, as the engine recorded it.
+    let engine =
+        signalqueue::engine::open(&url, signalqueue::engine::EngineOptions::new("default"))
+            .await
+            .expect("open the queue");
+    let mut enqueued_before = BTreeMap::new();
+    for signal in ["clock.second", "clock.second_all", "clock.second_none"] {
+        let last = engine
+            .ticks()
+            .expect("SQLite keeps ticks")
+            .last_tick(signal)
+            .await
+            .expect("last tick")
+            .expect("the first run enqueued ticks");
+        let ms = last
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        enqueued_before.insert(signal, ms);
+    }
+    let last_before = |signal: &str| enqueued_before[signal];
+    // Down across several ticks.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    let restarted = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    run_for(&sb, &url, 3).await;
+    let after = sb.journal();
+    let missed = |signal: &str| -> Vec<u64> {
+        let from = last_before(signal);
+        ticks(&after, signal)
+            .keys()
+            .copied()
+            .filter(|t| *t > from && *t <= restarted)
+            .collect()
+    };
+    let all = missed("clock.second_all");
+    let last = missed("clock.second");
+    let none = missed("clock.second_none");
+    eprintln!("missed ticks enqueued on restart: all {all:?}, last {last:?}, none {none:?}");
+    assert!(all.len() >= 3, "`all` enqueues every missed tick: {all:?}");
+    assert!(
+        all.windows(2).all(|w| w[1] - w[0] == 1_000),
+        "`all` has no gap: {all:?}"
+    );
+    assert_eq!(last.len(), 1, "`last` enqueues one missed tick: {last:?}");
+    assert_eq!(
+        last.first(),
+        all.last(),
+        "`last` enqueues the most recent missed tick"
+    );
+    assert!(none.is_empty(), "`none` enqueues no missed tick: {none:?}");
 }

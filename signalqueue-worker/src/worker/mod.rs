@@ -429,8 +429,14 @@ impl Worker {
         let batch = config.as_ref().map_or(500, |c| c.outbox.batch);
         let relays = relay.then(|| relay::Relays::start(&shared.runtime, batch));
         // Draining what is there (`dequeue`) adds no ticks; every other run offers them.
-        let schedulers = (b.halt != Halt::WhenDrained)
-            .then(|| scheduler::Schedulers::start(&shared.runtime, shared.registry, &queues));
+        let schedulers = (b.halt != Halt::WhenDrained).then(|| {
+            scheduler::Schedulers::start(
+                &shared.runtime,
+                shared.registry,
+                &queues,
+                shared.stop.clone(),
+            )
+        });
 
         let mut background = Vec::new();
         if let Some(signal) = b.shutdown {

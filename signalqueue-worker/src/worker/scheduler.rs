@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::worker::backoff::engine_backoff;
+use crate::worker::shutdown::Stop;
 
 /// At most this many missed ticks are enqueued by `catch_up = "all"` (the engines remember
 /// more, `signalqueue::engine::ticks::TICKS_KEPT`, so none of them can come twice).
@@ -34,10 +35,13 @@ pub(crate) struct Schedulers {
 
 impl Schedulers {
     /// Starts a task for every periodic signal of `registry` whose queue is one of `queues`.
+    /// They stop offering ticks as soon as the worker begins to stop (`halted`): a worker
+    /// that no longer claims leaves the next ticks to the workers that still run.
     pub(crate) fn start(
         runtime: &Runtime,
         registry: &'static Registry,
         queues: &[String],
+        halted: Stop,
     ) -> Schedulers {
         let (stop, _) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -54,9 +58,11 @@ impl Schedulers {
             }
             let codec = runtime.codec();
             let mut stopped = stop.subscribe();
+            let halted = halted.clone();
             tasks.push(tokio::spawn(async move {
                 tokio::select! {
                     _ = stopped.wait_for(|s| *s) => {}
+                    _ = halted.stopped() => {}
                     _ = schedule_one(def, schedule, engine, codec) => {}
                 }
             }));
