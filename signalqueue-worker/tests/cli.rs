@@ -254,7 +254,10 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
     let sb = Sandbox::new(None);
     let out = sb.run(BIN, &["schedule"]).ok();
     let text = &out.stdout;
-    assert!(text.contains("examples.heartbeat\n    every 1m\n"), "{text}");
+    assert!(
+        text.contains("examples.heartbeat\n    every 1m\n"),
+        "{text}"
+    );
     assert!(text.contains("catch-up: last"), "{text}");
     // Signals sent only by hand are not periodic.
     assert!(!text.contains("demo.two_args"), "{text}");

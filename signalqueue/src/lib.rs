@@ -185,10 +185,10 @@ pub mod __private {
     pub use crate::transaction::AppTransaction;
     pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;
-    pub use ::std::time::Duration;
     pub use ::inventory;
     pub use ::serde;
     pub use ::std::boxed::Box;
+    pub use ::std::time::Duration;
     pub use ::std::vec::Vec;
 }
 

@@ -111,7 +111,12 @@ impl ScheduleDef {
     }
 
     /// The ticks in `(after, until]`, oldest first, at most `max` of them (the oldest ones).
-    pub fn ticks_between(&self, after: SystemTime, until: SystemTime, max: usize) -> Vec<SystemTime> {
+    pub fn ticks_between(
+        &self,
+        after: SystemTime,
+        until: SystemTime,
+        max: usize,
+    ) -> Vec<SystemTime> {
         let mut ticks = Vec::new();
         if max == 0 || until <= after {
             return ticks;

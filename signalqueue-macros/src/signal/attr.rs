@@ -70,7 +70,8 @@ pub(crate) struct SignalAttr {
 }
 
 const KEYS: &str = "`providing_args`, `name`, `queue`, `on_missing`, `schedule`, `every`, `timezone` or `catch_up`";
-const PERIODIC: &str = "`#[async_signal(schedule = \"0 * * * *\")]` or `#[async_signal(every = \"30s\")]`";
+const PERIODIC: &str =
+    "`#[async_signal(schedule = \"0 * * * *\")]` or `#[async_signal(every = \"30s\")]`";
 const EXAMPLE: &str = "`#[async_signal(providing_args = [instance: Order])]`";
 
 impl SignalAttr {
@@ -164,7 +165,10 @@ impl SignalAttr {
                                     Ok(()) => cron = Some(value.clone()),
                                     Err(why) => errors.at(
                                         &value,
-                                        format!("`{written}` is not a cron expression ({why}); {}", schedule::CRON_FORMS),
+                                        format!(
+                                            "`{written}` is not a cron expression ({why}); {}",
+                                            schedule::CRON_FORMS
+                                        ),
                                     ),
                                 }
                             } else if key == "every" {
@@ -234,7 +238,11 @@ impl SignalAttr {
             }
         }
         if let (Some(periodic), Some(_)) = (periodic, seen_args) {
-            let key = if schedule_lit.is_some() { "schedule" } else { "every" };
+            let key = if schedule_lit.is_some() {
+                "schedule"
+            } else {
+                "every"
+            };
             errors.at(
                 periodic,
                 format!("a periodic signal has no arguments: remove `providing_args`, or remove `{key}` and send the signal with its arguments yourself"),

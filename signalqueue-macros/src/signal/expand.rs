@@ -103,6 +103,8 @@ pub(crate) fn signal(attr: &SignalAttr, item: &SignalItem) -> TokenStream {
 
         impl #args_ty {
             #[doc(hidden)]
+            // A periodic signal's tuple is `()`.
+            #[allow(clippy::unused_unit)]
             pub fn __sq_into_tuple(self) -> (#(#tys,)*) {
                 (#(self.#names,)*)
             }
