@@ -99,6 +99,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// #[async_signal(providing_args = [a: u32, b: String], name = "demo.two_args", queue = "default")]
 /// pub static TWO_ARGS: TwoArgs;
+///
+/// /// Sweeps abandoned carts: a periodic signal, with no arguments.
+/// #[async_signal(schedule = "*/10 * * * * *")] // 6 fields: with seconds; 5 fields: minutes
+/// pub static SWEEP_CARTS: SweepCarts;
 /// ```
 ///
 /// On `static NAME: TypeName;` it generates:
@@ -110,7 +114,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// - the static `NAME` and its registration, found by the worker at link time.
 ///
 /// Keys:
-/// - `providing_args = [name: Type, ...]` (required): each type must be
+/// - `providing_args = [name: Type, ...]` (required, unless the signal is periodic): each type must be
 ///   `Serialize + DeserializeOwned + Clone + Send + 'static`, or `Ref<M>` with `M: Model`, or
 ///   be followed by `with MappingType` (`when: Timestamp with TimestampMapping`).
 /// - `name = "..."`: the wire name, which the queue carries and the worker looks up. It
@@ -123,6 +127,18 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///   the referenced row is gone by the time the signal is handled: receivers get a `Ref`
 ///   whose `get()` is `None` (`"deliver"`, the default), or the signal is acknowledged without
 ///   running them (`"skip"`).
+/// - `schedule = "..."` instead of `providing_args` makes the signal periodic (see
+///   `docs/worker.md`, "Periodic signals"): a cron expression of 5 fields (minutes first) or 6
+///   (seconds first), or `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; the worker's
+///   scheduler enqueues one signal per tick, and [`Delivery::scheduled_for`] gives the tick.
+///   Its methods take no arguments. `timezone = "Europe/Paris"` reads the expression in an
+///   IANA zone (default UTC).
+/// - `every = "30s"` instead of `schedule`: a tick at each multiple of the period since the
+///   Unix epoch.
+/// - `catch_up = "last" | "none" | "all"`: for a periodic signal, which of the ticks missed
+///   while no worker ran are enqueued when one is back: the most recent (the default), none,
+///   or all of them, oldest first. The declaration is [`SignalDef::schedule`], a
+///   [`ScheduleDef`].
 ///
 /// How each argument travels follows from its type (`docs/mappings.md`): by value for a serde
 /// type; by reference for `Ref<M>` where `M:` [`Model`] (only `{app_label, model, pk}` is

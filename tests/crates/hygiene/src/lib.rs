@@ -25,6 +25,26 @@ pub static FORM_SUBMIT: FormSubmit;
 #[::sq::async_signal(providing_args = [a: u32, b: String], name = "hygiene.two", queue = "default")]
 static TWO: Two;
 
+/// A periodic signal: no arguments, every key of a schedule.
+#[::sq::async_signal(
+    schedule = "0 9 * * MON-FRI",
+    timezone = "Europe/Paris",
+    catch_up = "all"
+)]
+pub static MORNING: Morning;
+
+/// A periodic signal with a period.
+#[::sq::async_signal(every = "30s", catch_up = "none")]
+static EVERY_HALF_MINUTE: EveryHalfMinute;
+
+#[::sq::receiver(MORNING)]
+async fn on_morning(delivery: &::sq::Delivery) {
+    let _ = delivery.scheduled_for();
+}
+
+#[::sq::receiver(EVERY_HALF_MINUTE)]
+fn on_half_minute() {}
+
 #[::sq::receiver(FORM_SUBMIT)]
 async fn on_submit(instance: Order) -> ::std::result::Result<(), ::sq::BoxError> {
     let _ = instance.id;
