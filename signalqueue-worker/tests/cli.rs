@@ -281,7 +281,7 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
     let out = sb.run(BIN, &["schedule"]).ok();
     let text = &out.stdout;
     assert!(
-        text.contains("examples.heartbeat\n    every 1m\n"),
+        text.contains("examples.heartbeat\n    every 1h\n"),
         "{text}"
     );
     assert!(text.contains("catch-up: last"), "{text}");
@@ -293,9 +293,9 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
         .collect();
     assert_eq!(next.len(), 3, "{text}");
     for line in &next {
-        // `2026-12-01T12:41:00Z (in 37s)`: on a whole minute, soon.
+        // `2026-12-01T13:00:00Z (in 37m 2s)`: on a whole hour.
         let (at, rest) = line.split_once(' ').unwrap_or_else(|| panic!("{text}"));
-        assert!(at.ends_with(":00Z"), "{text}");
+        assert!(at.ends_with(":00:00Z"), "{text}");
         assert!(rest.starts_with("(in ") && rest.ends_with(')'), "{text}");
     }
 
@@ -305,8 +305,8 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
     assert_eq!(signals.len(), 1, "{json:#}");
     let heartbeat = &signals[0];
     assert_eq!(heartbeat["name"], "examples.heartbeat");
-    assert_eq!(heartbeat["every"], "1m");
-    assert_eq!(heartbeat["every_ms"], 60_000);
+    assert_eq!(heartbeat["every"], "1h");
+    assert_eq!(heartbeat["every_ms"], 3_600_000);
     assert_eq!(heartbeat["schedule"], Value::Null);
     assert_eq!(heartbeat["timezone"], "UTC");
     assert_eq!(heartbeat["catch_up"], "last");
@@ -320,7 +320,7 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
     for pair in next.windows(2) {
         assert_eq!(
             pair[1].duration_since(pair[0]).ok(),
-            Some(std::time::Duration::from_secs(60)),
+            Some(std::time::Duration::from_secs(3_600)),
             "{json:#}"
         );
     }
