@@ -199,8 +199,8 @@ impl SendOptions {
 
     /// Delays the signal: the worker handles it `delay` after the send, not before (and as
     /// soon after as the engine allows: see `docs/engines.md`). Until then it counts as
-    /// `scheduled`. The receivers see the due time in [`Delivery::scheduled_for`]
-    /// (crate::Delivery::scheduled_for). Replaces an earlier [`at`](Self::at).
+    /// `scheduled`. The receivers see the due time in [`Delivery::scheduled_for`](crate::Delivery::scheduled_for).
+    /// Replaces an earlier [`at`](Self::at).
     ///
     /// A delay needs the async runmode: in the sync runmode the send fails with
     /// [`Error::DelayedInSync`](crate::Error::DelayedInSync) rather than run the receivers
