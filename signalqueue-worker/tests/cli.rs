@@ -285,6 +285,7 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
         "{text}"
     );
     assert!(text.contains("catch-up: last"), "{text}");
+    assert!(text.contains("last tick enqueued: none yet"), "{text}");
     // Signals sent only by hand are not periodic.
     assert!(!text.contains("demo.two_args"), "{text}");
     let next: Vec<&str> = text
@@ -310,6 +311,9 @@ fn schedule_lists_periodic_signals_and_their_next_ticks() {
     assert_eq!(heartbeat["schedule"], Value::Null);
     assert_eq!(heartbeat["timezone"], "UTC");
     assert_eq!(heartbeat["catch_up"], "last");
+    // A fresh queue: no tick enqueued yet, and the engine says so (no error).
+    assert_eq!(heartbeat["last_tick"], Value::Null, "{json:#}");
+    assert_eq!(heartbeat["last_tick_error"], Value::Null, "{json:#}");
     let next: Vec<std::time::SystemTime> = heartbeat["next"]
         .as_array()
         .expect("next")

@@ -158,6 +158,21 @@ async fn missed_ticks_follow_each_catch_up_policy() {
         enqueued_before.insert(signal, ms);
     }
     let last_before = |signal: &str| enqueued_before[signal];
+    // `schedule` shows the same latest tick, read from the engine.
+    let mut cmd = sb.command(WORKER, &["schedule", "--json"]);
+    cmd.env("SIGNALQUEUE_URL", &url);
+    let listed = Running::spawn(cmd).wait().ok();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    for signal in listed["signals"].as_array().expect("signals") {
+        let name = signal["name"].as_str().expect("a name");
+        let shown = humantime::parse_rfc3339(signal["last_tick"].as_str().expect("a last tick"))
+            .expect("RFC 3339");
+        let ms = shown
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert_eq!(ms, enqueued_before[name], "{signal:#}");
+    }
     // Down across several ticks.
     tokio::time::sleep(Duration::from_millis(4_500)).await;
     let restarted = std::time::SystemTime::now()

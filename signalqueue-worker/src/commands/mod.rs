@@ -39,7 +39,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
             DeadAction::Replay(a) => dead::replay(a).await,
             DeadAction::Purge(a) => dead::purge(a).await,
         },
-        Some(Command::Schedule(args)) => schedule::schedule(args),
+        Some(Command::Schedule(args)) => schedule::schedule(args).await,
         Some(Command::Send(args)) => send::send(args).await,
         Some(Command::Relay) => crate::worker::relay::relay().await,
     }

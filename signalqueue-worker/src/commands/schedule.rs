@@ -1,5 +1,6 @@
 //! `schedule`: the periodic signals linked into this worker and their next ticks.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -12,13 +13,15 @@ use crate::error::Error;
 /// How many upcoming ticks each signal shows.
 const NEXT: usize = 3;
 
-pub(crate) fn schedule(args: ScheduleArgs) -> Result<ExitCode, Error> {
+pub(crate) async fn schedule(args: ScheduleArgs) -> Result<ExitCode, Error> {
     let registry = Registry::global();
     let now = SystemTime::now();
+    let lasts = last_ticks(registry).await;
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&as_json(registry, now)).expect("JSON values serialize")
+            serde_json::to_string_pretty(&as_json(registry, now, &lasts))
+                .expect("JSON values serialize")
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -29,6 +32,12 @@ pub(crate) fn schedule(args: ScheduleArgs) -> Result<ExitCode, Error> {
         println!("    {}", when(schedule));
         println!("    catch-up: {}", schedule.catch_up);
         println!("    queue: {}", def.queue);
+        match lasts.get(def.name) {
+            Some(Ok(Some(last))) => println!("    last tick enqueued: {}", rfc3339(*last)),
+            Some(Ok(None)) => println!("    last tick enqueued: none yet"),
+            Some(Err(e)) => println!("    last tick enqueued: unknown ({e})"),
+            None => {}
+        }
         println!("    declared: {} ({})", def.rust_path, def.location);
         if !def.doc.is_empty() {
             println!("    {}", def.doc);
@@ -81,8 +90,35 @@ fn until(now: SystemTime, tick: SystemTime) -> String {
     humantime::format_duration(wait).to_string()
 }
 
+/// The latest tick each periodic signal's engine recorded, by wire name (an error where the
+/// configuration or the queue cannot be read: the rest of the listing does not need them).
+async fn last_ticks(
+    registry: &Registry,
+) -> BTreeMap<&'static str, Result<Option<SystemTime>, String>> {
+    let mut lasts = BTreeMap::new();
+    let config = signalqueue::Config::load().map_err(|e| e.to_string());
+    for (def, _) in registry.periodic() {
+        let last = match &config {
+            Err(e) => Err(e.clone()),
+            Ok(config) => match super::open_queue(config, def.queue).await {
+                Err(e) => Err(e.to_string()),
+                Ok(engine) => match engine.ticks() {
+                    None => Err(format!("{} keeps no ticks", engine.kind())),
+                    Some(ticks) => ticks.last_tick(def.name).await.map_err(|e| e.to_string()),
+                },
+            },
+        };
+        lasts.insert(def.name, last);
+    }
+    lasts
+}
+
 /// `schedule --json`: the same facts as the text (documented in `docs/worker.md`).
-fn as_json(registry: &Registry, now: SystemTime) -> Value {
+fn as_json(
+    registry: &Registry,
+    now: SystemTime,
+    lasts: &BTreeMap<&'static str, Result<Option<SystemTime>, String>>,
+) -> Value {
     let signals: Vec<Value> = registry
         .periodic()
         .map(|(def, schedule)| {
@@ -98,6 +134,8 @@ fn as_json(registry: &Registry, now: SystemTime) -> Value {
                 "timezone": schedule.timezone,
                 "catch_up": schedule.catch_up.as_str(),
                 "next": next_ticks(schedule, now).into_iter().map(rfc3339).collect::<Vec<_>>(),
+                "last_tick": lasts.get(def.name).and_then(|l| l.as_ref().ok().copied().flatten()).map(rfc3339),
+                "last_tick_error": lasts.get(def.name).and_then(|l| l.as_ref().err().cloned()),
             })
         })
         .collect();
