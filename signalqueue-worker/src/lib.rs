@@ -34,6 +34,7 @@ mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+mod periodic;
 pub mod worker;
 
 pub use crate::error::Error;

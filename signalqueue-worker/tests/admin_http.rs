@@ -38,6 +38,10 @@ async fn audit(order_id: u64, note: String) {
     let _ = (order_id, note);
 }
 
+/// A periodic signal, for the schedules view; nothing in these tests runs its scheduler.
+#[signalqueue::async_signal(every = "10m", catch_up = "none", name = "admin_test.sweep")]
+pub static SWEEP: Sweep;
+
 /// Long enough for a loaded CI machine; the checks return as soon as they pass.
 const EVENTUALLY: Duration = Duration::from_secs(20);
 
@@ -789,6 +793,87 @@ async fn outboxes_show_their_depth_in_the_api_the_metrics_and_the_page() {
     let page = server.get("/status").await.body;
     assert!(page.contains("<h2>Outboxes</h2>"), "{page}");
     assert!(page.contains("data-field=\"outbox-depth\">3<"), "{page}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn schedules_show_the_last_tick_and_the_next_ones_in_the_api_and_the_page() {
+    let server = Server::start(None).await;
+    let api = server.get("/api/schedules").await.json();
+    let signals = api["signals"].as_array().expect("signals");
+    assert_eq!(signals.len(), 1, "{api:#}");
+    let sweep = &signals[0];
+    assert_eq!(sweep["name"], "admin_test.sweep", "{api:#}");
+    assert_eq!(sweep["every"], "10m");
+    assert_eq!(sweep["every_ms"], 600_000);
+    assert_eq!(sweep["catch_up"], "none");
+    assert_eq!(sweep["queue"], "default");
+    assert_eq!(sweep["last_tick"], Value::Null, "{api:#}");
+    assert_eq!(sweep["last_tick_error"], Value::Null, "{api:#}");
+    let next: Vec<std::time::SystemTime> = sweep["next"]
+        .as_array()
+        .expect("next ticks")
+        .iter()
+        .map(|t| humantime::parse_rfc3339(t.as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(next.len(), 3, "{api:#}");
+    assert!(next[0] > std::time::SystemTime::now(), "{api:#}");
+    for pair in next.windows(2) {
+        assert_eq!(
+            pair[1].duration_since(pair[0]).ok(),
+            Some(Duration::from_secs(600)),
+            "{api:#}"
+        );
+    }
+    let page = server.get("/status").await.body;
+    assert!(page.contains("<h2>Periodic signals</h2>"), "{page}");
+    assert!(page.contains("data-signal=\"admin_test.sweep\""), "{page}");
+    assert!(page.contains("every 10m"), "{page}");
+    assert!(page.contains("none yet"), "{page}");
+
+    // A tick enqueued (as a worker's scheduler would) shows as the last one, in both.
+    let tick = humantime::parse_rfc3339("2026-01-01T00:10:00Z").unwrap();
+    let entry = Outgoing::new(EnvelopeId::new(), b"tick".to_vec());
+    let ticks = server
+        .engine
+        .ticks()
+        .expect("the memory engine keeps ticks");
+    assert!(ticks
+        .enqueue_tick("admin_test.sweep", tick, &entry)
+        .await
+        .unwrap());
+    let api = server.get("/api/schedules").await.json();
+    assert_eq!(
+        api["signals"][0]["last_tick"], "2026-01-01T00:10:00Z",
+        "{api:#}"
+    );
+    let page = server.get("/status").await.body;
+    assert!(
+        page.contains("<time datetime=\"2026-01-01T00:10:00Z\">"),
+        "{page}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_schedule_whose_engine_is_down_says_why_and_the_rest_still_shows() {
+    // Nothing listens on port 1: the engine cannot answer.
+    let down = signalqueue::engine::open("redis://127.0.0.1:1/0", EngineOptions::new("default"))
+        .await
+        .unwrap();
+    let server = Server::start_on(down, None).await;
+    let api = server.get("/api/schedules").await.json();
+    let sweep = &api["signals"][0];
+    assert_eq!(sweep["last_tick"], Value::Null, "{api:#}");
+    assert!(
+        sweep["last_tick_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{api:#}"
+    );
+    assert_eq!(sweep["next"].as_array().map(Vec::len), Some(3), "{api:#}");
+    let page = server.get("/status").await.body;
+    assert!(page.contains("<span class=\"error\">unknown: "), "{page}");
     server.shutdown().await;
 }
 

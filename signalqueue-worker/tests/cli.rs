@@ -273,6 +273,15 @@ fn list_shows_signals_arguments_queues_and_receivers() {
         out.stdout
     );
     assert!(out.stdout.contains("retries 5 (default)"), "{}", out.stdout);
+    // A periodic signal says when it ticks; the others say nothing of the kind.
+    assert!(
+        out.stdout.contains(
+            "examples.heartbeat()\n    queue: default\n    periodic: every 1h, catch-up last\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.matches("periodic:").count(), 1, "{}", out.stdout);
 }
 
 #[test]
@@ -354,6 +363,18 @@ async fn list_check_and_dead_list_speak_json() {
     let receiver = &two["receivers"][0];
     assert!(receiver["name"].is_string(), "{list:#}");
     assert!(receiver["retries"].is_number(), "{list:#}");
+    assert_eq!(two["periodic"], Value::Null, "{list:#}");
+    let heartbeat = list["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["name"] == "examples.heartbeat")
+        .unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(
+        heartbeat["periodic"],
+        serde_json::json!({"schedule": null, "every": "1h", "timezone": "UTC", "catch_up": "last"}),
+        "{list:#}"
+    );
     assert!(list["problems"].as_array().expect("problems").is_empty());
 
     let check = json(&["check", "--json"]);

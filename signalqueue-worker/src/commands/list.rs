@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 use signalqueue::{Config, Registry};
 
+use crate::periodic::when;
+
 use crate::cli::ListArgs;
 use crate::error::Error;
 
@@ -31,6 +33,13 @@ pub(crate) fn list(args: ListArgs) -> Result<ExitCode, Error> {
             .join(", ");
         println!("{}({args})", def.name);
         println!("    queue: {}", def.queue);
+        if let Some(schedule) = def.schedule {
+            println!(
+                "    periodic: {}, catch-up {}",
+                when(schedule),
+                schedule.catch_up
+            );
+        }
         println!("    declared: {} ({})", def.rust_path, def.location);
         if !def.doc.is_empty() {
             println!("    {}", def.doc);
@@ -90,6 +99,12 @@ fn as_json(registry: &Registry, default_retries: Option<u32>) -> Value {
                 "location": def.location,
                 "doc": def.doc,
                 "receivers": receivers,
+                "periodic": def.schedule.map(|s| json!({
+                    "schedule": s.every.is_none().then_some(s.expr),
+                    "every": s.every.map(|_| s.expr),
+                    "timezone": s.timezone,
+                    "catch_up": s.catch_up.as_str(),
+                })),
             })
         })
         .collect();

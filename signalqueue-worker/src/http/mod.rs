@@ -11,6 +11,8 @@
 //! - `POST /api/queues/NAME/dead/replay` (optional body `{"keys": [...]}`) and
 //!   `POST /api/queues/NAME/dead/purge`: need `Authorization: Bearer TOKEN`, see
 //!   [`AdminState::token`];
+//! - `GET /api/outboxes`, `GET /api/schedules`: the outboxes the worker relays and the periodic
+//!   signals it links, JSON;
 //! - `GET /metrics`: Prometheus text format.
 //!
 //! `docs/operations.md` describes what each answer holds and how to expose the server safely.
@@ -36,6 +38,7 @@ mod events;
 mod host;
 mod outboxes;
 mod prometheus;
+mod schedules;
 mod status_page;
 
 /// The environment variable holding the token that enables the `POST` actions.
@@ -138,6 +141,7 @@ fn router(app: App) -> Router {
         .route("/metrics", get(prometheus::metrics))
         .route("/api/queues", get(api::queues))
         .route("/api/outboxes", get(outboxes::api))
+        .route("/api/schedules", get(schedules::api))
         .route("/api/queues/{queue}/pending", get(api::pending))
         .route("/api/queues/{queue}/dead", get(api::dead))
         .route(

@@ -76,7 +76,10 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
     for section in sections {
         out.push_str(&section);
     }
-    super::outboxes::render(&mut out, &super::outboxes::read(&app).await);
+    let (outboxes, schedules) =
+        tokio::join!(super::outboxes::read(&app), super::schedules::read(&app));
+    super::outboxes::render(&mut out, &outboxes);
+    super::schedules::render(&mut out, &schedules);
     render_actions_help(&mut out, actions);
     render_registry(&mut out, Registry::global());
     let _ = write!(
