@@ -694,6 +694,45 @@ async fn status_page_is_self_contained_and_shows_queues_entries_and_registry() {
 }
 
 #[tokio::test]
+async fn list_rows_are_served_as_the_page_renders_them() {
+    let server = Server::start(None).await;
+    server.send(1, "<i>one</i>").await;
+    server.send_dead(2, "receiver failed: <boom>").await;
+    let page = server.get("/status").await.body;
+    for list in ["pending", "dead"] {
+        let r = server.get(&format!("/status/queues/default/{list}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert!(r.body.starts_with("<tr data-key="), "{}", r.body);
+        // The same markup as the page's own table: one renderer.
+        assert!(
+            page.contains(&r.body),
+            "{list}: `{}` is not in the page",
+            r.body
+        );
+    }
+    assert!(server
+        .get("/status/queues/default/pending")
+        .await
+        .body
+        .contains("&lt;i&gt;one&lt;/i&gt;"));
+    let empty = server.get("/status/queues/emails/dead").await;
+    assert_eq!(
+        empty.body.trim(),
+        r#"<tr class="empty"><td colspan="8">none</td></tr>"#
+    );
+    let unknown = server.get("/status/queues/default/flying").await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("`pending` and `dead`"));
+    let no_queue = server.get("/status/queues/nope/pending").await;
+    assert_eq!(no_queue.status, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn events_stream_snapshots_that_follow_the_queue() {
     let server = Server::start(None).await;
     server.send(1, "a").await;

@@ -137,6 +137,7 @@ fn router(app: App) -> Router {
     Router::new()
         .route("/", get(api::health))
         .route("/status", get(status_page::page))
+        .route("/status/queues/{queue}/{list}", get(status_page::rows))
         .route("/events", get(events::stream))
         .route("/metrics", get(prometheus::metrics))
         .route("/api/queues", get(api::queues))

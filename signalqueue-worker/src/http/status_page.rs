@@ -2,8 +2,9 @@
 //!
 //! The server renders the whole page (so it is useful from `curl` and without JavaScript),
 //! with its stylesheet and script inline: the page loads nothing else and works on a machine
-//! without internet access. The script then keeps it current from `/events` and re-reads an
-//! entry list from the JSON API when that queue's counts change.
+//! without internet access. The script then keeps it current from `/events` and, when a
+//! queue's counts change, swaps in that list's rows as this module renders them
+//! (`GET /status/queues/NAME/pending|dead`): one renderer for first load and updates.
 //!
 //! Elements a test or a script may read carry data attributes that do not change between
 //! versions: `data-queue="NAME"` with `data-count="pending|scheduled|in_flight|dead"`,
@@ -12,12 +13,14 @@
 
 use std::fmt::Write;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Html;
 use signalqueue::engine::Counts;
 use signalqueue::Registry;
 
 use super::api::QueueView;
+use super::api_error::ApiError;
 use super::entries::EntryView;
 use super::{App, ServedQueue};
 
@@ -48,7 +51,7 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
 <title>signalqueue worker</title>
 <style>{STYLE}</style>
 </head>
-<body data-page-entries="{PAGE_ENTRIES}" data-actions="{actions}">
+<body data-actions="{actions}">
 <header>
 <h1>signalqueue worker <small>{version}</small></h1>
 <p class="summary">up <span id="uptime" data-field="uptime" data-seconds="{uptime}">{uptime_text}</span>
@@ -130,21 +133,6 @@ async fn render_queue(out: &mut String, app: &App, queue: &ServedQueue) {
     // An engine that did not answer the counts is not asked for its lists: the page renders
     // at once, says so, and the live updates fill the lists in when the engine answers again.
     let reachable = view.counts.is_some();
-    let skipped = || {
-        Err(
-            "not read: the engine did not answer (see above); the list fills in when it does"
-                .to_string(),
-        )
-    };
-    let pending = if reachable {
-        queue
-            .bounded(queue.engine.pending(PAGE_ENTRIES))
-            .await
-            .map(|v| v.iter().map(EntryView::pending).collect::<Vec<_>>())
-            .map_err(|e| e.to_string())
-    } else {
-        skipped()
-    };
     // The engine lists retries waiting for their time with the pending entries, and the counts
     // tell the two apart: the heading names both, so "pending 0" beside a listed retry is not
     // a contradiction.
@@ -152,17 +140,12 @@ async fn render_queue(out: &mut String, app: &App, queue: &ServedQueue) {
         out,
         "<h3>Waiting: pending and scheduled <small>(oldest {PAGE_ENTRIES} at most)</small></h3>"
     );
-    render_list(out, &q, "pending", pending);
-
-    let dead = if reachable {
-        queue
-            .bounded(queue.engine.dead(PAGE_ENTRIES))
-            .await
-            .map(|v| v.iter().map(EntryView::dead).collect::<Vec<_>>())
-            .map_err(|e| e.to_string())
-    } else {
-        skipped()
-    };
+    render_list(
+        out,
+        &q,
+        List::Pending,
+        read_list(queue, List::Pending, reachable).await,
+    );
     let _ = write!(
         out,
         "<h3>Dead letters <small>(oldest {PAGE_ENTRIES} at most)</small></h3>\n\
@@ -170,7 +153,12 @@ async fn render_queue(out: &mut String, app: &App, queue: &ServedQueue) {
          <button type=\"button\" data-action=\"purge\" data-queue=\"{q}\">Purge all</button> \
          <span class=\"action-result\" data-queue=\"{q}\"></span></p>\n"
     );
-    render_list(out, &q, "dead", dead);
+    render_list(
+        out,
+        &q,
+        List::Dead,
+        read_list(queue, List::Dead, reachable).await,
+    );
     out.push_str("</section>\n");
 }
 
@@ -183,23 +171,77 @@ fn count_fields(c: &Counts) -> [(&'static str, &'static str, u64); 4] {
     ]
 }
 
-/// A table of entries. The script renders the same markup when it refreshes a list
-/// (`renderRows` in `assets/status.js`); change both together.
-fn render_list(out: &mut String, q: &str, kind: &str, entries: Result<Vec<EntryView>, String>) {
-    let dead = kind == "dead";
-    let columns = if dead { 8 } else { 6 };
+/// The entry lists of a queue on the page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    Pending,
+    Dead,
+}
+
+impl List {
+    fn name(self) -> &'static str {
+        match self {
+            List::Pending => "pending",
+            List::Dead => "dead",
+        }
+    }
+
+    fn columns(self) -> usize {
+        match self {
+            List::Pending => 6,
+            List::Dead => 8,
+        }
+    }
+}
+
+/// The first [`PAGE_ENTRIES`] entries of a list, or why they cannot be shown.
+async fn read_list(
+    queue: &ServedQueue,
+    list: List,
+    reachable: bool,
+) -> Result<Vec<EntryView>, String> {
+    if !reachable {
+        return Err(
+            "not read: the engine did not answer (see above); the list fills in when it does"
+                .to_string(),
+        );
+    }
+    match list {
+        List::Pending => queue
+            .bounded(queue.engine.pending(PAGE_ENTRIES))
+            .await
+            .map(|v| v.iter().map(EntryView::pending).collect()),
+        List::Dead => queue
+            .bounded(queue.engine.dead(PAGE_ENTRIES))
+            .await
+            .map(|v| v.iter().map(EntryView::dead).collect()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// A table of entries. Its rows are also served alone ([`rows`]), which the script puts in
+/// place when a list changes: the page has one renderer, this one.
+fn render_list(out: &mut String, q: &str, list: List, entries: Result<Vec<EntryView>, String>) {
+    let kind = list.name();
     let _ = write!(
         out,
         r#"<table class="entries" id="{kind}-{q}" data-queue="{q}" data-list="{kind}">
 <thead><tr><th>id</th><th>signal</th><th>sender</th><th>attempt</th><th>enqueued at</th><th>arguments</th>{extra}</tr></thead>
 <tbody>
 "#,
-        extra = if dead {
+        extra = if list == List::Dead {
             "<th>reason</th><th>died at</th>"
         } else {
             ""
         },
     );
+    render_rows(out, list, entries);
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// The rows of a list: its entries, "none", or the error that kept them from being read.
+fn render_rows(out: &mut String, list: List, entries: Result<Vec<EntryView>, String>) {
+    let columns = list.columns();
     match entries {
         Err(e) => {
             let _ = writeln!(
@@ -216,11 +258,32 @@ fn render_list(out: &mut String, q: &str, kind: &str, entries: Result<Vec<EntryV
         }
         Ok(entries) => {
             for e in &entries {
-                render_row(out, e, dead);
+                render_row(out, e, list == List::Dead);
             }
         }
     }
-    out.push_str("</tbody>\n</table>\n");
+}
+
+/// `GET /status/queues/NAME/pending` and `.../dead`: the rows of that list as the page shows
+/// them (an HTML fragment), for the script to swap in.
+pub(super) async fn rows(
+    State(app): State<App>,
+    Path((name, kind)): Path<(String, String)>,
+) -> Result<Html<String>, ApiError> {
+    let queue = app.queue(&name)?;
+    let list = match kind.as_str() {
+        "pending" => List::Pending,
+        "dead" => List::Dead,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no list `{other}`; the lists are `pending` and `dead`"),
+            ))
+        }
+    };
+    let mut out = String::new();
+    render_rows(&mut out, list, read_list(queue, list, true).await);
+    Ok(Html(out))
 }
 
 fn render_row(out: &mut String, e: &EntryView, dead: bool) {
@@ -239,7 +302,7 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
         sender = opt(&e.sender),
         attempt = e.attempt.map_or("—".to_string(), |a| a.to_string()),
         at = opt(&e.enqueued_at),
-        // A delayed send: its due time under the time it was sent (as status.js does).
+        // A delayed send: its due time under the time it was sent.
         due = e
             .scheduled_for
             .as_deref()
@@ -274,7 +337,7 @@ fn render_row(out: &mut String, e: &EntryView, dead: bool) {
 }
 
 /// Arguments on one line when short, indented otherwise: most signals carry an id or two, and
-/// one line per entry keeps the list scannable. `argsText` in the script does the same.
+/// one line per entry keeps the list scannable.
 fn args_text(args: &serde_json::Value) -> String {
     let compact = args.to_string();
     if compact.len() <= ARGS_ONE_LINE {

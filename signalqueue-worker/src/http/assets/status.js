@@ -1,12 +1,12 @@
 // The status page's live view. Inlined into the page by status_page.rs.
 //
 // Counts and rates come from `events` (Server-Sent Events, about every 500 ms). When a
-// queue's pending or dead count changes, that list is re-read from the JSON API and its rows
-// re-rendered with the same markup the server writes (render_row in status_page.rs). All
-// URLs are relative, so the page also works behind a reverse proxy under a path prefix.
+// queue's pending or dead count changes, that list's rows are fetched as the server renders
+// them (status/queues/NAME/KIND, an HTML fragment) and swapped in: the markup has one
+// renderer, status_page.rs. All URLs are relative, so the page also works behind a reverse
+// proxy under a path prefix.
 "use strict";
 (function () {
-  const PAGE_ENTRIES = Number(document.body.dataset.pageEntries || 50);
   const last = new Map(); // queue -> counts last shown
   const loading = new Map(); // "queue/kind" -> a refresh is running
   const again = new Set(); // "queue/kind" -> refresh once more when it ends
@@ -63,69 +63,21 @@
     const key = queue + "/" + kind;
     if (loading.get(key)) { again.add(key); return; }
     loading.set(key, true);
-    fetch("api/queues/" + encodeURIComponent(queue) + "/" + kind + "?limit=" + PAGE_ENTRIES)
-      .then(function (r) { return r.json(); })
-      .then(function (body) {
+    fetch("status/queues/" + encodeURIComponent(queue) + "/" + kind)
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      })
+      .then(function (rows) {
         const table = document.querySelector("table" + attr("data-queue", queue) + attr("data-list", kind));
-        if (table) renderRows(table.tBodies[0], body, kind === "dead");
+        // The server escaped every value it wrote into these rows.
+        if (table) table.tBodies[0].innerHTML = rows;
       })
       .catch(function () { /* the next change retries */ })
       .finally(function () {
         loading.set(key, false);
         if (again.delete(key)) refresh(queue, kind);
       });
-  }
-
-  function cell(tr, text, cls) {
-    const td = document.createElement("td");
-    if (cls) td.className = cls;
-    if (text !== undefined) td.textContent = text === null ? "—" : String(text);
-    tr.appendChild(td);
-    return td;
-  }
-
-  function block(parent, tag, cls, text) {
-    const el = document.createElement(tag);
-    el.className = cls;
-    el.textContent = text;
-    parent.appendChild(el);
-  }
-
-  // One line when short, indented otherwise (args_text in status_page.rs).
-  function argsText(args) {
-    const compact = JSON.stringify(args);
-    return compact.length <= 80 ? compact : JSON.stringify(args, null, 2);
-  }
-
-  function renderRows(tbody, body, dead) {
-    const columns = dead ? 8 : 6;
-    tbody.replaceChildren();
-    if (body.error || !body.entries || body.entries.length === 0) {
-      const tr = document.createElement("tr");
-      tr.className = body.error ? "error" : "empty";
-      const td = cell(tr, body.error || "none");
-      td.colSpan = columns;
-      tbody.appendChild(tr);
-      return;
-    }
-    body.entries.forEach(function (e) {
-      const tr = document.createElement("tr");
-      tr.dataset.key = e.key;
-      if (e.error) tr.className = "undecoded";
-      cell(tr, e.id, "id");
-      cell(tr, e.signal, "signal");
-      cell(tr, e.sender);
-      cell(tr, e.attempt);
-      const at = cell(tr, e.enqueued_at, "time");
-      // A delayed send: its due time under the time it was sent (as status_page.rs does).
-      if (e.scheduled_for) block(at, "span", "due", "due " + e.scheduled_for);
-      const args = cell(tr, undefined, "args");
-      if (e.args !== null && e.args !== undefined) block(args, "pre", "json", argsText(e.args));
-      if (e.error) block(args, "p", "decode-error", e.error);
-      if (e.raw) block(args, "pre", "raw", e.raw);
-      if (dead) { cell(tr, e.reason, "reason"); cell(tr, e.died_at, "time"); }
-      tbody.appendChild(tr);
-    });
   }
 
   // Dead-letter actions: the token stays in this tab (sessionStorage), never in the page.
