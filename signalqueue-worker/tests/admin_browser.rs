@@ -18,12 +18,17 @@ use signalqueue::engine::memory::MemoryEngine;
 use signalqueue::engine::{EngineOptions, SharedEngine};
 use signalqueue::Runtime;
 use signalqueue_worker::http::{serve, AdminState};
-use signalqueue_worker::metrics::Metrics;
+use signalqueue_worker::metrics::{Metrics, RunResult};
 use tokio::net::TcpListener;
 
 /// A test signal, registered like any application's.
 #[signalqueue::async_signal(providing_args = [n: u64], name = "admin_browser.tick")]
 pub static TICK: Tick;
+
+#[signalqueue::receiver(TICK, name = "admin_browser.count")]
+async fn count(n: u64) {
+    let _ = n;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_page_shows_counts_and_follows_the_queue_live() {
@@ -42,6 +47,7 @@ async fn status_page_shows_counts_and_follows_the_queue_live() {
     };
     send(1).await;
     send(2).await;
+    let metrics = Arc::new(Metrics::new());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -50,7 +56,7 @@ async fn status_page_shows_counts_and_follows_the_queue_live() {
         AdminState {
             runtime: runtime.clone(),
             queues: vec!["default".into()],
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             token: None,
             hosts: Vec::new(),
         },
@@ -155,6 +161,29 @@ async fn status_page_shows_counts_and_follows_the_queue_live() {
         "the dead letter's reason in the dead list",
     )
     .await;
+
+    // The receivers table and the chart follow too (redrawn by the server every 5 s).
+    let failed_cell = r#"document.querySelector('tr[data-receiver="admin_browser.count"] td[data-field="failed"]')?.textContent ?? null"#;
+    cdp.eval_until(&session, failed_cell, &json!("0"), "the receiver listed")
+        .await;
+    metrics.record_run(
+        "admin_browser.tick",
+        "admin_browser.count",
+        RunResult::Failed,
+        Duration::from_millis(12),
+        Some("boom"),
+    );
+    metrics.record_handled("admin_browser.tick");
+    cdp.eval_until(&session, failed_cell, &json!("1"), "its failure shown")
+        .await;
+    cdp.eval_until(
+        &session,
+        r#"document.querySelectorAll('#chart svg.chart polyline').length"#,
+        &json!(2),
+        "the chart drawn",
+    )
+    .await;
+    cdp.screenshot(&session, "status-page.png").await;
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     drop(cdp);

@@ -621,7 +621,8 @@ async fn metrics_are_prometheus_text_with_queue_depths() {
     assert!(r
         .header("content-type")
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text"));
+    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
     for line in [
         "# TYPE signalqueue_queue_depth gauge",
         "signalqueue_queue_depth{queue=\"default\",state=\"pending\"} 2",
@@ -729,6 +730,116 @@ async fn list_rows_are_served_as_the_page_renders_them() {
         .contains("`pending` and `dead`"));
     let no_queue = server.get("/status/queues/nope/pending").await;
     assert_eq!(no_queue.status, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn receivers_show_runs_failures_run_times_and_the_last_error() {
+    use signalqueue_worker::metrics::RunResult;
+    let server = Server::start(None).await;
+    let (signal, receiver) = ("admin_test.order_placed", "admin_test.audit");
+    for _ in 0..9 {
+        server.metrics.record_run(
+            signal,
+            receiver,
+            RunResult::Succeeded,
+            Duration::from_millis(2),
+            None,
+        );
+    }
+    server.metrics.record_run(
+        signal,
+        receiver,
+        RunResult::Failed,
+        Duration::from_millis(40),
+        Some("payment API said <503>"),
+    );
+    server.metrics.record_retry(signal, receiver);
+    let api = server.get("/api/receivers").await.json();
+    let audit = api["receivers"]
+        .as_array()
+        .expect("receivers")
+        .iter()
+        .find(|r| r["receiver"] == receiver)
+        .unwrap_or_else(|| panic!("{api:#}"));
+    assert_eq!(audit["signal"], signal);
+    assert_eq!(
+        (
+            &audit["succeeded"],
+            &audit["failed"],
+            &audit["panicked"],
+            &audit["retries"]
+        ),
+        (&json!(9), &json!(1), &json!(0), &json!(1)),
+        "{api:#}"
+    );
+    let p50 = audit["p50_ms"].as_f64().expect("a p50");
+    assert!(p50 > 1.0 && p50 <= 5.0, "{api:#}");
+    let p99 = audit["p99_ms"].as_f64().expect("a p99");
+    assert!(p99 > 25.0 && p99 <= 50.0, "{api:#}");
+    assert_eq!(audit["last_error"], "payment API said <503>");
+    assert!(humantime::parse_rfc3339(audit["last_error_at"].as_str().unwrap()).is_ok());
+
+    let page = server.get("/status").await.body;
+    let rows = server.get("/status/receivers").await.body;
+    assert!(
+        page.contains(&rows),
+        "the page and the fragment differ:\n{rows}"
+    );
+    assert!(
+        rows.contains("data-receiver=\"admin_test.audit\""),
+        "{rows}"
+    );
+    assert!(rows.contains("<td data-field=\"failed\">1</td>"), "{rows}");
+    assert!(rows.contains("payment API said &lt;503&gt;"), "{rows}");
+    let metrics = server.get("/metrics").await.body;
+    assert!(
+        metrics.contains("signalqueue_receiver_duration_seconds_count{signal=\"admin_test.order_placed\",receiver=\"admin_test.audit\"} 10"),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_last_hour_is_charted_from_the_handled_and_failed_counts() {
+    use signalqueue_worker::metrics::RunResult;
+    let server = Server::start(None).await;
+    let page = server.get("/status").await.body;
+    assert!(page.contains("<section id=\"activity\">"), "{page}");
+    // The sampler keeps a point per second; a second's handled signals land in one of them.
+    let deadline = std::time::Instant::now() + EVENTUALLY;
+    let mut handled = 0u64;
+    let history = loop {
+        server.metrics.record_handled("admin_test.order_placed");
+        server.metrics.record_run(
+            "admin_test.order_placed",
+            "admin_test.audit",
+            RunResult::Panicked,
+            Duration::ZERO,
+            None,
+        );
+        handled += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let history = server.get("/api/history").await.json();
+        let points = history["points"].as_array().unwrap();
+        let sum = |k: &str| points.iter().map(|p| p[k].as_u64().unwrap()).sum::<u64>();
+        if sum("handled") >= 3 && sum("failed") >= 3 {
+            break history;
+        }
+        assert!(std::time::Instant::now() < deadline, "{history:#}");
+    };
+    assert_eq!(history["span_seconds"], 3600);
+    let points = history["points"].as_array().unwrap();
+    let total: u64 = points.iter().map(|p| p["handled"].as_u64().unwrap()).sum();
+    assert!(total <= handled, "{total} charted, {handled} handled");
+    let t: Vec<u64> = points.iter().map(|p| p["t"].as_u64().unwrap()).collect();
+    assert!(
+        t.windows(2).all(|w| w[1] == w[0] + 1),
+        "one point a second: {t:?}"
+    );
+    let chart = server.get("/status/chart").await.body;
+    assert!(chart.starts_with("<svg class=\"chart\""), "{chart}");
+    assert_eq!(chart.matches("<polyline").count(), 2, "{chart}");
     server.shutdown().await;
 }
 

@@ -34,40 +34,6 @@ async fn open_tab(cdp: &mut Cdp, url: &str) -> String {
     attached["sessionId"].as_str().unwrap().to_string()
 }
 
-/// Saves a screenshot of the tab when `SQ_SCREENSHOT_DIR` is set.
-async fn screenshot(cdp: &mut Cdp, session: &str, name: &str) {
-    let Some(dir) = std::env::var_os("SQ_SCREENSHOT_DIR") else {
-        return;
-    };
-    let shot = cdp
-        .call(Some(session), "Page.captureScreenshot", json!({}))
-        .await;
-    let png = decode_base64(shot["data"].as_str().unwrap());
-    std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
-}
-
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let digits: Vec<u8> = text.bytes().filter(|c| *c != b'=').map(value).collect();
-    digits
-        .chunks(4)
-        .flat_map(|c| {
-            let n = c
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
-            let bytes = n.to_be_bytes();
-            bytes[1..c.len()].to_vec()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     if !browser::chromium_available("the demo app") {
@@ -158,7 +124,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         .await,
         json!("1Ada Lovelace2 × Gadget84.00cancel")
     );
-    screenshot(&mut cdp, &shop, "demo-orders.png").await;
+    cdp.screenshot(&shop, "demo-orders.png").await;
 
     // The worker loads the order, aggregates slowly, and writes the line; the open event log
     // page shows it without being reloaded.
@@ -186,7 +152,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         json!("kept"),
         "the event log page was not reloaded"
     );
-    screenshot(&mut cdp, &log, "demo-events.png").await;
+    cdp.screenshot(&log, "demo-events.png").await;
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     drop(cdp);

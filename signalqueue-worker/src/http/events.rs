@@ -153,6 +153,7 @@ async fn take(
     history: &mut VecDeque<Sample>,
 ) -> Snapshot {
     let now = Instant::now();
+    metrics.sample_history();
     let by_signal = metrics.handled_by_signal();
     let registry = Registry::global();
     let per_queue: Vec<u64> = queues

@@ -13,7 +13,9 @@
 //!   [`AdminState::token`];
 //! - `GET /api/outboxes`, `GET /api/schedules`: the outboxes the worker relays and the periodic
 //!   signals it links, JSON;
-//! - `GET /metrics`: Prometheus text format.
+//! - `GET /api/receivers` (runs, failures, run times, last error per receiver) and
+//!   `GET /api/history` (handled and failed per second over the last hour): JSON;
+//! - `GET /metrics`: OpenMetrics text.
 //!
 //! `docs/operations.md` describes what each answer holds and how to expose the server safely.
 
@@ -33,11 +35,13 @@ mod actions;
 mod api;
 mod api_error;
 mod auth;
+mod charts;
 mod entries;
 mod events;
 mod host;
 mod outboxes;
 mod prometheus;
+mod receivers;
 mod schedules;
 mod status_page;
 
@@ -138,11 +142,15 @@ fn router(app: App) -> Router {
         .route("/", get(api::health))
         .route("/status", get(status_page::page))
         .route("/status/queues/{queue}/{list}", get(status_page::rows))
+        .route("/status/receivers", get(receivers::rows))
+        .route("/status/chart", get(charts::fragment))
         .route("/events", get(events::stream))
         .route("/metrics", get(prometheus::metrics))
         .route("/api/queues", get(api::queues))
         .route("/api/outboxes", get(outboxes::api))
         .route("/api/schedules", get(schedules::api))
+        .route("/api/receivers", get(receivers::api))
+        .route("/api/history", get(charts::api))
         .route("/api/queues/{queue}/pending", get(api::pending))
         .route("/api/queues/{queue}/dead", get(api::dead))
         .route(

@@ -1,5 +1,5 @@
 //! The outboxes the worker relays (`[outbox]`): how many rows wait and for how long, for
-//! `GET /api/outboxes`, `/metrics` and the status page.
+//! `GET /api/outboxes`, `/metrics` (`metrics::openmetrics`) and the status page.
 
 use std::fmt::Write as _;
 
@@ -46,44 +46,6 @@ pub(super) async fn read(app: &App) -> Vec<OutboxView> {
 /// `GET /api/outboxes`: `{"outboxes": [{url, depth, oldest_age_ms, error}]}`.
 pub(super) async fn api(State(app): State<App>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "outboxes": read(&app).await }))
-}
-
-/// The outboxes in Prometheus text: depth, age of the oldest row, and whether it answered.
-/// The label is the configured URL (redacted), so its values are bounded by the configuration.
-pub(super) fn prometheus(views: &[OutboxView]) -> String {
-    let mut out = String::new();
-    if views.is_empty() {
-        return out;
-    }
-    let label = |v: &OutboxView| v.url.replace('\\', "\\\\").replace('"', "\\\"");
-    out.push_str("# HELP signalqueue_outbox_depth Rows waiting in the outbox to be relayed.\n# TYPE signalqueue_outbox_depth gauge\n");
-    for v in views.iter().filter(|v| v.depth.is_some()) {
-        let _ = writeln!(
-            out,
-            "signalqueue_outbox_depth{{outbox=\"{}\"}} {}",
-            label(v),
-            v.depth.unwrap_or(0)
-        );
-    }
-    out.push_str("# HELP signalqueue_outbox_oldest_age_seconds How long the oldest row of the outbox has waited.\n# TYPE signalqueue_outbox_oldest_age_seconds gauge\n");
-    for v in views.iter().filter(|v| v.oldest_age_ms.is_some()) {
-        let _ = writeln!(
-            out,
-            "signalqueue_outbox_oldest_age_seconds{{outbox=\"{}\"}} {:.3}",
-            label(v),
-            v.oldest_age_ms.unwrap_or(0) as f64 / 1000.0
-        );
-    }
-    out.push_str("# HELP signalqueue_outbox_up Whether the outbox's database answered (1) or not (0).\n# TYPE signalqueue_outbox_up gauge\n");
-    for v in views {
-        let _ = writeln!(
-            out,
-            "signalqueue_outbox_up{{outbox=\"{}\"}} {}",
-            label(v),
-            u8::from(v.error.is_none())
-        );
-    }
-    out
 }
 
 /// The outboxes as a section of the status page.

@@ -1,13 +1,11 @@
-//! `GET /metrics`: the worker's counters and the queues' depths in Prometheus text format.
+//! `GET /metrics`: the worker's counters and the queues' depths, OpenMetrics text.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::App;
-
-/// The content type of the Prometheus text exposition format.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::metrics::openmetrics::{self, Gauges, OutboxGauges};
 
 /// Reads the depths at request time rather than from the sampler, so a scrape is never older
 /// than the scrape itself.
@@ -23,9 +21,19 @@ pub(super) async fn metrics(State(app): State<App>) -> impl IntoResponse {
             tracing::warn!(%queue, "queue depth left out of /metrics: {e}");
         }
     }
-    let mut text = app.admin.metrics.render_prometheus_with_health(&samples);
-    text.push_str(&super::outboxes::prometheus(
-        &super::outboxes::read(&app).await,
-    ));
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
+    let outboxes = super::outboxes::read(&app)
+        .await
+        .into_iter()
+        .map(|o| OutboxGauges {
+            url: o.url,
+            depth: o.depth,
+            oldest_age_seconds: o.oldest_age_ms.map(|ms| ms as f64 / 1000.0),
+        })
+        .collect();
+    let gauges = Gauges {
+        queues: samples,
+        outboxes,
+    };
+    let text = openmetrics::encode(app.admin.metrics.clone(), gauges);
+    ([(header::CONTENT_TYPE, openmetrics::CONTENT_TYPE)], text)
 }

@@ -76,9 +76,11 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
         section
     }))
     .await;
+    super::charts::render(&mut out, &metrics.history());
     for section in sections {
         out.push_str(&section);
     }
+    super::receivers::render(&mut out, &metrics.receivers());
     let (outboxes, schedules) =
         tokio::join!(super::outboxes::read(&app), super::schedules::read(&app));
     super::outboxes::render(&mut out, &outboxes);

@@ -259,7 +259,14 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             Outcome::Failed(_) => RunResult::Failed,
             Outcome::Panicked(_) => RunResult::Panicked,
         };
-        cx.metrics.record_run(def.name, run.receiver, result);
+        let error = (!run.outcome.is_success()).then(|| run.outcome.to_string());
+        cx.metrics.record_run(
+            def.name,
+            run.receiver,
+            result,
+            run.elapsed,
+            error.as_deref(),
+        );
         tracing::info!(
             queue = %cx.queue,
             signal = %def.name,

@@ -154,6 +154,27 @@ impl Cdp {
     }
 
     /// Evaluates `expression` in the page and returns its value.
+    /// Saves a screenshot of the whole page (beyond the window) under `SQ_SCREENSHOT_DIR`,
+    /// when that is set; else does nothing.
+    #[allow(dead_code)] // not every test binary that includes this module takes screenshots
+    pub async fn screenshot(&mut self, session: &str, name: &str) {
+        use base64::Engine as _;
+        let Some(dir) = std::env::var_os("SQ_SCREENSHOT_DIR") else {
+            return;
+        };
+        let shot = self
+            .call(
+                Some(session),
+                "Page.captureScreenshot",
+                serde_json::json!({ "captureBeyondViewport": true }),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("a screenshot"))
+            .expect("base64 from Chromium");
+        std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
+    }
+
     pub async fn eval(&mut self, session: &str, expression: &str) -> Value {
         let result = self
             .call(

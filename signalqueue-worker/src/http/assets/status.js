@@ -124,6 +124,21 @@
     }
   });
 
+  // The chart and the receivers table are redrawn by the server every few seconds: their
+  // numbers move with every signal, and a fragment is cheaper than a snapshot of them.
+  function swap(url, el) {
+    if (!el) return;
+    fetch(url)
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (html) { el.innerHTML = html; })
+      .catch(function () { /* the next round retries */ });
+  }
+  setInterval(function () {
+    swap("status/chart", document.getElementById("chart"));
+    const receivers = document.querySelector("table.receivers");
+    swap("status/receivers", receivers && receivers.tBodies[0]);
+  }, 5000);
+
   if (!window.EventSource) { setLive("offline", "no live updates in this browser"); return; }
   const events = new EventSource("events");
   events.addEventListener("open", function () { setLive("live", "live"); });
