@@ -844,6 +844,59 @@ async fn the_last_hour_is_charted_from_the_handled_and_failed_counts() {
 }
 
 #[tokio::test]
+async fn workers_are_listed_from_their_heartbeats_once_each() {
+    let server = Server::start(None).await;
+    let beats = server.engine.heartbeats().expect("heartbeats");
+    let info = json!({"id": "web-1:42:ab", "host": "web-1", "pid": 42, "version": "9.9.9",
+        "queues": ["default"], "concurrency": 8, "busy": 3,
+        "started_at": "2026-12-01T10:00:00Z", "beat_at": "2026-12-01T10:05:00Z"});
+    beats
+        .beat(
+            "web-1:42:ab",
+            info.to_string().as_bytes(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    // The same worker on the other queue's engine is one row, not two.
+    let emails = server.runtime.queue("emails").unwrap().clone();
+    emails
+        .heartbeats()
+        .unwrap()
+        .beat(
+            "web-1:42:ab",
+            info.to_string().as_bytes(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    beats
+        .beat("odd:1:1", b"not json", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let api = server.get("/api/workers").await.json();
+    let workers = api["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), 2, "{api:#}");
+    let web = workers.iter().find(|w| w["id"] == "web-1:42:ab").unwrap();
+    assert_eq!(web, &info);
+    let odd = workers.iter().find(|w| w["id"] == "odd:1:1").unwrap();
+    assert!(
+        odd["error"].as_str().unwrap().contains("not JSON"),
+        "{api:#}"
+    );
+    assert_eq!(api["errors"], json!([]));
+    let rows = server.get("/status/workers").await.body;
+    assert!(
+        rows.contains("<tr data-worker=\"web-1:42:ab\"><td>web-1</td><td>42</td><td>9.9.9</td>"),
+        "{rows}"
+    );
+    assert!(rows.contains("3 / 8"), "{rows}");
+    let page = server.get("/status").await.body;
+    assert!(page.contains(&rows), "{page}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn events_stream_snapshots_that_follow_the_queue() {
     let server = Server::start(None).await;
     server.send(1, "a").await;

@@ -52,7 +52,12 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         .expect("the address")
         .trim_end_matches('/')
         .to_string();
-    let worker = sb.start(WORKER, &["run", "127.0.0.1:0"]);
+    // A free port for the worker's admin server, so the test can open its console.
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let worker = sb.start(WORKER, &["run", &admin.to_string()]);
 
     let chromium = Browser::launch().await;
     let mut cdp = Cdp::connect(&chromium.ws_url).await;
@@ -153,6 +158,38 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         "the event log page was not reloaded"
     );
     cdp.screenshot(&log, "demo-events.png").await;
+
+    // A second worker on the same queue (started once the order was handled by the first),
+    // killed later: the console must drop it by itself.
+    let doomed = sb.start(WORKER, &["run", "127.0.0.1:0"]);
+    // The worker's console: both live workers, from their heartbeats, and the receiver that ran.
+    let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    let workers = "document.querySelectorAll('table.workers tr[data-worker]').length";
+    cdp.eval_until(&console, workers, &json!(2), "two live workers")
+        .await;
+    for pid in [worker.pid(), doomed.pid()] {
+        let row = format!(
+            "[...document.querySelectorAll('table.workers tr[data-worker]')].some(r => r.dataset.worker.includes(':{pid}:'))"
+        );
+        assert_eq!(
+            cdp.eval(&console, &row).await,
+            json!(true),
+            "worker {pid} listed"
+        );
+    }
+    cdp.eval_until(
+        &console,
+        r#"document.querySelector('tr[data-receiver="examples::update_event_log"] td[data-field="succeeded"]')?.textContent ?? null"#,
+        &json!("1"),
+        "the event-log receiver's run in the receivers view",
+    )
+    .await;
+    cdp.screenshot(&console, "console.png").await;
+    // Killed without a chance to say goodbye: it drops out when its last heartbeat expires.
+    doomed.signal("KILL");
+    let _ = doomed.wait();
+    cdp.eval_until(&console, workers, &json!(1), "the killed worker gone")
+        .await;
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     drop(cdp);

@@ -14,7 +14,8 @@
 //! - `GET /api/outboxes`, `GET /api/schedules`: the outboxes the worker relays and the periodic
 //!   signals it links, JSON;
 //! - `GET /api/receivers` (runs, failures, run times, last error per receiver) and
-//!   `GET /api/history` (handled and failed per second over the last hour): JSON;
+//!   `GET /api/history` (handled and failed per second over the last hour), `GET /api/workers`
+//!   (the live workers, from their heartbeats): JSON;
 //! - `GET /metrics`: OpenMetrics text.
 //!
 //! `docs/operations.md` describes what each answer holds and how to expose the server safely.
@@ -44,6 +45,7 @@ mod prometheus;
 mod receivers;
 mod schedules;
 mod status_page;
+mod workers;
 
 /// The environment variable holding the token that enables the `POST` actions.
 pub const TOKEN_ENV: &str = "SIGNALQUEUE_ADMIN_TOKEN";
@@ -144,6 +146,7 @@ fn router(app: App) -> Router {
         .route("/status/queues/{queue}/{list}", get(status_page::rows))
         .route("/status/receivers", get(receivers::rows))
         .route("/status/chart", get(charts::fragment))
+        .route("/status/workers", get(workers::rows))
         .route("/events", get(events::stream))
         .route("/metrics", get(prometheus::metrics))
         .route("/api/queues", get(api::queues))
@@ -151,6 +154,7 @@ fn router(app: App) -> Router {
         .route("/api/schedules", get(schedules::api))
         .route("/api/receivers", get(receivers::api))
         .route("/api/history", get(charts::api))
+        .route("/api/workers", get(workers::api))
         .route("/api/queues/{queue}/pending", get(api::pending))
         .route("/api/queues/{queue}/dead", get(api::dead))
         .route(

@@ -70,19 +70,23 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
         out.push_str("<p class=\"error\">This worker serves no queue.</p>\n");
     }
     // Concurrently: several engines that do not answer cost one deadline, not one each.
-    let sections = futures_util::future::join_all(app.queues.iter().map(|queue| async {
+    let queue_sections = futures_util::future::join_all(app.queues.iter().map(|queue| async {
         let mut section = String::new();
         render_queue(&mut section, &app, queue).await;
         section
-    }))
-    .await;
+    }));
+    let (sections, outboxes, schedules, (workers, worker_errors)) = tokio::join!(
+        queue_sections,
+        super::outboxes::read(&app),
+        super::schedules::read(&app),
+        super::workers::read(&app)
+    );
     super::charts::render(&mut out, &metrics.history());
     for section in sections {
         out.push_str(&section);
     }
+    super::workers::render(&mut out, &workers, &worker_errors);
     super::receivers::render(&mut out, &metrics.receivers());
-    let (outboxes, schedules) =
-        tokio::join!(super::outboxes::read(&app), super::schedules::read(&app));
     super::outboxes::render(&mut out, &outboxes);
     super::schedules::render(&mut out, &schedules);
     render_actions_help(&mut out, actions);

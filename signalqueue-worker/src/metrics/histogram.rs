@@ -6,8 +6,9 @@ use std::time::Duration;
 
 /// Upper bounds (seconds) of the buckets, shared by every duration the worker measures: from
 /// half a millisecond (a no-op receiver) to five minutes (a queue that waited).
-pub const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+pub const BUCKETS: [f64; 18] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0, 300.0,
 ];
 
 /// Per-bucket counts (not cumulative), the overflow, and the sum in microseconds.

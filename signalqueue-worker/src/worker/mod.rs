@@ -48,6 +48,7 @@ mod ack;
 mod backoff;
 mod claim_loop;
 mod handle;
+mod heartbeat;
 mod in_flight;
 mod lease;
 pub(crate) mod relay;
@@ -462,6 +463,9 @@ impl Worker {
                 tx,
             )));
         }
+        // Draining what is there (`dequeue`) is not a worker the console should list.
+        let heartbeat = (b.halt != Halt::WhenDrained)
+            .then(|| tokio::spawn(heartbeat::beat(lanes.clone(), shared.clone())));
         if b.halt == Halt::WhenExhausted {
             background.push(tokio::spawn(watch_exhausted(
                 lanes.clone(),
@@ -509,6 +513,10 @@ impl Worker {
         }
         for task in background {
             task.abort();
+        }
+        if let Some(heartbeat) = heartbeat {
+            // It saw the stop and is leaving its queues (bounded by its own timeouts).
+            let _ = heartbeat.await;
         }
         if let Some(relays) = relays {
             relays.stop().await;

@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use crate::engine::ticks::TICKS_KEPT;
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
-    Outgoing, SharedEngine, Ticks,
+    unix_ms, Beat, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions,
+    Entry, Heartbeats, Outgoing, SharedEngine, Ticks,
 };
 
 /// The in-memory engine. Open one with `memory://NAME` or [`MemoryEngine::new`].
@@ -41,6 +41,8 @@ struct State {
     dead: VecDeque<(u64, DeadEntry)>,
     /// The ticks of periodic signals enqueued, by schedule: the latest [`TICKS_KEPT`] of each.
     ticks: HashMap<String, BTreeSet<u64>>,
+    /// Workers' heartbeats: worker -> (what it said, when the beat expires).
+    beats: HashMap<String, (Vec<u8>, Instant)>,
 }
 
 struct Stored {
@@ -164,6 +166,10 @@ impl Engine for MemoryEngine {
     }
 
     fn ticks(&self) -> Option<&dyn Ticks> {
+        Some(self)
+    }
+
+    fn heartbeats(&self) -> Option<&dyn Heartbeats> {
         Some(self)
     }
 
@@ -448,5 +454,36 @@ impl Ticks for MemoryEngine {
             .get(schedule)
             .and_then(|kept| kept.last())
             .map(|t| crate::engine::from_unix_ms(*t)))
+    }
+}
+
+#[async_trait]
+impl Heartbeats for MemoryEngine {
+    async fn beat(&self, worker: &str, info: &[u8], ttl: Duration) -> Result<(), EngineError> {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.beats.retain(|_, (_, until)| *until > now);
+        s.beats
+            .insert(worker.to_string(), (info.to_vec(), now + ttl));
+        Ok(())
+    }
+
+    async fn workers(&self) -> Result<Vec<Beat>, EngineError> {
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .beats
+            .iter()
+            .filter(|(_, (_, until))| *until > now)
+            .map(|(worker, (info, _))| Beat {
+                worker: worker.clone(),
+                info: info.clone(),
+            })
+            .collect())
+    }
+
+    async fn leave(&self, worker: &str) -> Result<(), EngineError> {
+        self.lock().beats.remove(worker);
+        Ok(())
     }
 }

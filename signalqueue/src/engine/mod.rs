@@ -22,6 +22,7 @@ use async_trait::async_trait;
 
 use crate::envelope::EnvelopeId;
 
+pub mod heartbeats;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -32,6 +33,7 @@ pub mod sqlite;
 pub mod ticks;
 mod url;
 
+pub use self::heartbeats::{Beat, Heartbeats};
 pub use self::ticks::Ticks;
 pub use self::url::{open, redact_url, EngineUrl};
 
@@ -226,6 +228,12 @@ pub trait Engine: Send + Sync + 'static {
     /// Enqueueing the ticks of periodic signals exactly once ([`Ticks`]), when the engine can;
     /// every engine of this crate can.
     fn ticks(&self) -> Option<&dyn Ticks> {
+        None
+    }
+
+    /// Keeping the heartbeats of the workers that serve this queue ([`Heartbeats`]), for the
+    /// console's workers view, when the engine can; every engine of this crate can.
+    fn heartbeats(&self) -> Option<&dyn Heartbeats> {
         None
     }
 

@@ -1174,6 +1174,73 @@ pub(crate) async fn delayed_tick(f: &impl Fixture) {
     assert_eq!(got.payload, b"delayed-tick");
 }
 
+/// Heartbeats: a beat lists the worker with what it said, a later beat replaces it, a beat
+/// expires by itself, `leave` removes it at once, two handles see the same workers, and
+/// queues do not see each other's.
+pub(crate) async fn heartbeats_list_live_workers(f: &impl Fixture) {
+    let opts = options("heartbeats");
+    let engine = f.open(opts.clone()).await;
+    let Some(beats) = engine.heartbeats() else {
+        eprintln!(
+            "{} has no heartbeats(): skipping the check",
+            engine.describe()
+        );
+        return;
+    };
+    let other_handle = f.open(opts).await;
+    let other_queue = f.open(options("heartbeats-other")).await;
+    let listed = |engine: SharedEngine| async move {
+        let mut workers: Vec<(String, String)> = engine
+            .heartbeats()
+            .expect("heartbeats")
+            .workers()
+            .await
+            .expect("workers")
+            .into_iter()
+            .map(|b| (b.worker, String::from_utf8_lossy(&b.info).into_owned()))
+            .collect();
+        workers.sort();
+        workers
+    };
+    assert!(listed(engine.clone()).await.is_empty());
+    beats.beat("w1", b"one", LONG_LEASE).await.expect("beat");
+    beats.beat("w2", b"two", LONG_LEASE).await.expect("beat");
+    beats
+        .beat("w1", b"one again", LONG_LEASE)
+        .await
+        .expect("beat");
+    let both = vec![
+        ("w1".to_string(), "one again".to_string()),
+        ("w2".to_string(), "two".to_string()),
+    ];
+    assert_eq!(listed(engine.clone()).await, both);
+    assert_eq!(listed(other_handle.clone()).await, both, "another handle");
+    assert!(listed(other_queue).await.is_empty(), "another queue");
+
+    beats.leave("w2").await.expect("leave");
+    assert_eq!(listed(engine.clone()).await, vec![both[0].clone()]);
+
+    // A short beat drops out by itself; the long one stays.
+    let start = Instant::now();
+    beats.beat("w3", b"short", SHORT_LEASE).await.expect("beat");
+    let seen = listed(engine.clone()).await;
+    if start.elapsed() < SHORT_LEASE / 2 {
+        assert!(seen.iter().any(|(w, _)| w == "w3"), "{seen:?}");
+    }
+    let deadline = Instant::now() + EVENTUALLY;
+    loop {
+        let now = listed(engine.clone()).await;
+        if now == vec![both[0].clone()] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the short beat never expired: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Generates one `#[tokio::test]` per contract check. `$fixture` is an `async fn() -> impl
 /// Fixture` called afresh by every test. With `optional:` it is an `async fn() -> Option<impl
 /// Fixture>`, and a test whose fixture is `None` (a server that is not there, said loudly by
@@ -1215,6 +1282,7 @@ macro_rules! engine_contract_tests {
             concurrent_ticks,
             ticks_survive_reopening,
             delayed_tick,
+            heartbeats_list_live_workers,
         );
     };
     (@each $fixture:path; $($check:ident),* $(,)?) => {

@@ -124,7 +124,7 @@
     }
   });
 
-  // The chart and the receivers table are redrawn by the server every few seconds: their
+  // The chart and the receivers and workers tables are redrawn by the server every few seconds: their
   // numbers move with every signal, and a fragment is cheaper than a snapshot of them.
   function swap(url, el) {
     if (!el) return;
@@ -137,6 +137,8 @@
     swap("status/chart", document.getElementById("chart"));
     const receivers = document.querySelector("table.receivers");
     swap("status/receivers", receivers && receivers.tBodies[0]);
+    const workers = document.querySelector("table.workers");
+    swap("status/workers", workers && workers.tBodies[0]);
   }, 5000);
 
   if (!window.EventSource) { setLive("offline", "no live updates in this browser"); return; }

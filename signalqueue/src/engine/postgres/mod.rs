@@ -27,6 +27,7 @@
 pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
+mod heartbeats;
 pub(crate) mod schema;
 mod ticks;
 mod tls;
@@ -80,6 +81,8 @@ pub struct PostgresEngine {
     arrived: Arc<Notify>,
     /// Concurrent enqueues share one statement (one commit) per group.
     group: Arc<GroupCommit>,
+    /// Set once the heartbeat table exists (`heartbeats.rs`).
+    workers_schema: tokio::sync::OnceCell<()>,
     _listener: Listener,
 }
 
@@ -130,6 +133,7 @@ impl PostgresEngine {
             options,
             pool,
             arrived,
+            workers_schema: tokio::sync::OnceCell::new(),
             _listener: listener,
         })
     }
@@ -495,6 +499,10 @@ impl Engine for PostgresEngine {
     }
 
     fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
+    }
+
+    fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
         Some(self)
     }
 

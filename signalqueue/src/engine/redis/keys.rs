@@ -73,6 +73,16 @@ impl QueueKeys {
     pub(crate) fn last_ticks(&self) -> String {
         format!("{}:ticks", self.tag)
     }
+
+    /// ZSET worker -> when its last heartbeat expires (ms): the index of the live workers.
+    pub(crate) fn workers(&self) -> String {
+        format!("{}:workers", self.tag)
+    }
+
+    /// STRING (with a TTL): what worker `worker` said in its last heartbeat.
+    pub(crate) fn worker(&self, worker: &str) -> String {
+        format!("{}:worker:{worker}", self.tag)
+    }
 }
 
 /// `{sq:QUEUE}`: the hash tag and prefix shared by every key of a queue.

@@ -15,6 +15,7 @@
 
 mod connection;
 mod content_hash;
+mod heartbeats;
 mod keys;
 mod scripts;
 mod ticks;
@@ -291,6 +292,10 @@ impl Engine for RedisEngine {
     }
 
     fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
+    }
+
+    fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
         Some(self)
     }
 

@@ -56,6 +56,7 @@ use crate::error::Error;
 use self::group_commit::GroupCommit;
 
 mod group_commit;
+mod heartbeats;
 mod ticks;
 
 /// How long a connection waits for another connection's write lock before giving up. Writes are
@@ -127,6 +128,18 @@ const MIGRATIONS: &[&str] = &[
         -- Unix ms.
         tick     INTEGER NOT NULL,
         PRIMARY KEY (queue, schedule, tick)
+    ) WITHOUT ROWID;
+    ",
+    // Version 4: the heartbeats of the workers serving each queue (`heartbeats.rs`), for the
+    // console's workers view. A row per live worker, dropped once expired.
+    "
+    CREATE TABLE workers (
+        queue      TEXT    NOT NULL,
+        worker     TEXT    NOT NULL,
+        info       BLOB    NOT NULL,
+        -- Unix ms.
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (queue, worker)
     ) WITHOUT ROWID;
     ",
 ];
@@ -577,6 +590,10 @@ impl Engine for SqliteEngine {
     }
 
     fn ticks(&self) -> Option<&dyn crate::engine::Ticks> {
+        Some(self)
+    }
+
+    fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
         Some(self)
     }
 
@@ -1050,6 +1067,7 @@ mod tests {
                 "table dead",
                 "table entries",
                 "table ticks",
+                "table workers",
             ]
         );
         drop(conn);
