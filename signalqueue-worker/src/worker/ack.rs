@@ -1,5 +1,11 @@
 //! The acker: acknowledgements of finished claims, batched into as few engine calls as
 //! possible without waiting to fill a batch (an idle worker acks each signal at once).
+//!
+//! A claim keeps its slot until its acknowledgement is written, not merely queued: until then
+//! the entry is still leased to this worker, and a worker that reused the slot at once would
+//! hold up to twice `concurrency` leases, all of which a `kill -9` makes run again. The slots
+//! of one batch are freed together, so the claim loop sees them all free at once and claims
+//! them in one call (`claim_loop.rs`), as it did when they were freed one by one earlier.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -7,6 +13,7 @@ use std::sync::Arc;
 use signalqueue::engine::ClaimToken;
 use signalqueue::EnvelopeId;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::worker::backoff::engine_backoff;
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
@@ -20,6 +27,8 @@ pub(crate) struct AckItem {
     pub(crate) token: ClaimToken,
     pub(crate) signal: String,
     pub(crate) id: Option<EnvelopeId>,
+    /// The claim's slot, freed once the engine answered for its acknowledgement.
+    pub(crate) slot: OwnedSemaphorePermit,
 }
 
 /// Acknowledges what arrives on `rx` until every sender is gone and the channel is empty.
@@ -52,11 +61,18 @@ pub(crate) async fn run_acker(
                 }
             }
         };
+        // One permit for the whole batch, dropped after the loop: the claim loop wakes once,
+        // to every slot of the batch, rather than to the first of them.
+        let mut slots: Option<OwnedSemaphorePermit> = None;
         for (item, accepted) in batch
             .drain(..)
             .zip(answers.into_iter().chain(std::iter::repeat(false)))
         {
             lane.in_flight.remove(&item.token);
+            match &mut slots {
+                Some(all) => all.merge(item.slot),
+                None => slots = Some(item.slot),
+            }
             let result = if accepted {
                 shared.metrics.record_handled(&item.signal);
                 shared.totals.handled.fetch_add(1, Ordering::Relaxed);
@@ -77,5 +93,6 @@ pub(crate) async fn run_acker(
                 result,
             });
         }
+        drop(slots);
     }
 }

@@ -123,7 +123,9 @@ fn start(
     let guard = shared.tasks.enter();
     let (lane2, shared2, acks) = (lane.clone(), shared.clone(), acks.clone());
     let task = tokio::spawn(async move {
-        let _slot = permit;
+        // The slot goes to `settle` (and, for an acknowledgement, on to the acker); should
+        // this task be aborted or panic first, dropping it frees the slot.
+        let slot = permit;
         let _counted = guard;
         let cx = Context {
             registry: shared2.registry,
@@ -134,7 +136,7 @@ fn start(
         let work = async {
             // Receivers that send signals use the worker's queues, not a second runtime.
             let decision = shared2.runtime.scope(handle(&claimed, &cx)).await;
-            settle(&lane2, &shared2, &claimed, decision, &acks).await;
+            settle(&lane2, &shared2, &claimed, decision, &acks, slot).await;
         };
         // Receivers' panics are caught by the dispatcher; this catches the worker's own, so a
         // bug here cannot leave a claim renewed forever by a task that is gone. The lease then

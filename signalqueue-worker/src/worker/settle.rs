@@ -6,19 +6,23 @@ use std::future::Future;
 
 use signalqueue::engine::{Claimed, EngineError};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::worker::ack::AckItem;
 use crate::worker::backoff::engine_backoff;
 use crate::worker::handle::{Decision, Disposition};
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
 
-/// Applies `decision` to the claim.
+/// Applies `decision` to the claim. `slot` is the claim's slot: an acknowledgement hands it
+/// to the acker, which frees it once the engine has answered; otherwise it is freed when the
+/// retry or dead letter is written (when this returns).
 pub(crate) async fn settle(
     lane: &Lane,
     shared: &Shared,
     claimed: &Claimed,
     decision: Decision,
     acks: &UnboundedSender<AckItem>,
+    slot: OwnedSemaphorePermit,
 ) {
     let token = &claimed.token;
     let id = decision
@@ -31,6 +35,7 @@ pub(crate) async fn settle(
                 token: token.clone(),
                 signal: decision.signal,
                 id: decision.id,
+                slot,
             };
             if let Err(unsent) = acks.send(item) {
                 // Only possible if the acker died: leave the entry to its lease.
@@ -111,6 +116,7 @@ pub(crate) async fn settle(
             }
         }
     };
+    drop(slot);
     shared.report(SignalOutcome {
         queue: lane.name.clone(),
         signal: decision.signal,

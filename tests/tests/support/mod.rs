@@ -1,11 +1,12 @@
 //! Support for the workspace's integration tests: the shared process sandbox, the `flaky`
 //! receiver's journal, `shop-worker` processes on a queue named by URL and the kill -9 scenario
-//! they share, a private Redis per test, and PostgreSQL (a schema of the shared server, or a
-//! private server).
+//! they share, the scenarios of duplicates only from work in flight (`in_flight.rs`), a private
+//! Redis per test, and PostgreSQL (a schema of the shared server, or a private server).
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod flaky;
+pub mod in_flight;
 pub mod postgres;
 pub mod redis;
 pub mod worker_bench;

@@ -20,7 +20,14 @@
 //! Sharing: a web process and a worker process on one machine open the same file. SQLite
 //! serialises writers; every write is one short `BEGIN IMMEDIATE` transaction and connections
 //! wait up to [`BUSY_TIMEOUT`] for the lock, so processes sharing a file do not see "database is
-//! locked" errors in normal use.
+//! locked" errors in normal use. A waiting connection tries the lock again every 200 µs
+//! (`busy.rs`), so it finds the gaps between the commits of senders that never pause.
+//!
+//! Connections: an engine has three, each behind its own mutex. Lease renewals have one of
+//! their own, and acknowledgements (and releases) another: a renewal never queues behind a
+//! claim, an acknowledgement batch or a group of sends that waits for the file's lock, so it
+//! waits for that lock only, and a lease does not run out while its worker is alive. The third
+//! takes everything else (sends, claims, retries, dead letters, the admin reads and writes).
 //!
 //! Waiting: a claim that finds nothing waits for one of three things, then looks again. An
 //! enqueue (or release, retry, replay) made by this process wakes it at once. A commit by any
@@ -55,6 +62,7 @@ use crate::error::Error;
 
 use self::group_commit::GroupCommit;
 
+mod busy;
 mod group_commit;
 mod heartbeats;
 mod ticks;
@@ -154,9 +162,13 @@ pub struct SqliteEngine {
     /// The file, absolute, for error messages.
     path: PathBuf,
     options: EngineOptions,
-    /// One connection per engine: SQLite has one writer at a time anyway, and reads are short.
-    /// A std mutex, because it is only ever locked on a blocking thread.
+    /// Sends, claims, retries, dead letters and the admin calls. SQLite has one writer at a
+    /// time anyway, and reads are short. A std mutex, because it is only ever locked on a
+    /// blocking thread (as the two below).
     conn: Arc<Mutex<Connection>>,
+    /// Lease renewals only: a renewal waits for the file's lock and for nothing else, not for
+    /// another call of this engine that waits for it too (see the module docs).
+    renewals: Arc<Mutex<Connection>>,
     /// Wakes this process's waiting claims when this process adds claimable entries.
     arrived: Arc<Notify>,
     /// Concurrent enqueues share one transaction (one fsync) per group.
@@ -206,13 +218,16 @@ impl SqliteEngine {
             )));
         }
 
-        let (conn, path) = {
+        let (conn, renewals, path) = {
             let describe = describe.clone();
             tokio::task::spawn_blocking(move || {
-                let conn = open_connection(&path).map_err(|e| engine_error(&describe, &path, e))?;
+                let failed = |e| engine_error(&describe, &path, e);
+                let conn = open_connection(&path).map_err(failed)?;
+                // The schema is there now: the others only connect.
+                let renewals = connect(&path).map_err(failed)?;
                 // The same file reached by two spellings must share one wake-up.
                 let path = std::fs::canonicalize(&path).unwrap_or(path);
-                Ok::<_, EngineError>((conn, path))
+                Ok::<_, EngineError>((conn, renewals, path))
             })
             .await
             .map_err(|e| config_error(format!("opening the file panicked: {e}")))?
@@ -236,19 +251,29 @@ impl SqliteEngine {
             path,
             options,
             conn,
+            renewals: Arc::new(Mutex::new(renewals)),
             arrived,
             group,
         })
     }
 
-    /// Runs `work` on a blocking thread with the connection, mapping SQLite's errors to ones
-    /// that say what to do.
+    /// Runs `work` on a blocking thread with the main connection, mapping SQLite's errors to
+    /// ones that say what to do.
     async fn run<T, F>(&self, work: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        self.run_on(&self.conn, work).await
+    }
+
+    /// [`run`](Self::run) on connection `conn` (one of the engine's three).
+    async fn run_on<T, F>(&self, conn: &Arc<Mutex<Connection>>, work: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = conn.clone();
         let result = tokio::task::spawn_blocking(move || {
             // A panic inside `work` rolled its transaction back (rusqlite rolls back on drop),
             // so the connection is still sound.
@@ -409,20 +434,27 @@ fn data_version(conn: &mut Connection) -> rusqlite::Result<i64> {
 
 /// [`data_version`] with the busy handler off, so that it returns "busy" rather than waiting.
 fn data_version_without_waiting(conn: &mut Connection) -> rusqlite::Result<i64> {
-    conn.busy_timeout(Duration::ZERO)?;
+    busy::do_not_wait(conn)?;
     let version = data_version(conn);
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    busy::wait_for_locks(conn)?;
     version
 }
 
 /// Opens a connection, sets it up and brings the schema to [`SCHEMA_VERSION`].
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let mut conn = connect(path)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a connection to a file whose schema is up to date, and sets it up.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
     // No URI interpretation: the path is a path, whatever characters it has.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let conn = Connection::open_with_flags(path, flags)?;
+    busy::wait_for_locks(&conn)?;
     // WAL: readers never block the writer, and a commit is one append + fsync to the log.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -438,7 +470,6 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // Acked entries leave free pages and a WAL that grew under load; cap what it keeps after a
     // checkpoint so the files do not hold on to a burst forever.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    migrate(&mut conn)?;
     Ok(conn)
 }
 
@@ -674,7 +705,7 @@ impl Engine for SqliteEngine {
         let queue = self.options.queue.clone();
         let tokens: Vec<Option<(i64, i64)>> = tokens.iter().map(parse_token).collect();
         let lease = duration_ms(lease);
-        self.run(move |conn| {
+        self.run_on(&self.renewals, move |conn| {
             let tx = begin(conn, Commit::Deferred)?;
             let now = now_ms();
             let mut answers = Vec::with_capacity(tokens.len());
