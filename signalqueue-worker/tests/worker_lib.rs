@@ -44,10 +44,9 @@ async fn an_embedded_worker_handles_signals_until_its_shutdown_future_completes(
         .scope(async {
             let mut ids = Vec::new();
             for id in 1..=5 {
-                match TWO_ARGS.send(id, "x".into()).await.unwrap() {
-                    Sent::Queued(id) => ids.push(id),
-                    Sent::Ran(_) => panic!("async runmode queues"),
-                }
+                let sent = TWO_ARGS.send(id, "x".into()).await.unwrap();
+                assert!(matches!(sent, Sent::Queued(_)), "async runmode queues");
+                ids.push(sent.id());
             }
             ids
         })

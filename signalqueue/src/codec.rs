@@ -30,6 +30,14 @@ impl Codec {
         }
     }
 
+    /// The codec's name as written in configuration (`bincode`, `json`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Bincode => "bincode",
+            Codec::Json => "json",
+        }
+    }
+
     /// Parses a codec name as written in configuration (`bincode`, `json`).
     pub fn parse(name: &str) -> Option<Codec> {
         match name {

@@ -72,4 +72,48 @@ pub enum Error {
         /// Where the declarations are.
         places: String,
     },
+    /// In the sync runmode, the arguments went through the codec as they would on their way to
+    /// a worker, and did not come back: in the async runmode the worker would dead-letter the
+    /// signal as undecodable.
+    #[error("the arguments of `{signal}` do not survive the {codec} codec, so a worker could not decode them: {message}; fix the argument type's Serialize/Deserialize (or choose the other codec)")]
+    RoundTrip {
+        /// The signal's wire name.
+        signal: String,
+        /// The codec used.
+        codec: &'static str,
+        /// Why they did not decode.
+        message: String,
+    },
+    /// In the sync runmode, receivers ran here and some failed or panicked: what the worker
+    /// would have retried. Each report says how every receiver of one signal did.
+    #[error("{}", receivers_failed(reports))]
+    ReceiversFailed {
+        /// One report per signal sent (one for `send`, one per signal for `send_many`) whose
+        /// receivers did not all succeed.
+        reports: Vec<crate::dispatch::DispatchReport>,
+    },
+    /// [`install`](crate::install) was called when the process already had its runtime.
+    #[error("a runtime is already installed for this process ({by}); call `signalqueue::install` once, at start-up, before anything sends (the first `send` or `init()` installs the one `signalqueue.toml` describes)")]
+    AlreadyInstalled {
+        /// What installed it, as far as is known.
+        by: &'static str,
+    },
+}
+
+/// `receivers of `shop.order_placed` failed: audit (boom), mailer (panicked: ...)`.
+fn receivers_failed(reports: &[crate::dispatch::DispatchReport]) -> String {
+    let each: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            let failed: Vec<String> = r
+                .failures()
+                .map(|o| format!("{} ({})", o.receiver, o.outcome))
+                .collect();
+            format!("`{}`: {}", r.signal, failed.join(", "))
+        })
+        .collect();
+    format!(
+        "receivers failed in the sync runmode (a worker would retry them): {}",
+        each.join("; ")
+    )
 }

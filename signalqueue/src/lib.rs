@@ -78,7 +78,7 @@ pub use crate::mapping::{Mapping, Model, OnMissing, Ref, Stores};
 pub use crate::receiver::{Delivery, ReceiverDef};
 pub use crate::registry::Registry;
 pub use crate::runmode::Runmode;
-pub use crate::runtime::{init, Runtime};
+pub use crate::runtime::{init, install, Runtime};
 pub use crate::schedule::{CatchUp, ScheduleDef};
 pub use crate::signal::{SendOptions, Sender, Sent, Signal, SignalDef};
 pub use crate::transaction::AppTransaction;

@@ -1,7 +1,7 @@
 //! The runtime a `send` uses: the queues (engines) by name, the runmode and the codec.
 //!
 //! A process has one global runtime, built from [`Config::load`] by [`init`] at start-up (or
-//! lazily at the first `send`). Tests and embedders can run code against another runtime with
+//! lazily at the first `send`), or built by the app and set with [`install`]. Tests and embedders can run code against another runtime with
 //! [`Runtime::scope`], which overrides the global one for one future and what it awaits.
 
 use std::collections::BTreeMap;
@@ -38,11 +38,41 @@ tokio::task_local! {
 
 static GLOBAL: tokio::sync::OnceCell<Runtime> = tokio::sync::OnceCell::const_new();
 
+/// Whether [`install`] (rather than [`init`]) set [`GLOBAL`], for the error of a second one.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes `runtime` the process's global runtime: the one every `send` uses outside a
+/// [`Runtime::scope`], on any thread and in any task (`tokio::spawn`ed ones too), and the one
+/// [`init`] returns.
+///
+/// For an app with its own configuration system: build the runtime with
+/// [`Runtime::builder`] (or [`Runtime::from_config`] with a [`Config`] made in code) and
+/// install it at start-up, before anything sends; `signalqueue.toml` is then never read. Fails
+/// with [`Error::AlreadyInstalled`] if the process already has a runtime (an earlier
+/// `install`, [`init`], or a `send` that initialised one), rather than silently keeping
+/// either.
+pub fn install(runtime: Runtime) -> Result<(), Error> {
+    match GLOBAL.set(runtime) {
+        Ok(()) => {
+            INSTALLED.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        Err(_) => Err(Error::AlreadyInstalled {
+            by: if INSTALLED.load(std::sync::atomic::Ordering::SeqCst) {
+                "an earlier `signalqueue::install`"
+            } else {
+                "`init()` or a first `send`, from signalqueue.toml and SIGNALQUEUE_*"
+            },
+        }),
+    }
+}
+
 /// Sets up signalqueue for this process: loads the configuration, checks the registry of
 /// signals and receivers, opens every queue, and installs the result as the global runtime.
 ///
 /// Call it at start-up so a configuration error stops the process there rather than at the
-/// first `send`. Calling it again returns the runtime already installed.
+/// first `send`. Calling it again returns the runtime already installed, whether by `init`
+/// or by [`install`].
 pub async fn init() -> Result<Runtime, Error> {
     GLOBAL
         .get_or_try_init(|| async {

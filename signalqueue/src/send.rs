@@ -26,10 +26,7 @@ pub async fn send_via<S: Signal>(
     options: SendOptions,
 ) -> Result<Sent, Error> {
     match options.runmode.unwrap_or(runtime.runmode()) {
-        Runmode::Sync => {
-            refuse_delay_in_sync::<S>(&options)?;
-            Ok(Sent::Ran(run_here::<S>(args, options).await))
-        }
+        Runmode::Sync => run_sync::<S>(runtime, args, options).await,
         Runmode::Async => {
             let outgoing = encode::<S>(runtime, [args], &options)?;
             let id = outgoing[0].id;
@@ -45,6 +42,9 @@ pub async fn send_many<S: Signal>(
     options: SendOptions,
 ) -> Result<Vec<EnvelopeId>, Error> {
     let runtime = Runtime::current().await?;
+    if options.runmode.unwrap_or(runtime.runmode()) == Runmode::Sync {
+        return run_many_sync::<S>(&runtime, batch, options).await;
+    }
     let outgoing = encode::<S>(&runtime, batch, &options)?;
     runtime.queue_for(S::DEF)?.enqueue(&outgoing).await?;
     Ok(outgoing.into_iter().map(|o| o.id).collect())
@@ -70,10 +70,7 @@ pub async fn send_in<S: Signal, T: AppTransaction>(
 ) -> Result<Sent, Error> {
     let runtime = Runtime::current().await?;
     match options.runmode.unwrap_or(runtime.runmode()) {
-        Runmode::Sync => {
-            refuse_delay_in_sync::<S>(&options)?;
-            Ok(Sent::Ran(run_here::<S>(args, options).await))
-        }
+        Runmode::Sync => run_sync::<S>(&runtime, args, options).await,
         Runmode::Async => {
             let outgoing = encode::<S>(&runtime, [args], &options)?;
             let id = outgoing[0].id;
@@ -90,6 +87,9 @@ pub async fn send_many_in<S: Signal, T: AppTransaction, I: IntoIterator<Item = S
     options: SendOptions,
 ) -> Result<Vec<EnvelopeId>, Error> {
     let runtime = Runtime::current().await?;
+    if options.runmode.unwrap_or(runtime.runmode()) == Runmode::Sync {
+        return run_many_sync::<S>(&runtime, batch, options).await;
+    }
     let outgoing = encode::<S>(&runtime, batch, &options)?;
     let ids = outgoing.iter().map(|o| o.id).collect();
     place::<S, T>(&runtime, tx, outgoing).await?;
@@ -109,7 +109,73 @@ fn refuse_delay_in_sync<S: Signal>(options: &SendOptions) -> Result<(), Error> {
     }
 }
 
-/// Runs the receivers in this process (sync runmode, `send_now`).
+/// The sync runmode: the receivers run here, on the arguments as a worker would get them
+/// (through the runtime's codec and back), and a failure is an error carrying the report.
+async fn run_sync<S: Signal>(
+    runtime: &Runtime,
+    args: S::Args,
+    options: SendOptions,
+) -> Result<Sent, Error> {
+    refuse_delay_in_sync::<S>(&options)?;
+    let args = through_codec::<S>(runtime, &args)?;
+    let sender = options.sender.map(|s| s.as_str().to_string());
+    let report = crate::dispatch::run_local(S::DEF, sender, args).await;
+    if report.is_success() {
+        Ok(Sent::Ran(report))
+    } else {
+        Err(Error::ReceiversFailed {
+            reports: vec![report],
+        })
+    }
+}
+
+/// `send_many` in the sync runmode: each signal's receivers run here, one signal after the
+/// other; every failure is in the error.
+async fn run_many_sync<S: Signal>(
+    runtime: &Runtime,
+    batch: impl IntoIterator<Item = S::Args>,
+    options: SendOptions,
+) -> Result<Vec<EnvelopeId>, Error> {
+    refuse_delay_in_sync::<S>(&options)?;
+    let sender = options.sender.map(|s| s.as_str().to_string());
+    let mut ids = Vec::new();
+    let mut failed = Vec::new();
+    // Encoded first, all of them: a batch whose arguments do not survive the codec runs no
+    // receiver, as it would enqueue nothing.
+    let batch = batch
+        .into_iter()
+        .map(|args| through_codec::<S>(runtime, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    for args in batch {
+        let report = crate::dispatch::run_local(S::DEF, sender.clone(), args).await;
+        ids.push(report.id);
+        if !report.is_success() {
+            failed.push(report);
+        }
+    }
+    if failed.is_empty() {
+        Ok(ids)
+    } else {
+        Err(Error::ReceiversFailed { reports: failed })
+    }
+}
+
+/// The arguments encoded with the runtime's codec and decoded again, as the worker will: a
+/// type whose serde forms do not round-trip fails here, in tests, rather than in production.
+fn through_codec<S: Signal>(
+    runtime: &Runtime,
+    args: &S::Args,
+) -> Result<crate::signal::ErasedArgs, Error> {
+    let codec = runtime.codec();
+    let payload = codec.encode(args)?;
+    (S::DEF.decode)(&payload).map_err(|e| Error::RoundTrip {
+        signal: S::DEF.name.to_string(),
+        codec: codec.name(),
+        message: e.to_string(),
+    })
+}
+
+/// Runs the receivers in this process (`send_now`).
 async fn run_here<S: Signal>(args: S::Args, options: SendOptions) -> DispatchReport {
     let sender = options.sender.map(|s| s.as_str().to_string());
     crate::dispatch::run_local(S::DEF, sender, Box::new(args)).await

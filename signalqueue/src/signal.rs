@@ -219,12 +219,15 @@ impl SendOptions {
 }
 
 /// What a `send` did.
+///
+/// Nothing in it needs looking at: a failure is an `Err`, in either runmode. So a plain
+/// `SIGNAL.send(x).await?;` is complete, and compiles without warnings.
 #[derive(Debug)]
-#[must_use = "a send can have run receivers that failed; look at the report or ignore it with `let _`"]
+#[non_exhaustive]
 pub enum Sent {
     /// Asynchronous runmode: the signal is durably queued under this id.
     Queued(EnvelopeId),
-    /// Synchronous runmode: the receivers ran here; this is how each did.
+    /// Synchronous runmode: the receivers ran here, all successfully; this is how each did.
     Ran(DispatchReport),
 }
 

@@ -252,6 +252,114 @@ async fn sync_runmode_runs_receivers_inline_and_can_be_overridden_per_call() {
     assert!(lines_with("on_unnamed 78").is_empty());
 }
 
+/// A signal whose argument type does not survive bincode: `serde_json::Value` encodes, but
+/// decoding it needs `deserialize_any`, which bincode does not have.
+#[signalqueue::async_signal(providing_args = [doc: serde_json::Value], name = "dispatch.untyped")]
+pub static UNTYPED: Untyped;
+
+#[tokio::test]
+async fn sync_runmode_failures_are_errors_and_arguments_go_through_the_codec() {
+    let (rt, engine) = memory_runtime("dispatch-sync-errors", Runmode::Sync, Codec::Bincode).await;
+    // A failing receiver: an `Err` that names it and says why, with the report.
+    let err = rt
+        .scope(FLAKY.send("sync-a".into(), "fail".into()))
+        .await
+        .expect_err("a failed receiver is an error in the sync runmode");
+    let text = err.to_string();
+    assert!(text.contains("`shop.flaky`"), "{text}");
+    assert!(text.contains("flaky sync-a failed as asked"), "{text}");
+    match &err {
+        signalqueue::Error::ReceiversFailed { reports } => {
+            assert_eq!(reports.len(), 1);
+            assert_eq!(reports[0].failures().count(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A panicking one too.
+    let err = rt
+        .scope(FLAKY.send("sync-b".into(), "panic".into()))
+        .await
+        .expect_err("a panic is an error too");
+    assert!(err.to_string().contains("panicked"), "{err}");
+
+    // `send_many` respects the runmode: every signal's receivers run here, and the failures
+    // of the batch are in one error.
+    let ids = rt
+        .scope(FLAKY.send_many([
+            shop_signals::FlakyArgs {
+                key: "sync-c".into(),
+                mode: "ok".into(),
+            },
+            shop_signals::FlakyArgs {
+                key: "sync-d".into(),
+                mode: "ok".into(),
+            },
+        ]))
+        .await
+        .expect("a batch that succeeds");
+    assert_eq!(ids.len(), 2);
+    assert_eq!(lines_with("flaky sync-c attempt 1").len(), 1);
+    assert_eq!(lines_with("flaky sync-d attempt 1").len(), 1);
+    let err = rt
+        .scope(FLAKY.send_many([
+            shop_signals::FlakyArgs {
+                key: "sync-e".into(),
+                mode: "fail".into(),
+            },
+            shop_signals::FlakyArgs {
+                key: "sync-f".into(),
+                mode: "ok".into(),
+            },
+            shop_signals::FlakyArgs {
+                key: "sync-g".into(),
+                mode: "fail".into(),
+            },
+        ]))
+        .await
+        .expect_err("a batch with failures");
+    match &err {
+        signalqueue::Error::ReceiversFailed { reports } => assert_eq!(reports.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        lines_with("flaky sync-f attempt 1").len(),
+        1,
+        "the rest ran"
+    );
+    assert_eq!(
+        engine.counts().await.unwrap().pending,
+        0,
+        "nothing was queued"
+    );
+
+    // Arguments go through the codec, as on their way to a worker: one that would not decode
+    // there fails here, in the test, naming the codec.
+    let err = rt
+        .scope(UNTYPED.send(serde_json::json!({"any": "shape"})))
+        .await
+        .expect_err("bincode cannot decode a serde_json::Value");
+    assert!(
+        matches!(
+            err,
+            signalqueue::Error::RoundTrip {
+                codec: "bincode",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("a worker could not decode them"),
+        "{err}"
+    );
+    // With JSON it round-trips.
+    let (json_rt, _) = memory_runtime("dispatch-sync-json", Runmode::Sync, Codec::Json).await;
+    json_rt
+        .scope(UNTYPED.send(serde_json::json!({"any": "shape"})))
+        .await
+        .expect("JSON round-trips a Value");
+}
+
 #[tokio::test]
 async fn delayed_sends_carry_their_due_time_to_the_engine_and_the_envelope() {
     for codec in [Codec::Bincode, Codec::Json] {

@@ -130,3 +130,11 @@ pub async fn run_all() -> usize {
         .await;
     a.outcomes.len() + b.outcomes.len() + c.outcomes.len()
 }
+
+/// Sends as the README does: a plain `send(..).await?;` is complete (a failure is an `Err` in
+/// either runmode), so it compiles without a warning under `#![deny(warnings)]`.
+pub async fn send_like_the_readme() -> ::core::result::Result<(), ::sq::Error> {
+    FORM_SUBMIT.send(Order { id: 4 }).await?;
+    TWO.send(5, ::std::string::ToString::to_string("y")).await?;
+    ::core::result::Result::Ok(())
+}
