@@ -50,6 +50,7 @@ mod claim_loop;
 mod handle;
 mod in_flight;
 mod lease;
+mod lease_loss;
 pub(crate) mod relay;
 mod scheduler;
 mod settle;
