@@ -202,17 +202,23 @@ impl RedisEngine {
         match replicated.write(cmd, script).await {
             Replicated::Held(reply) => Ok(reply),
             Replicated::Failed(e) => Err(self.error(e)),
-            Replicated::NotHeld { confirmed } => {
+            Replicated::NotHeld { confirmed, refused } => {
                 let want = replicated.want();
-                Err(EngineError::Unavailable {
-                    engine: self.shown.clone(),
-                    message: format!(
-                        "the primary took the write, but only {confirmed} of the {} replicas asked for (`replicas={}`) confirmed it within {} ms (`replica_timeout_ms`); \
-                         the signal may still be queued, and would be lost if the primary failed before a replica had it; \
-                         sending again may queue it twice. Check that the primary's replicas are up and connected (`INFO replication`), or raise `replica_timeout_ms`",
+                let what = match refused {
+                    None => format!(
+                        "only {confirmed} of the {} replicas asked for (`replicas={}`) confirmed it within {} ms (`replica_timeout_ms`)",
                         want.replicas,
                         want.replicas,
                         want.timeout.as_millis()
+                    ),
+                    Some(e) => format!("`WAIT` for its replicas failed ({e})"),
+                };
+                Err(EngineError::Unavailable {
+                    engine: self.shown.clone(),
+                    message: format!(
+                        "the primary took the write, but {what}; \
+                         the signal may still be queued, and would be lost if the primary failed before a replica had it; \
+                         sending again may queue it twice. Check that the primary's replicas are up and connected (`INFO replication`), or raise `replica_timeout_ms`"
                     ),
                 })
             }

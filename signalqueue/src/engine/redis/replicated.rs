@@ -46,8 +46,12 @@ const MAX_GROUP: usize = 256;
 pub(crate) enum Replicated {
     /// Written, and held by at least the replicas asked for: the reply of the write.
     Held(Value),
-    /// The primary applied the write, but only `confirmed` replicas acknowledged it in time.
-    NotHeld { confirmed: i64 },
+    /// The primary applied the write, but only `confirmed` replicas acknowledged it in time;
+    /// `refused` is the error `WAIT` itself answered, if it did.
+    NotHeld {
+        confirmed: i64,
+        refused: Option<String>,
+    },
     /// The request failed: Redis refused the write (not applied), or the connection failed
     /// under it (applied or not, nobody knows).
     Failed(RedisError),
@@ -113,13 +117,20 @@ impl ReplicatedWrites {
         if lead {
             tokio::spawn(Arc::clone(&self.inner).lead());
         }
-        answer.await.unwrap_or_else(|_| {
+        // The group before ours, then ours: each bounded by `limit`.
+        match tokio::time::timeout(self.inner.limit * 2, answer).await {
+            Ok(Ok(outcome)) => outcome,
             // Only a runtime shutting down drops the leading task with our job in it.
-            Replicated::Failed(RedisError::from((
+            Ok(Err(_)) => Replicated::Failed(RedisError::from((
                 ErrorKind::Io,
                 "the task sending replicated writes stopped (is the async runtime shutting down?)",
-            )))
-        })
+            ))),
+            Err(_) => Replicated::Failed(RedisError::from((
+                ErrorKind::Io,
+                "no answer in time",
+                format!("{} ms", (self.inner.limit * 2).as_millis()),
+            ))),
+        }
     }
 }
 
@@ -131,11 +142,16 @@ impl Inner {
 
     /// Sends groups until no write is waiting.
     async fn lead(self: Arc<Self>) {
+        let mut leading = Leading {
+            inner: &self,
+            done: false,
+        };
         loop {
             let group: Vec<Job> = {
                 let mut queue = self.lock();
                 if queue.jobs.is_empty() {
                     queue.leading = false;
+                    leading.done = true;
                     return;
                 }
                 let take = queue.jobs.len().min(MAX_GROUP);
@@ -161,10 +177,11 @@ impl Inner {
                     return fail_all(group, &e);
                 }
             };
-            let confirmed = answers.last().and_then(|wait| match wait {
-                Value::Int(n) => Some(*n),
-                _ => None,
-            });
+            let confirmed = match answers.last() {
+                Some(Value::Int(n)) => Ok(*n),
+                Some(Value::ServerError(e)) => Err(RedisError::from(e.clone()).to_string()),
+                other => Err(format!("an unexpected answer: {other:?}")),
+            };
             let mut again = Vec::new();
             for (job, answer) in group.into_iter().zip(answers) {
                 let outcome = match answer {
@@ -179,11 +196,17 @@ impl Inner {
                         }
                         Replicated::Failed(e)
                     }
-                    reply => match confirmed {
-                        Some(n) if n >= i64::from(self.want.replicas) => Replicated::Held(reply),
-                        Some(n) => Replicated::NotHeld { confirmed: n },
-                        // `WAIT` itself failed (a replica answering, say): unconfirmed.
-                        None => Replicated::NotHeld { confirmed: 0 },
+                    reply => match &confirmed {
+                        Ok(n) if *n >= i64::from(self.want.replicas) => Replicated::Held(reply),
+                        Ok(n) => Replicated::NotHeld {
+                            confirmed: *n,
+                            refused: None,
+                        },
+                        // `WAIT` itself failed: nothing confirmed the write.
+                        Err(e) => Replicated::NotHeld {
+                            confirmed: 0,
+                            refused: Some(e.clone()),
+                        },
                     },
                 };
                 let _ = job.done.send(outcome);
@@ -221,6 +244,21 @@ impl Inner {
             )));
         }
         Ok(answers)
+    }
+}
+
+/// Hands the lead on if the leading task ends without finishing (a runtime shutting down drops
+/// it): the next write starts a new one for what is still queued.
+struct Leading<'a> {
+    inner: &'a Inner,
+    done: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.inner.lock().leading = false;
+        }
     }
 }
 
