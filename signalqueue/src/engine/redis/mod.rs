@@ -10,6 +10,10 @@
 //! blocking `BLMOVE` on a connection of its own, so a new entry wakes a claimer at once and the
 //! blocking read never delays the requests of senders.
 //!
+//! With `?replicas=N` in the URL, the writes that create entries (sends, ticks) go through
+//! `replicated.rs` instead: in groups, each group's writes and one `WAIT` in one pipeline on a
+//! connection of their own, so `send` returns only once N replicas hold the signal.
+//!
 //! `redis-set://` differs only in enqueueing: payloads wait in a hash keyed by the hash of their
 //! content, so identical pending signals collapse into one until it is claimed.
 
@@ -135,18 +139,7 @@ impl RedisEngine {
         script: &'static Script,
         args: impl FnOnce(&mut Cmd),
     ) -> Result<Value, EngineError> {
-        self.script_with_keys(script, &[], args).await
-    }
-
-    /// [`Self::script`] with keys after the queue's ten (`KEYS[11..]`), all under the queue's
-    /// hash tag.
-    async fn script_with_keys(
-        &self,
-        script: &'static Script,
-        extra_keys: &[String],
-        args: impl FnOnce(&mut Cmd),
-    ) -> Result<Value, EngineError> {
-        let cmd = self.evalsha(script, extra_keys, args);
+        let cmd = self.evalsha(script, &[], args);
         self.on_shared(cmd, Some(script)).await
     }
 
