@@ -13,8 +13,9 @@
 //! PostgreSQL, so those figures also come as fractions of what the server itself does here, now.
 //!
 //! One JSON object per measurement goes to stdout, a human summary to stderr. It starts
-//! nothing but its own worker processes (this executable, re-executed as the worker), uses
-//! only the Redis it is given, on a private queue per run whose keys it deletes afterwards,
+//! nothing but its own worker processes (this executable, re-executed as the worker) and, for
+//! `send_64_pair` and `send_64_replicas`, a private Redis primary with one replica (killed
+//! afterwards); it uses only the Redis it is given otherwise, on a private queue per run whose keys it deletes afterwards,
 //! a temporary SQLite file, and private schemas on the PostgreSQL it is given, dropped
 //! afterwards. `docs/benchmarks.md` has the method and the figures.
 
@@ -23,6 +24,7 @@ mod drain;
 mod latency;
 mod pgbench;
 mod relay;
+mod replica_pair;
 mod report;
 mod scheduled;
 mod send;
@@ -388,6 +390,9 @@ impl Bench {
                 .note("64 tasks sending at once");
             emit(m, kind, scales, &["lpush", "insert_c16", "insert_c64"]);
         }
+        if kind == Kind::Redis && (self.wanted("send_64_pair") || self.wanted("send_64_replicas")) {
+            self.sends_with_replicas().await?;
+        }
         if self.wanted("send_many") {
             let n = s.send_many;
             let mut values = Vec::new();
@@ -400,6 +405,46 @@ impl Bench {
             let m = Measurement::runs("send_many", kind, n, "signals/s", values)
                 .note("send_many, batches of 1000");
             emit(m, kind, scales, &["lpush_p16"]);
+        }
+        Ok(())
+    }
+
+    /// `send_64` on a private primary with one replica: without (`send_64_pair`) and with
+    /// `?replicas=1` (`send_64_replicas`, every group of sends waits for the replica), in
+    /// alternating runs on the same two servers, so the difference is the cost of `WAIT`.
+    async fn sends_with_replicas(&self) -> Result<(), String> {
+        let pair = replica_pair::ReplicaPair::start()?;
+        let n = Sizes::pick(self.sizes.send_concurrent, Kind::Redis);
+        let variants = [
+            ("send_64_pair", "", "64 tasks sending at once to a private primary with one replica"),
+            (
+                "send_64_replicas",
+                "?replicas=1&replica_timeout_ms=500",
+                "the same with `?replicas=1`: each group of concurrent sends waits for the replica (one `WAIT` per group)",
+            ),
+        ];
+        let mut values = vec![Vec::new(); variants.len()];
+        for _ in 0..self.sizes.send_runs {
+            for (i, (name, query, _)) in variants.iter().enumerate() {
+                if !self.wanted(name) {
+                    continue;
+                }
+                let servers = Servers {
+                    redis: format!("{}{query}", pair.url()),
+                    postgres: self.servers.postgres.clone(),
+                };
+                let t = Target::fresh(Kind::Redis, &servers).await?;
+                let rate = send::concurrent(&t, n).await;
+                t.cleanup().await?;
+                values[i].push(rate?);
+            }
+        }
+        for ((name, _, note), values) in variants.iter().zip(values) {
+            if !values.is_empty() {
+                Measurement::runs(*name, Kind::Redis, n, "signals/s", values)
+                    .note(*note)
+                    .emit();
+            }
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::worker::backoff::engine_backoff;
+use crate::worker::lease_loss;
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
 
 /// The most acknowledgements sent in one engine call.
@@ -68,7 +69,7 @@ pub(crate) async fn run_acker(
             .drain(..)
             .zip(answers.into_iter().chain(std::iter::repeat(false)))
         {
-            lane.in_flight.remove(&item.token);
+            let held_since = lane.in_flight.remove(&item.token);
             match &mut slots {
                 Some(all) => all.merge(item.slot),
                 None => slots = Some(item.slot),
@@ -82,7 +83,8 @@ pub(crate) async fn run_acker(
                     queue = %lane.name,
                     signal = %item.signal,
                     id = %item.id.map_or_else(|| item.token.key.clone(), |i| i.to_string()),
-                    "acknowledgement refused: the lease was lost (the worker stalled longer than the lease), so the signal may run again elsewhere"
+                    "acknowledgement refused: {}, so the signal may run again elsewhere",
+                    lease_loss::cause(held_since, lane.lease)
                 );
                 SignalResult::LeaseLost
             };

@@ -28,6 +28,9 @@ struct Slot {
     /// already gone because that write landed, which is the end of the claim, not a loss.
     settling: bool,
     abort: Option<AbortHandle>,
+    /// When the lease was last known to hold: the claim, then each renewal the engine
+    /// accepted; tells a lease that ran out from one the engine lost (`lease_loss.rs`).
+    held_since: Instant,
 }
 
 /// One queue's claims, by token.
@@ -51,8 +54,21 @@ impl InFlight {
                 lost: false,
                 settling: false,
                 abort: None,
+                held_since: Instant::now(),
             },
         );
+    }
+
+    /// The engine accepted a renewal of `token` asked for at `asked`.
+    pub(crate) fn renewed(&self, token: &ClaimToken, asked: Instant) {
+        if let Some(slot) = self.lock().get_mut(token) {
+            slot.held_since = slot.held_since.max(asked);
+        }
+    }
+
+    /// When `token`'s lease was last known to hold.
+    pub(crate) fn held_since(&self, token: &ClaimToken) -> Option<Instant> {
+        self.lock().get(token).map(|slot| slot.held_since)
     }
 
     /// The task handling `token` started; shutdown may need to abort it.
@@ -77,9 +93,10 @@ impl InFlight {
         }
     }
 
-    /// The claim is finished (acknowledged, retried, dead-lettered or released).
-    pub(crate) fn remove(&self, token: &ClaimToken) {
-        self.lock().remove(token);
+    /// The claim is finished (acknowledged, retried, dead-lettered or released); returns when
+    /// its lease was last known to hold.
+    pub(crate) fn remove(&self, token: &ClaimToken) -> Option<Instant> {
+        self.lock().remove(token).map(|slot| slot.held_since)
     }
 
     /// The tokens whose leases are still worth renewing.

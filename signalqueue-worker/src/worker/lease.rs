@@ -2,7 +2,9 @@
 //! receiver longer than the lease is not taken over by another worker.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use crate::worker::lease_loss;
 use crate::worker::Lane;
 
 /// Renews every claim `lane` holds, in one engine call, every third of the lease: two renewals
@@ -18,15 +20,22 @@ pub(crate) async fn renew_leases(lane: Arc<Lane>) {
         if tokens.is_empty() {
             continue;
         }
+        let asked = Instant::now();
         match lane.engine.renew(&tokens, lane.lease).await {
             Ok(answers) => {
                 for (token, kept) in tokens.iter().zip(answers) {
-                    if !kept && lane.in_flight.mark_lost(token) {
+                    if kept {
+                        lane.in_flight.renewed(token, asked);
+                        continue;
+                    }
+                    let held_since = lane.in_flight.held_since(token);
+                    if lane.in_flight.mark_lost(token) {
                         tracing::warn!(
                             queue = %lane.name,
                             key = %token.key,
-                            "lost the lease of a signal still being handled (the worker stalled longer than the lease); \
-                             its outcome will be refused and another worker may run it again"
+                            "lost the lease of a signal still being handled: {}; \
+                             its outcome will be refused and another worker may run it again",
+                            lease_loss::cause(held_since, lane.lease)
                         );
                     }
                 }

@@ -51,6 +51,7 @@ mod handle;
 mod heartbeat;
 mod in_flight;
 mod lease;
+mod lease_loss;
 pub(crate) mod relay;
 mod scheduler;
 mod settle;

@@ -3,6 +3,7 @@
 //! shutdown gives up on the claim and its lease brings it back).
 
 use std::future::Future;
+use std::time::Instant;
 
 use signalqueue::engine::{Claimed, EngineError};
 use tokio::sync::mpsc::UnboundedSender;
@@ -11,6 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::worker::ack::AckItem;
 use crate::worker::backoff::engine_backoff;
 use crate::worker::handle::{Decision, Disposition};
+use crate::worker::lease_loss;
 use crate::worker::{Lane, Shared, SignalOutcome, SignalResult};
 
 /// Applies `decision` to the claim. `slot` is the claim's slot: an acknowledgement hands it
@@ -56,9 +58,9 @@ pub(crate) async fn settle(
                 lane.engine.retry(token, &payload, not_before)
             })
             .await;
-            lane.in_flight.remove(token);
+            let held_since = lane.in_flight.remove(token);
             if !kept {
-                lease_lost(lane, &decision.signal, &id, "retry");
+                lease_lost(lane, held_since, &decision.signal, &id, "retry");
                 SignalResult::LeaseLost
             } else {
                 for r in &receivers {
@@ -94,9 +96,9 @@ pub(crate) async fn settle(
                 lane.engine.dead_letter(token, &payload, &reason)
             })
             .await;
-            lane.in_flight.remove(token);
+            let held_since = lane.in_flight.remove(token);
             if !kept {
-                lease_lost(lane, &decision.signal, &id, "dead letter");
+                lease_lost(lane, held_since, &decision.signal, &id, "dead letter");
                 SignalResult::LeaseLost
             } else {
                 shared.metrics.record_dead(&decision.signal, kind.as_str());
@@ -125,13 +127,13 @@ pub(crate) async fn settle(
     });
 }
 
-fn lease_lost(lane: &Lane, signal: &str, id: &str, what: &str) {
+fn lease_lost(lane: &Lane, held_since: Option<Instant>, signal: &str, id: &str, what: &str) {
     tracing::warn!(
         queue = %lane.name,
         signal,
         id,
-        "the {what} was refused: this claim's lease was lost (the worker stalled longer than the lease); \
-         another claim of the signal decides its fate"
+        "the {what} was refused: this claim's lease is gone: {}; another claim of the signal decides its fate",
+        lease_loss::cause(held_since, lane.lease)
     );
 }
 

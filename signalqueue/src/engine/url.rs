@@ -51,8 +51,9 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    // Userinfo ends at the last '@' before the first '/'.
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    // Userinfo ends at the last '@' before the path, query or fragment (a cluster URL may have
+    // no path: `redis-cluster://:pw@h:1,h:2?replicas=1`).
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     match authority.rfind('@') {
         Some(at) => {
@@ -127,6 +128,10 @@ mod tests {
             "postgres://app@db:5432/shop"
         );
         assert_eq!(redact_url("redis://secret@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(
+            redact_url("redis-cluster://:pw@h:1,h:2?replicas=1&replica_timeout_ms=500"),
+            "redis-cluster://:***@h:1,h:2?replicas=1&replica_timeout_ms=500"
+        );
         assert_eq!(
             redact_url("postgres://app:pw@db:5432/shop?schema=q"),
             "postgres://app:***@db:5432/shop?schema=q"

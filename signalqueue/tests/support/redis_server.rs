@@ -1,4 +1,5 @@
-//! Private `redis-server` processes for tests: one server, or a 3-node Redis Cluster.
+//! Private `redis-server` processes for tests: one server, a primary with a replica, or a Redis
+//! Cluster (3 primaries, with or without a replica each).
 //!
 //! Each server listens on a free loopback port, keeps its files in a temporary directory, logs
 //! there rather than to the test's output, and is killed when dropped, so tests never share
@@ -34,8 +35,13 @@ pub(crate) struct RedisServer {
     dir: tempfile::TempDir,
     persistence: Persistence,
     cluster: bool,
+    /// `cluster-node-timeout` (ms) of a cluster node: how long a primary may stay silent before
+    /// its replica takes over.
+    node_timeout_ms: u64,
     /// Serves TLS only, with a self-signed certificate made for it.
     tls: bool,
+    /// The port of the primary this server replicates (`--replicaof`), not in a cluster.
+    replica_of: Option<u16>,
     child: Option<Child>,
 }
 
@@ -56,7 +62,46 @@ impl RedisServer {
         RedisServer::start_on_free_port(Persistence::None, false, true)
     }
 
+    /// Starts a server that replicates `primary` (`--replicaof`); returns once the replication
+    /// link is up, so the primary's `WAIT` counts it.
+    pub(crate) fn start_replica_of(primary: &RedisServer) -> RedisServer {
+        let server =
+            RedisServer::start_custom(Persistence::None, false, false, 0, Some(primary.port));
+        server.wait_for_link();
+        server
+    }
+
+    /// Waits until this replica's link to its primary is up and the first sync is over.
+    pub(crate) fn wait_for_link(&self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let info = command(self.port, &["INFO", "replication"]).unwrap_or_default();
+            if info.contains("master_link_status:up") && info.contains("master_sync_in_progress:0")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica on {} did not sync: {info}",
+                self.port
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     fn start_on_free_port(persistence: Persistence, cluster: bool, tls: bool) -> RedisServer {
+        RedisServer::start_custom(persistence, cluster, tls, 5000, None)
+    }
+
+    /// Starts a server on a free port: `node_timeout_ms` is its `cluster-node-timeout` (for a
+    /// cluster node), `replica_of` the port of the primary it replicates.
+    fn start_custom(
+        persistence: Persistence,
+        cluster: bool,
+        tls: bool,
+        node_timeout_ms: u64,
+        replica_of: Option<u16>,
+    ) -> RedisServer {
         // A free port can be taken by another process between the probe and the server's bind;
         // a server that does not come up is retried on another port.
         let mut last_error = String::new();
@@ -68,7 +113,9 @@ impl RedisServer {
                 dir,
                 persistence,
                 cluster,
+                node_timeout_ms,
                 tls,
+                replica_of,
                 child: None,
             };
             if tls {
@@ -103,6 +150,17 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the running server.
+    pub(crate) fn freeze(&self, frozen: bool) {
+        let child = self.child.as_ref().expect("the server runs");
+        let status = Command::new("kill")
+            .arg(if frozen { "-STOP" } else { "-CONT" })
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -STOP/-CONT {}", child.id());
     }
 
     /// Starts the server again on the same port and directory, so it reloads its files.
@@ -174,9 +232,20 @@ impl RedisServer {
             }
         }
         if self.cluster {
-            cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"])
+            cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout"])
+                .arg(self.node_timeout_ms.to_string())
                 .arg("--cluster-config-file")
                 .arg(dir.join("nodes.conf"));
+        }
+        if self.cluster || self.replica_of.is_some() {
+            // A replica (re)joining syncs at once, rather than after Redis's default 5 s wait
+            // for more replicas to share one transfer.
+            cmd.args(["--repl-diskless-sync-delay", "0"]);
+        }
+        if let Some(primary) = self.replica_of {
+            cmd.arg("--replicaof")
+                .arg("127.0.0.1")
+                .arg(primary.to_string());
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -225,7 +294,8 @@ impl Drop for RedisServer {
     }
 }
 
-/// Three private `redis-server`s joined into one cluster, three masters, no replicas.
+/// Private `redis-server`s joined into one cluster: three primaries, and a replica for each
+/// when asked.
 pub(crate) struct RedisCluster {
     nodes: Vec<RedisServer>,
 }
@@ -234,8 +304,21 @@ impl RedisCluster {
     /// Starts three nodes and creates the cluster with `redis-cli --cluster create`; returns once
     /// every node reports the cluster up.
     pub(crate) fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| RedisServer::start_on_free_port(Persistence::None, true, false))
+        RedisCluster::start_with(0, 5000)
+    }
+
+    /// Six nodes, three primaries with a replica each, where a primary silent for
+    /// `node_timeout_ms` is failed over to its replica; returns once the cluster is up and
+    /// every replica synced.
+    pub(crate) fn start_with_replicas(node_timeout_ms: u64) -> RedisCluster {
+        RedisCluster::start_with(1, node_timeout_ms)
+    }
+
+    fn start_with(replicas: usize, node_timeout_ms: u64) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas))
+            .map(|_| {
+                RedisServer::start_custom(Persistence::None, true, false, node_timeout_ms, None)
+            })
             .collect();
         let addrs: Vec<String> = nodes
             .iter()
@@ -244,7 +327,9 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .arg("--cluster-replicas")
+            .arg(replicas.to_string())
+            .arg("--cluster-yes")
             .stdin(Stdio::null())
             .output()
             .expect("cannot run redis-cli (is it installed?)");
@@ -254,21 +339,37 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_until_healthy(replicas);
+        cluster
+    }
+
+    /// Waits until every live node reports the cluster up, and each primary has `replicas`
+    /// replicas online (synced, acknowledging).
+    pub(crate) fn wait_until_healthy(&self, replicas: usize) {
         let deadline = Instant::now() + START_TIMEOUT;
-        for node in &nodes {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
             loop {
                 let info = command(node.port, &["CLUSTER", "INFO"]).unwrap_or_default();
-                if info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384") {
+                let repl = command(node.port, &["INFO", "replication"]).unwrap_or_default();
+                let up =
+                    info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384");
+                let replicated = if repl.contains("role:master") {
+                    repl.matches(",state=online,").count() >= replicas
+                } else {
+                    repl.contains("master_link_status:up")
+                        && repl.contains("master_sync_in_progress:0")
+                };
+                if up && replicated {
                     break;
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "the cluster did not come up: {info}"
+                    "the cluster did not come up: {info}{repl}"
                 );
                 sleep(Duration::from_millis(100));
             }
         }
-        RedisCluster { nodes }
     }
 
     /// The nodes, in the order they were given to `--cluster create`.
@@ -276,7 +377,34 @@ impl RedisCluster {
         &self.nodes
     }
 
-    /// `SCHEME://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
+    /// The node `i`, to kill and restart (a restarted node keeps its `nodes.conf`, so it
+    /// rejoins the cluster; a former primary whose slots were taken over comes back as a
+    /// replica).
+    pub(crate) fn node_mut(&mut self, i: usize) -> &mut RedisServer {
+        &mut self.nodes[i]
+    }
+
+    /// The index of the live node that is primary for `key`'s slot now.
+    pub(crate) fn primary_of(&self, key: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| {
+            n.child.is_some()
+                && command(n.port, &["INFO", "replication"])
+                    .is_ok_and(|r| r.contains("role:master"))
+                && command(n.port, &["EXISTS", key]).is_ok_and(|r| r.starts_with(':'))
+        })
+    }
+
+    /// The index of the live node that replicates node `primary`.
+    pub(crate) fn replica_of(&self, primary: usize) -> Option<usize> {
+        let link = format!("master_port:{}\r\n", self.nodes[primary].port);
+        self.nodes.iter().position(|n| {
+            n.child.is_some()
+                && command(n.port, &["INFO", "replication"])
+                    .is_ok_and(|r| r.contains("role:slave") && r.contains(&link))
+        })
+    }
+
+    /// `SCHEME://127.0.0.1:P1,127.0.0.1:P2,...`: every node.
     pub(crate) fn url(&self, scheme: &str) -> String {
         let hosts: Vec<String> = self
             .nodes

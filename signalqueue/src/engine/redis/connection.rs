@@ -44,12 +44,35 @@ const CONFIRM_WITHIN: Duration = Duration::from_secs(4);
 const CONFIRM_FIRST_PAUSE: Duration = Duration::from_millis(25);
 const CONFIRM_MAX_PAUSE: Duration = Duration::from_millis(400);
 
-/// What a queue URL names: where Redis is, and whether pending entries are deduplicated.
+/// What a queue URL names: where Redis is, whether pending entries are deduplicated, and
+/// whether a send waits for replicas.
 pub(crate) struct Target {
     /// `redis-set` semantics: identical pending signals collapse.
     pub(crate) dedup: bool,
+    /// `?replicas=N&replica_timeout_ms=T`: a send returns `Ok` only once N replicas hold it.
+    pub(crate) replication: Option<Replication>,
     server: Server,
 }
+
+/// How many replicas must confirm each send, and how long the primary waits for them (the
+/// arguments of `WAIT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Replication {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
+}
+
+/// The wait for replicas when the URL names `replicas` but no `replica_timeout_ms`.
+const DEFAULT_REPLICA_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The longest `replica_timeout_ms` accepted: a send blocked longer than this by missing
+/// replicas is better told it failed.
+const MAX_REPLICA_TIMEOUT_MS: u64 = 60_000;
+
+/// What a single server's URL may carry after `?` (`protocol` is read by the `redis` crate); a
+/// cluster's takes only the replication pair.
+const SINGLE_PARAMS: &str = "`replicas`, `replica_timeout_ms`, `protocol` (resp2, resp3)";
+const CLUSTER_PARAMS: &str = "`replicas`, `replica_timeout_ms`";
 
 // Made once per engine and never moved in a hot path: its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -81,14 +104,19 @@ impl Target {
                 "`{shown}` asks for TLS, which this build lacks; enable the cargo feature `redis-tls` of `signalqueue`"
             ));
         }
+        let (rest, replication) = take_replication(&parsed.rest, cluster, &shown)?;
         let server = if cluster {
-            Server::Cluster(cluster_client(&parsed.rest, &shown)?)
+            Server::Cluster(cluster_client(&rest, &shown)?)
         } else {
             let scheme = if tls { "rediss" } else { "redis" };
-            let (client, resp3) = single_client(&format!("{scheme}://{}", parsed.rest), &shown)?;
+            let (client, resp3) = single_client(&format!("{scheme}://{rest}"), &shown)?;
             Server::Single { client, resp3 }
         };
-        Ok(Target { dedup, server })
+        Ok(Target {
+            dedup,
+            replication,
+            server,
+        })
     }
 
     /// A connection for ordinary requests; it connects on first use. `block` is added to the
@@ -131,6 +159,90 @@ impl Target {
             }
         }
     }
+}
+
+/// Takes `replicas` and `replica_timeout_ms` out of the query of `rest` (the URL after
+/// `scheme://`), checks every other parameter against what the URL form allows (so that a typo
+/// such as `?replica=1` is an error at start-up, not a queue that silently does not wait), and
+/// returns the rest of the URL for the `redis` crate.
+fn take_replication(
+    rest: &str,
+    cluster: bool,
+    shown: &str,
+) -> Result<(String, Option<Replication>), String> {
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let allowed = if cluster {
+        CLUSTER_PARAMS
+    } else {
+        SINGLE_PARAMS
+    };
+    let mut replicas: Option<u32> = None;
+    let mut timeout_ms: Option<u64> = None;
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !seen.insert(key.clone()) {
+            return Err(format!("`{shown}` gives `{key}` twice; give it once"));
+        }
+        match &*key {
+            "replicas" => {
+                replicas = Some(value.parse().map_err(|_| {
+                    format!(
+                        "`replicas={value}` in `{shown}` is not a number of replicas; use a whole number such as `replicas=1` (how many replicas must hold each send before it returns), or leave it out"
+                    )
+                })?);
+            }
+            "replica_timeout_ms" => {
+                let ms: u64 = value.parse().map_err(|_| {
+                    format!(
+                        "`replica_timeout_ms={value}` in `{shown}` is not a number of milliseconds; use a whole number from 1 to {MAX_REPLICA_TIMEOUT_MS}, such as `replica_timeout_ms=500`"
+                    )
+                })?;
+                if ms == 0 || ms > MAX_REPLICA_TIMEOUT_MS {
+                    return Err(format!(
+                        "`replica_timeout_ms={ms}` in `{shown}` is out of range; use 1 to {MAX_REPLICA_TIMEOUT_MS} (0 would make a send wait forever for a replica that is gone)"
+                    ));
+                }
+                timeout_ms = Some(ms);
+            }
+            "protocol" if !cluster => {
+                kept.append_pair(&key, &value);
+            }
+            other => {
+                return Err(format!(
+                    "`{shown}` has the unknown parameter `{other}`; a {} URL takes {allowed}",
+                    if cluster { "Redis Cluster" } else { "Redis" }
+                ));
+            }
+        }
+    }
+    let replication = match (replicas, timeout_ms) {
+        (None | Some(0), Some(_)) => {
+            return Err(format!(
+                "`{shown}` gives `replica_timeout_ms` without `replicas`; add `replicas=N` (how many replicas must hold each send), or leave both out"
+            ))
+        }
+        (None | Some(0), None) => None,
+        (Some(replicas), ms) => Some(Replication {
+            replicas,
+            timeout: ms.map_or(DEFAULT_REPLICA_TIMEOUT, Duration::from_millis),
+        }),
+    };
+    let kept = kept.finish();
+    let mut rest = base.to_string();
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept);
+    }
+    if let Some(fragment) = fragment {
+        rest.push('#');
+        rest.push_str(fragment);
+    }
+    Ok((rest, replication))
 }
 
 /// A client for one server, speaking RESP3 (`HELLO 3`) unless the URL says
@@ -365,6 +477,87 @@ mod tests {
         let err = target("redis-cluster://:secret@h:1/3").err().unwrap();
         assert!(err.contains("only database 0"), "{err}");
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn replicas_are_read_from_every_form() {
+        let want = |replicas, ms| {
+            Some(Replication {
+                replicas,
+                timeout: Duration::from_millis(ms),
+            })
+        };
+        for (url, expected) in [
+            ("redis://h:1/0", None),
+            ("redis://h:1/0?replicas=1", want(1, 500)),
+            (
+                "redis://h:1/0?replicas=2&replica_timeout_ms=50",
+                want(2, 50),
+            ),
+            ("redis://h:1/0?replicas=0", None),
+            (
+                "redis-set://:pw@h:1/3?protocol=resp2&replicas=1",
+                want(1, 500),
+            ),
+            (
+                "redis-cluster://h:1,h:2?replicas=1&replica_timeout_ms=900",
+                want(1, 900),
+            ),
+            ("redis-set-cluster://h:1/0?replicas=1", want(1, 500)),
+        ] {
+            assert_eq!(target(url).unwrap().replication, expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_other_parameters_still_reach_the_redis_crate() {
+        let t = target("redis://h:1/4?replicas=1&protocol=resp2").unwrap();
+        match t.server {
+            Server::Single { client, resp3 } => {
+                assert!(!resp3);
+                assert_eq!(client.get_connection_info().redis_settings().db(), 4);
+            }
+            Server::Cluster(_) => panic!("a single server"),
+        }
+    }
+
+    #[test]
+    fn bad_replication_parameters_say_what_to_use() {
+        for (url, says) in [
+            ("redis://h:1/0?replicas=one", "is not a number of replicas"),
+            ("redis://h:1/0?replicas=-1", "is not a number of replicas"),
+            (
+                "redis://h:1/0?replicas=1&replica_timeout_ms=0",
+                "wait forever",
+            ),
+            (
+                "redis://h:1/0?replicas=1&replica_timeout_ms=61000",
+                "use 1 to 60000",
+            ),
+            (
+                "redis://h:1/0?replicas=1&replica_timeout_ms=.5",
+                "not a number of milliseconds",
+            ),
+            ("redis://h:1/0?replica_timeout_ms=500", "without `replicas`"),
+            (
+                "redis://h:1/0?replicas=1&replicas=2",
+                "gives `replicas` twice",
+            ),
+            (
+                "redis://:secret@h:1/0?replica=1",
+                "unknown parameter `replica`",
+            ),
+            (
+                "redis-cluster://:secret@h:1?protocol=resp3",
+                "unknown parameter `protocol`",
+            ),
+        ] {
+            let err = target(url)
+                .err()
+                .unwrap_or_else(|| panic!("{url} was accepted"));
+            assert!(err.contains(says), "{url}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! blocking `BLMOVE` on a connection of its own, so a new entry wakes a claimer at once and the
 //! blocking read never delays the requests of senders.
 //!
+//! With `?replicas=N` in the URL, the writes that create entries (sends, ticks) go through
+//! `replicated.rs` instead: in groups, each group's writes and one `WAIT` in one pipeline on a
+//! connection of their own, so `send` returns only once N replicas hold the signal.
+//!
 //! `redis-set://` differs only in enqueueing: payloads wait in a hash keyed by the hash of their
 //! content, so identical pending signals collapse into one until it is claimed.
 
@@ -17,6 +21,7 @@ mod connection;
 mod content_hash;
 mod heartbeats;
 mod keys;
+mod replicated;
 mod scripts;
 mod ticks;
 
@@ -25,10 +30,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use redis::{ErrorKind, RedisError, RedisResult, ScriptInvocation, ServerErrorKind, Value};
+use redis::{Cmd, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind, Value};
 
 use self::connection::{Connection, Target, MAX_BLOCK, RESPONSE_TIMEOUT};
 use self::keys::QueueKeys;
+use self::replicated::{Replicated, ReplicatedWrites};
 use crate::engine::{
     ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl, Entry,
     Outgoing, SharedEngine,
@@ -68,6 +74,8 @@ pub struct RedisEngine {
     /// keeps concurrent claimers from queueing their blocking reads behind each other on the
     /// socket, where the wait would count against the response timeout.
     blocking: tokio::sync::Mutex<Connection>,
+    /// `?replicas=N`: the writes that create entries go here, each group followed by `WAIT`.
+    replicated: Option<ReplicatedWrites>,
 }
 
 /// Opens a Redis engine for the URL `url`, already split into `parsed`.
@@ -90,6 +98,14 @@ pub(crate) async fn open(
     };
     let conn = connect(Duration::ZERO)?;
     let blocking = connect(MAX_BLOCK)?;
+    let replicated = match target.replication {
+        Some(want) => Some(ReplicatedWrites::new(
+            connect(want.timeout)?,
+            want,
+            OP_TIMEOUT + want.timeout,
+        )),
+        None => None,
+    };
     Ok(Arc::new(RedisEngine {
         dedup: target.dedup,
         keys: QueueKeys::new(&options.queue),
@@ -97,6 +113,7 @@ pub(crate) async fn open(
         options,
         conn,
         blocking: tokio::sync::Mutex::new(blocking),
+        replicated,
     }))
 }
 
@@ -120,28 +137,86 @@ impl RedisEngine {
     /// Runs a script of [`scripts`] with this queue's keys and `args`.
     async fn script(
         &self,
-        script: &'static redis::Script,
-        args: impl FnOnce(&mut ScriptInvocation<'static>),
+        script: &'static Script,
+        args: impl FnOnce(&mut Cmd),
     ) -> Result<Value, EngineError> {
-        self.script_with_keys(script, &[], args).await
+        let cmd = self.evalsha(script, &[], args);
+        self.on_shared(cmd, Some(script)).await
     }
 
-    /// [`Self::script`] with keys after the queue's ten (`KEYS[11..]`), all under the queue's
-    /// hash tag.
-    async fn script_with_keys(
+    /// Runs `cmd` on the shared connection; an `EVALSHA` of `script` refused with `NOSCRIPT`
+    /// (Redis lost its script cache: a restart, a failover) loads the script and runs again,
+    /// which is safe since `NOSCRIPT` means the call did nothing.
+    async fn on_shared(
         &self,
-        script: &'static redis::Script,
-        extra_keys: &[String],
-        args: impl FnOnce(&mut ScriptInvocation<'static>),
+        cmd: Cmd,
+        script: Option<&'static Script>,
     ) -> Result<Value, EngineError> {
-        let mut invocation = script.prepare_invoke();
-        for key in self.keys.all().iter().chain(extra_keys) {
-            invocation.key(key);
-        }
-        args(&mut invocation);
         let mut conn = self.conn.clone();
-        self.run(OP_TIMEOUT, invocation.invoke_async(&mut conn))
-            .await
+        self.run(OP_TIMEOUT, async {
+            match (cmd.query_async::<Value>(&mut conn).await, script) {
+                (Err(e), Some(script))
+                    if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+                {
+                    script.load_async(&mut conn).await?;
+                    cmd.query_async::<Value>(&mut conn).await
+                }
+                (other, _) => other,
+            }
+        })
+        .await
+    }
+
+    /// `EVALSHA` of `script` with the queue's keys, `extra_keys`, then `args`: built here
+    /// rather than by the `redis` crate's `ScriptInvocation`, so a replicated write can go in a
+    /// pipeline with its `WAIT`.
+    fn evalsha(
+        &self,
+        script: &'static Script,
+        extra_keys: &[String],
+        args: impl FnOnce(&mut Cmd),
+    ) -> Cmd {
+        let keys = self.keys.all();
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash())
+            .arg(keys.len() + extra_keys.len());
+        for key in keys.iter().chain(extra_keys) {
+            cmd.arg(key);
+        }
+        args(&mut cmd);
+        cmd
+    }
+
+    /// Runs a write that creates entries: on the shared connection, or, when the URL asks for
+    /// replicas, with the next group of replicated writes, returning only once they hold it.
+    async fn write(&self, cmd: Cmd, script: Option<&'static Script>) -> Result<Value, EngineError> {
+        let Some(replicated) = &self.replicated else {
+            return self.on_shared(cmd, script).await;
+        };
+        match replicated.write(cmd, script).await {
+            Replicated::Held(reply) => Ok(reply),
+            Replicated::Failed(e) => Err(self.error(e)),
+            Replicated::NotHeld { confirmed, refused } => {
+                let want = replicated.want();
+                let what = match refused {
+                    None => format!(
+                        "only {confirmed} of the {} replicas asked for (`replicas={}`) confirmed it within {} ms (`replica_timeout_ms`)",
+                        want.replicas,
+                        want.replicas,
+                        want.timeout.as_millis()
+                    ),
+                    Some(e) => format!("`WAIT` for its replicas failed ({e})"),
+                };
+                Err(EngineError::Unavailable {
+                    engine: self.shown.clone(),
+                    message: format!(
+                        "the primary took the write, but {what}; \
+                         the signal may still be queued, and would be lost if the primary failed before a replica had it; \
+                         sending again may queue it twice. Check that the primary's replicas are up and connected (`INFO replication`), or raise `replica_timeout_ms`"
+                    ),
+                })
+            }
+        }
     }
 
     /// Tells "cannot reach" (worth retrying later) from "Redis refused".
@@ -248,7 +323,7 @@ impl RedisEngine {
     }
 
     /// Pairs of token arguments (`id`, `fence`) for the fenced scripts.
-    fn token_args(inv: &mut ScriptInvocation<'static>, tokens: &[ClaimToken]) {
+    fn token_args(inv: &mut Cmd, tokens: &[ClaimToken]) {
         for token in tokens {
             inv.arg(&token.key).arg(token.fence);
         }
@@ -315,7 +390,7 @@ impl Engine for RedisEngine {
         if batch.iter().any(|o| o.delayed_until(now).is_some()) {
             // One script for the whole batch, so it stays all or nothing. Delays rather than
             // times: the due time is reckoned on the server's clock, like retries and leases.
-            self.script(&scripts::ENQUEUE_DELAYED, |inv| {
+            let cmd = self.evalsha(&scripts::ENQUEUE_DELAYED, &[], |inv| {
                 for item in batch {
                     let delay = item
                         .delayed_until(now)
@@ -328,18 +403,18 @@ impl Engine for RedisEngine {
                     };
                     inv.arg(delay).arg(hash).arg(&item.payload[..]);
                 }
-            })
-            .await?;
+            });
+            self.write(cmd, Some(&scripts::ENQUEUE_DELAYED)).await?;
             return Ok(());
         }
         if self.dedup {
-            self.script(&scripts::ENQUEUE_SET, |inv| {
+            let cmd = self.evalsha(&scripts::ENQUEUE_SET, &[], |inv| {
                 for item in batch {
                     inv.arg(content_hash::content_hash(&item.payload))
                         .arg(&item.payload[..]);
                 }
-            })
-            .await?;
+            });
+            self.write(cmd, Some(&scripts::ENQUEUE_SET)).await?;
         } else {
             // One command for the whole batch: the payloads go in as they are, exactly what a
             // producer in another language pushes by hand.
@@ -348,9 +423,7 @@ impl Engine for RedisEngine {
             for item in batch {
                 cmd.arg(&item.payload[..]);
             }
-            let mut conn = self.conn.clone();
-            self.run(OP_TIMEOUT, cmd.query_async::<Value>(&mut conn))
-                .await?;
+            self.write(cmd, None).await?;
         }
         Ok(())
     }

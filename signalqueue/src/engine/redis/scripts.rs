@@ -1,8 +1,9 @@
 //! The Lua scripts behind every multi-key step, so each step is atomic and one round trip.
 //!
 //! Each script is `lua/prelude.lua` (the key names and shared helpers) followed by its own file.
-//! They run with EVALSHA; after a Redis restart flushed the script cache, the `redis` crate sees
-//! `NOSCRIPT`, loads the script and runs it again, so nothing has to be registered up front.
+//! They run with EVALSHA; after a Redis restart (or a failover) left the script cache empty, the
+//! engine sees `NOSCRIPT`, loads the script and runs it again, so nothing has to be registered
+//! up front.
 
 use std::sync::LazyLock;
 

@@ -35,16 +35,16 @@ impl Ticks for RedisEngine {
             String::new()
         };
         let keys = [self.keys.tick(schedule, tick), self.keys.last_ticks()];
-        let reply = self
-            .script_with_keys(&scripts::ENQUEUE_TICK, &keys, |inv| {
-                inv.arg(schedule)
-                    .arg(tick)
-                    .arg(millis(TICK_TTL))
-                    .arg(delay)
-                    .arg(hash)
-                    .arg(&entry.payload[..]);
-            })
-            .await?;
+        let cmd = self.evalsha(&scripts::ENQUEUE_TICK, &keys, |inv| {
+            inv.arg(schedule)
+                .arg(tick)
+                .arg(millis(TICK_TTL))
+                .arg(delay)
+                .arg(hash)
+                .arg(&entry.payload[..]);
+        });
+        // A tick is a send: with `?replicas=N` it waits for the replicas like one.
+        let reply = self.write(cmd, Some(&scripts::ENQUEUE_TICK)).await?;
         Ok(self.count("enqueue_tick", &reply)? == 1)
     }
 
