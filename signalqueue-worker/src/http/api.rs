@@ -113,10 +113,29 @@ pub(super) async fn dead(
     list(&app, &name, &params, Listed::Dead).await
 }
 
-/// Which entries a list endpoint shows.
-enum Listed {
+/// Which entries a list shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listed {
     Pending,
     Dead,
+}
+
+/// The first `limit` entries of a list of `queue`, decoded for showing (bounded in time).
+pub(super) async fn entries(
+    queue: &ServedQueue,
+    listed: Listed,
+    limit: usize,
+) -> Result<Vec<EntryView>, signalqueue::engine::EngineError> {
+    match listed {
+        Listed::Pending => queue
+            .bounded(queue.engine.pending(limit))
+            .await
+            .map(|all| all.iter().map(EntryView::pending).collect()),
+        Listed::Dead => queue
+            .bounded(queue.engine.dead(limit))
+            .await
+            .map(|all| all.iter().map(EntryView::dead).collect()),
+    }
 }
 
 /// The answer of a list endpoint: up to `limit` entries of queue `name`, decoded.
@@ -128,17 +147,9 @@ async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let queue = app.queue(name)?;
     let limit = params.limit()?;
-    let entries: Vec<EntryView> = match listed {
-        Listed::Pending => queue
-            .bounded(queue.engine.pending(limit))
-            .await
-            .map(|all| all.iter().map(EntryView::pending).collect()),
-        Listed::Dead => queue
-            .bounded(queue.engine.dead(limit))
-            .await
-            .map(|all| all.iter().map(EntryView::dead).collect()),
-    }
-    .map_err(|e| ApiError::engine(name, &e))?;
+    let entries = entries(queue, listed, limit)
+        .await
+        .map_err(|e| ApiError::engine(name, &e))?;
     Ok(Json(serde_json::json!({
         "queue": name,
         "limit": limit,

@@ -19,7 +19,8 @@ use axum::response::Html;
 use signalqueue::engine::Counts;
 use signalqueue::Registry;
 
-use super::api::QueueView;
+// The page's entry lists are the API's.
+use super::api::{Listed as List, QueueView};
 use super::api_error::ApiError;
 use super::entries::EntryView;
 use super::{App, ServedQueue};
@@ -177,13 +178,7 @@ fn count_fields(c: &Counts) -> [(&'static str, &'static str, u64); 4] {
     ]
 }
 
-/// The entry lists of a queue on the page.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum List {
-    Pending,
-    Dead,
-}
-
+/// What the page needs of each list beyond the API's.
 impl List {
     fn name(self) -> &'static str {
         match self {
@@ -212,17 +207,9 @@ async fn read_list(
                 .to_string(),
         );
     }
-    match list {
-        List::Pending => queue
-            .bounded(queue.engine.pending(PAGE_ENTRIES))
-            .await
-            .map(|v| v.iter().map(EntryView::pending).collect()),
-        List::Dead => queue
-            .bounded(queue.engine.dead(PAGE_ENTRIES))
-            .await
-            .map(|v| v.iter().map(EntryView::dead).collect()),
-    }
-    .map_err(|e| e.to_string())
+    super::api::entries(queue, list, PAGE_ENTRIES)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A table of entries. Its rows are also served alone ([`rows`]), which the script puts in
