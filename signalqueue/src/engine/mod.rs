@@ -28,6 +28,7 @@ pub mod memory;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod schemes;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod ticks;

@@ -1,6 +1,8 @@
-//! Choosing an engine by URL: `memory://`, `sqlite://PATH`, `redis://...`, `redis-set://...`,
-//! `postgres://...`.
+//! Choosing an engine by URL: the scheme names a registered engine kind
+//! ([`schemes`](crate::engine::schemes): `memory://`, `sqlite://PATH`, `redis://...`,
+//! `redis-set://...`, `postgres://...`, and any other crate's).
 
+use crate::engine::schemes::{self, OpenRequest};
 use crate::engine::{EngineOptions, SharedEngine};
 use crate::error::Error;
 
@@ -13,28 +15,19 @@ pub struct EngineUrl {
     pub rest: String,
 }
 
-/// The schemes this build knows, for error messages.
-pub(crate) const KNOWN_SCHEMES: &str =
-    "`sqlite://PATH`, `postgres://USER@HOST:PORT/DATABASE`, `redis://HOST:PORT/DB`, `rediss://...`, `redis-set://...`, `redis-cluster://HOST:PORT,...`, `memory://NAME`";
-
 impl EngineUrl {
-    /// Splits `url` at `://`; an error says which forms are allowed.
+    /// Splits `url` at `://` and checks that an engine is registered for its scheme; an error
+    /// says which forms are allowed (or which cargo feature compiles the engine in).
     pub fn parse(url: &str) -> Result<EngineUrl, String> {
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(format!(
-                "`{url}` is not a queue URL; use one of {KNOWN_SCHEMES}"
+                "`{url}` is not a queue URL; use one of {}",
+                schemes::known_forms()
             ));
         };
         let scheme = scheme.to_ascii_lowercase();
-        match scheme.as_str() {
-            "memory" | "sqlite" | "redis" | "rediss" | "redis-set" | "rediss-set"
-            | "redis-cluster" | "redis-set-cluster" | "postgres" | "postgresql" => {}
-            other => {
-                return Err(format!(
-                    "unknown engine `{other}://` in `{}`; use one of {KNOWN_SCHEMES}",
-                    redact_url(url)
-                ))
-            }
+        if schemes::find(&scheme).is_none() {
+            return Err(schemes::unknown(&scheme, url));
         }
         if scheme == "sqlite" && rest.is_empty() {
             return Err("`sqlite://` needs a file path, e.g. `sqlite://signalqueue.db`".into());
@@ -82,30 +75,19 @@ pub async fn open(url: &str, options: EngineOptions) -> Result<SharedEngine, Err
         origin: "queue URL".into(),
         message,
     })?;
-    match parsed.scheme.as_str() {
-        "memory" => Ok(crate::engine::memory::MemoryEngine::named(&parsed.rest, options)),
-        #[cfg(feature = "sqlite")]
-        "sqlite" => crate::engine::sqlite::open(&parsed, options).await,
-        #[cfg(feature = "redis")]
-        "redis" | "rediss" | "redis-set" | "rediss-set" | "redis-cluster" | "redis-set-cluster" => {
-            crate::engine::redis::open(url, &parsed, options).await
-        }
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => crate::engine::postgres::open(url, options).await,
-        other => Err(Error::Config {
+    if let Some(message) = schemes::ambiguous(&parsed.scheme) {
+        return Err(Error::Config {
             origin: "queue URL".into(),
-            message: format!(
-                "engine `{other}://` is not compiled into this build; enable the cargo feature `{}` of `signalqueue`",
-                if other.starts_with("redis") {
-                    "redis"
-                } else if other.starts_with("postgres") {
-                    "postgres"
-                } else {
-                    other
-                }
-            ),
-        }),
+            message,
+        });
     }
+    let kind = schemes::find(&parsed.scheme).expect("parse checked that the scheme is registered");
+    (kind.open)(OpenRequest {
+        url: url.to_string(),
+        parsed,
+        options,
+    })
+    .await
 }
 
 #[cfg(test)]

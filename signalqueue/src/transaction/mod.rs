@@ -86,6 +86,7 @@ pub enum OutboxTarget {
 
 impl Placement {
     /// The refusal for a transaction on a database that holds neither the queue nor an outbox.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     pub(crate) fn nowhere(&self, database: &str) -> Error {
         let outboxes = if self.outboxes.is_empty() {
             "no outbox is configured".to_string()
