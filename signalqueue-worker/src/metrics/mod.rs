@@ -7,7 +7,7 @@
 //! per-signal path. Label values come only from that table: a wire name read from a queue
 //! entry that is not linked in counts under `unknown`, so a queue full of garbage cannot grow
 //! the metrics without bound. `/metrics` is encoded by `prometheus-client` (OpenMetrics text,
-//! see [`openmetrics`]).
+//! see `metrics/openmetrics.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
