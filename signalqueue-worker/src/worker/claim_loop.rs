@@ -120,13 +120,13 @@ fn start(
 ) {
     let token = claimed.token.clone();
     lane.in_flight.insert(token.clone());
-    let guard = shared.tasks.enter();
     let (lane2, shared2, acks) = (lane.clone(), shared.clone(), acks.clone());
-    let task = tokio::spawn(async move {
+    // Tracked, so the drain can wait for every handling task (an aborted one counts out when
+    // it is dropped).
+    let task = shared.tasks.spawn(async move {
         // The slot goes to `settle` (and, for an acknowledgement, on to the acker); should
         // this task be aborted or panic first, dropping it frees the slot.
         let slot = permit;
-        let _counted = guard;
         let cx = Context {
             registry: shared2.registry,
             settings: &shared2.settings,

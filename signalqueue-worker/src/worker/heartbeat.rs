@@ -50,7 +50,7 @@ pub(crate) async fn beat(lanes: Vec<Arc<Lane>>, shared: Arc<Shared>) {
             version: env!("CARGO_PKG_VERSION"),
             queues: lanes.iter().map(|l| l.name.as_str()).collect(),
             concurrency: shared.settings.concurrency,
-            busy: shared.tasks.get(),
+            busy: shared.tasks.len(),
             started_at: started_at.clone(),
             beat_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             beat_every_ms: EVERY.as_millis() as u64,

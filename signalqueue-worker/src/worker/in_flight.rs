@@ -2,12 +2,10 @@
 //! back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use signalqueue::engine::ClaimToken;
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 /// Where a claim is in its life.
@@ -144,54 +142,5 @@ impl InFlight {
 
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
-    }
-}
-
-/// Counts the handling tasks alive across all queues, so the drain can wait for none.
-#[derive(Debug, Default)]
-pub(crate) struct TaskCount {
-    n: AtomicUsize,
-    idle: Notify,
-}
-
-/// Held by one handling task; dropping it (the task ended or was aborted) counts it out.
-#[derive(Debug)]
-pub(crate) struct TaskGuard(Arc<TaskCount>);
-
-impl TaskCount {
-    pub(crate) fn enter(self: &Arc<Self>) -> TaskGuard {
-        self.n.fetch_add(1, Ordering::SeqCst);
-        TaskGuard(self.clone())
-    }
-
-    pub(crate) fn get(&self) -> usize {
-        self.n.load(Ordering::SeqCst)
-    }
-
-    /// Waits until no task is alive, or `deadline` passes; true when idle.
-    pub(crate) async fn wait_idle(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            // Registered before the check, so a task ending in between still wakes us.
-            let notified = self.idle.notified();
-            if self.get() == 0 {
-                return true;
-            }
-            match deadline {
-                Some(d) => {
-                    if tokio::time::timeout_at(d.into(), notified).await.is_err() {
-                        return self.get() == 0;
-                    }
-                }
-                None => notified.await,
-            }
-        }
-    }
-}
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
     }
 }

@@ -34,7 +34,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use signalqueue::config::{QueueConfig, WorkerConfig};
 use signalqueue::engine::SharedEngine;
@@ -60,7 +60,7 @@ pub(crate) mod shutdown;
 pub use self::handle::DeadKind;
 pub use self::shutdown::os_signals;
 
-use self::in_flight::{InFlight, TaskCount};
+use self::in_flight::InFlight;
 use self::shutdown::Stop;
 
 /// How long a claim waits for work when none is ready (a blocking read where the engine has
@@ -281,7 +281,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: Runtime,
     pub(crate) stop: Stop,
     pub(crate) permits: Arc<Semaphore>,
-    pub(crate) tasks: Arc<TaskCount>,
+    /// The handling tasks, one per claimed entry being worked on.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
     pub(crate) claim_wait: Duration,
     pub(crate) totals: Totals,
     on_outcome: Option<Hook>,
@@ -415,7 +416,7 @@ impl Worker {
             metrics: self.metrics,
             runtime,
             stop: Stop::new(),
-            tasks: Arc::default(),
+            tasks: tokio_util::task::TaskTracker::new(),
             claim_wait: if b.halt == Halt::WhenDrained {
                 Duration::ZERO
             } else {
@@ -498,10 +499,7 @@ impl Worker {
         }
         // Aborted tasks end at their next await; a receiver running on the blocking pool
         // cannot be interrupted, and its outcome is dropped (its claim was given back).
-        shared
-            .tasks
-            .wait_idle(Some(Instant::now() + Duration::from_secs(5)))
-            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), shared.tasks.wait()).await;
         for acker in ackers {
             let abort = acker.abort_handle();
             if tokio::time::timeout(Duration::from_secs(10), acker)
@@ -538,22 +536,27 @@ impl Worker {
 /// Waits for the handling tasks: all of them when the worker stopped by itself, at most the
 /// shutdown grace period (from the stop) when it was told to stop.
 async fn drain(shared: &Shared) {
+    // The claim loops have ended: no handling task starts after this.
+    shared.tasks.close();
     loop {
         match shared.stop.stopped_at() {
             Some(at) => {
                 let deadline = at + shared.settings.shutdown_grace;
-                if !shared.tasks.wait_idle(Some(deadline)).await {
+                let idle = tokio::time::timeout_at(deadline.into(), shared.tasks.wait())
+                    .await
+                    .is_ok();
+                if !idle {
                     tracing::warn!(
                         "shutdown grace period ({} ms) is over with {} signals still being handled",
                         shared.settings.shutdown_grace.as_millis(),
-                        shared.tasks.get()
+                        shared.tasks.len()
                     );
                 }
                 return;
             }
             None => {
                 tokio::select! {
-                    _ = shared.tasks.wait_idle(None) => return,
+                    _ = shared.tasks.wait() => return,
                     _ = shared.stop.stopped() => {}
                 }
             }
@@ -568,7 +571,7 @@ async fn watch_exhausted(lanes: Vec<Arc<Lane>>, shared: Arc<Shared>, relaying: b
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     'watch: loop {
         tick.tick().await;
-        if shared.tasks.get() > 0 || lanes.iter().any(|l| l.in_flight.len() > 0) {
+        if !shared.tasks.is_empty() || lanes.iter().any(|l| l.in_flight.len() > 0) {
             continue;
         }
         let mut depths = BTreeMap::new();

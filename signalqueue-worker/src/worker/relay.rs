@@ -5,49 +5,42 @@ use std::process::ExitCode;
 
 use signalqueue::outbox::relay::{self, RelayOptions};
 use signalqueue::{Config, Runtime};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::error::Error;
 use crate::worker::os_signals;
 
 /// The relays of a process: one task per outbox, stopped together.
 pub(crate) struct Relays {
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Relays {
     /// Starts one relay per outbox of `runtime`, moving `batch` rows per outbox transaction.
     pub(crate) fn start(runtime: &Runtime, batch: usize) -> Relays {
-        let (stop, _) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let mut options = RelayOptions::default();
         options.batch = batch;
-        let tasks = runtime
-            .outboxes()
-            .iter()
-            .map(|outbox| {
-                let mut stopped = stop.subscribe();
-                tokio::spawn(relay::run(
-                    outbox.clone(),
-                    runtime.clone(),
-                    options.clone(),
-                    async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    },
-                ))
-            })
-            .collect();
+        for outbox in runtime.outboxes() {
+            tasks.spawn(relay::run(
+                outbox.clone(),
+                runtime.clone(),
+                options.clone(),
+                stop.clone().cancelled_owned(),
+            ));
+        }
+        tasks.close();
         Relays { stop, tasks }
     }
 
     /// Stops every relay and waits for them: a batch being moved is either finished or rolled
     /// back (its rows stay in the outbox).
     pub(crate) async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        self.stop.cancel();
+        self.tasks.wait().await;
     }
 }
 

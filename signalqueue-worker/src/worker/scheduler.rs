@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use signalqueue::engine::{Outgoing, SharedEngine};
 use signalqueue::schedule::{CatchUp, ScheduleDef};
 use signalqueue::{Envelope, Registry, Runtime, SignalDef};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::worker::backoff::engine_backoff;
 use crate::worker::shutdown::Stop;
@@ -29,8 +29,8 @@ const LAST_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The schedulers of a worker: one task per periodic signal of a served queue.
 pub(crate) struct Schedulers {
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Schedulers {
@@ -43,8 +43,9 @@ impl Schedulers {
         queues: &[String],
         halted: Stop,
     ) -> Schedulers {
-        let (stop, _) = watch::channel(false);
-        let mut tasks = Vec::new();
+        // Cancelled when the worker begins to stop, or by `stop`.
+        let stop = halted.child();
+        let tasks = TaskTracker::new();
         for (def, schedule) in registry.periodic() {
             if !queues.iter().any(|q| q == def.queue) {
                 continue;
@@ -57,25 +58,22 @@ impl Schedulers {
                 continue;
             }
             let codec = runtime.codec();
-            let mut stopped = stop.subscribe();
-            let halted = halted.clone();
-            tasks.push(tokio::spawn(async move {
+            let stopped = stop.clone();
+            tasks.spawn(async move {
                 tokio::select! {
-                    _ = stopped.wait_for(|s| *s) => {}
-                    _ = halted.stopped() => {}
+                    _ = stopped.cancelled() => {}
                     _ = schedule_one(def, schedule, engine, codec) => {}
                 }
-            }));
+            });
         }
+        tasks.close();
         Schedulers { stop, tasks }
     }
 
     /// Stops every scheduler and waits for them.
     pub(crate) async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        self.stop.cancel();
+        self.tasks.wait().await;
     }
 }
 

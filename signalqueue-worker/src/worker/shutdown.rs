@@ -1,49 +1,49 @@
 //! Stopping: the worker's stop switch, and the operating system's signals that flip it.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// A one-way switch every part of the worker watches: once on, claim loops stop claiming and
-/// the drain begins. Cheap to clone.
-#[derive(Clone, Debug)]
+/// the drain begins. A `CancellationToken` plus the instant it was first cancelled (the grace
+/// period counts from there). Cheap to clone.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Stop {
-    tx: watch::Sender<Option<Instant>>,
+    token: CancellationToken,
+    at: Arc<OnceLock<Instant>>,
 }
 
 impl Stop {
     pub(crate) fn new() -> Self {
-        Stop {
-            tx: watch::Sender::new(None),
-        }
+        Stop::default()
     }
 
     /// Turns the switch on (again is a no-op: the first time counts for the grace period).
     pub(crate) fn trigger(&self) {
-        self.tx.send_if_modified(|at| {
-            if at.is_none() {
-                *at = Some(Instant::now());
-                true
-            } else {
-                false
-            }
-        });
+        // The instant first, so that whoever sees the token cancelled also sees when.
+        let _ = self.at.set(Instant::now());
+        self.token.cancel();
     }
 
     /// When the switch was turned on, if it was.
     pub(crate) fn stopped_at(&self) -> Option<Instant> {
-        *self.tx.borrow()
+        self.at.get().copied()
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped_at().is_some()
+        self.token.is_cancelled()
     }
 
     /// Completes once the switch is on.
     pub(crate) async fn stopped(&self) {
-        let mut rx = self.tx.subscribe();
-        // The sender lives in `self`, so `wait_for` cannot fail while we wait.
-        let _ = rx.wait_for(Option::is_some).await;
+        self.token.cancelled().await;
+    }
+
+    /// A token cancelled with this switch, which can also be cancelled on its own (for a
+    /// group of tasks stopped earlier than the worker).
+    pub(crate) fn child(&self) -> CancellationToken {
+        self.token.child_token()
     }
 }
 
