@@ -565,7 +565,7 @@ impl Bench {
             }
             if want_idle {
                 let count = Sizes::pick(s.idle, kind);
-                let mut got =
+                let (mut got, mut after_send) =
                     latency::idle_wakeups(&target, &mut samples, count, Duration::from_millis(30))
                         .await?;
                 let note = match kind {
@@ -579,6 +579,9 @@ impl Bench {
                 };
                 Measurement::latency("idle_wakeup", kind, 1, &mut got)
                     .note(note)
+                    .emit();
+                Measurement::latency("idle_wakeup_after_send", kind, 1, &mut after_send)
+                    .note("the same samples from the moment the send returned (its commit done) to the receiver's start")
                     .emit();
             }
             worker.stop()
