@@ -23,6 +23,7 @@
 //! left. Each mark carries a generation, and an unmark deletes only the generation it saw, so an
 //! unmark that runs late never removes a newer mark.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ pub(super) struct Idle {
     mark_sql: String,
     unmark_sql: String,
     state: Mutex<State>,
+    /// Claims of this engine sleeping on the mark right now.
+    sleeping: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -58,14 +61,22 @@ struct State {
     mark: Option<(i64, Instant)>,
     /// The last generation written.
     generation: i64,
-    /// Claims of this engine sleeping on the mark right now.
-    sleeping: usize,
+}
+
+/// A claim sleeping on the mark; the engine keeps its mark while one lives. Dropped when the
+/// claim wakes, or when its future is dropped mid-sleep.
+pub(super) struct Sleeping(Arc<AtomicUsize>);
+
+impl Drop for Sleeping {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What [`Idle::before_sleep`] found.
 pub(super) enum Mark {
     /// Marked before: sleep.
-    Held,
+    Held(Sleeping),
     /// Marked just now: look once more for entries committed before the mark, then sleep.
     Made,
     /// An insert of the queue is between its trigger and its commit: look again soon rather
@@ -98,18 +109,20 @@ impl Idle {
                 "DELETE FROM {s}.sleepers WHERE queue = $1 AND sleeper = $2 AND generation = $3"
             ),
             state: Mutex::new(State::default()),
+            sleeping: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Called by a claim that found nothing, before it sleeps: makes sure the engine is marked.
-    /// On `Held` or `Made` the caller counts as sleeping until it calls [`Idle::woke`].
+    /// On `Held` the caller sleeps while it keeps the [`Sleeping`].
     pub(super) async fn before_sleep(&self) -> Result<Mark, EngineError> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         if let Some((_, until)) = state.mark {
             if until > now + MARK_FOR / 2 {
-                state.sleeping += 1;
-                return Ok(Mark::Held);
+                // Counted under the lock, so `busy` cannot take this mark back meanwhile.
+                self.sleeping.fetch_add(1, Ordering::SeqCst);
+                return Ok(Mark::Held(Sleeping(self.sleeping.clone())));
             }
         }
         let generation = state.generation + 1;
@@ -143,14 +156,7 @@ impl Idle {
             return Ok(Mark::InsertPending);
         }
         state.mark = Some((generation, until));
-        state.sleeping += 1;
         Ok(Mark::Made)
-    }
-
-    /// A claim counted by `before_sleep` stopped sleeping.
-    pub(super) async fn woke(&self) {
-        let mut state = self.state.lock().await;
-        state.sleeping = state.sleeping.saturating_sub(1);
     }
 
     /// Called by a claim that found entries: takes the mark back when no other claim of this
@@ -162,7 +168,7 @@ impl Idle {
         let Ok(mut state) = self.state.try_lock() else {
             return;
         };
-        if state.sleeping > 0 {
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
             return;
         }
         let Some((generation, _)) = state.mark.take() else {

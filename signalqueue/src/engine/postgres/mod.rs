@@ -627,13 +627,10 @@ impl Engine for PostgresEngine {
                 nap = nap.min(due.max(MIN_NAP));
             }
             // Inserts notify only engines marked idle: make sure this one is, first.
-            match self.idle.before_sleep().await {
-                Ok(Mark::Held) => {}
+            let sleeping = match self.idle.before_sleep().await {
+                Ok(Mark::Held(sleeping)) => sleeping,
                 // Entries committed before the mark notified nobody: look once more.
-                Ok(Mark::Made) => {
-                    self.idle.woke().await;
-                    continue;
-                }
+                Ok(Mark::Made) => continue,
                 Ok(Mark::InsertPending) => {
                     let _ = tokio::time::timeout(nap.min(pending_nap), arrived).await;
                     pending_nap = (pending_nap * 2).min(MIN_NAP);
@@ -645,9 +642,9 @@ impl Engine for PostgresEngine {
                     let _ = tokio::time::timeout(nap, arrived).await;
                     continue;
                 }
-            }
+            };
             let _ = tokio::time::timeout(nap, arrived).await;
-            self.idle.woke().await;
+            drop(sleeping);
         }
     }
 
