@@ -809,3 +809,50 @@ async fn inserts_notify_only_while_a_claim_waits() {
     .await;
     assert_eq!(busy, 0, "an insert notified while no claim waited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_only_insert_can_send_and_wake_a_waiting_claim() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let role = format!("{}_inserter", pg.schema);
+    let client = pg.client().await;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\";
+             GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\";
+             GRANT INSERT ON {entries} TO \"{role}\";",
+            schema = pg.schema,
+            entries = pg.table("entries"),
+        ))
+        .await
+        .expect("make a role that may only insert");
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .claim(10, LONG_LEASE, Duration::from_secs(120))
+                .await
+                .expect("claim")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The trigger reads `sleepers`, which this role may not: it runs as the tables' owner.
+    let inserted = client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE \"{role}\";
+             INSERT INTO {} (queue, payload) VALUES ('default', 'from-a-narrow-role');
+             COMMIT;",
+            pg.table("entries")
+        ))
+        .await;
+    let cleanup = client
+        .batch_execute(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\";"))
+        .await;
+    inserted.expect("a role with INSERT on entries alone can send");
+    cleanup.expect("drop the role");
+    let got = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the waiting claim was woken, not left to its 600 s poll")
+        .expect("claim task");
+    assert_eq!(texts(&got), ["from-a-narrow-role"]);
+}

@@ -83,7 +83,10 @@ pub(crate) const QUEUE_STEPS: &[&str] = &[
         until      timestamptz NOT NULL,
         PRIMARY KEY (queue, sleeper)
     );
-    CREATE OR REPLACE FUNCTION {schema}.notify_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- SECURITY DEFINER: a role allowed only to INSERT into `entries` (another program, an
+    -- app's `send_in`) need not be granted `sleepers` too.
+    CREATE OR REPLACE FUNCTION {schema}.notify_entries() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS $$
     DECLARE
         channel text := TG_TABLE_SCHEMA || '.entries';
         q text;
