@@ -106,21 +106,25 @@ pub(crate) async fn steady(
 }
 
 /// With the queue empty and the worker idle, sends one signal `count` times, `gap` apart, and
-/// returns the receivers' samples (ns): how fast an idle worker wakes up.
+/// returns the receivers' samples (ns): how fast an idle worker wakes up. Also returns, per
+/// sample, the part after the send returned (ns): the wake-up without the send's own commit.
 pub(crate) async fn idle_wakeups(
     target: &Target,
     samples: &mut Samples,
     count: usize,
     gap: Duration,
-) -> Result<Vec<u64>, String> {
+) -> Result<(Vec<u64>, Vec<u64>), String> {
     let mut got = Vec::with_capacity(count);
+    let mut after_send = Vec::with_capacity(count);
     for i in 0..count {
         tokio::time::sleep(gap).await;
+        let sending = Instant::now();
         let _ = target
             .runtime
             .scope(STAMP.send(unix_ns()))
             .await
             .map_err(|e| e.to_string())?;
+        let send = sending.elapsed().as_nanos() as u64;
         if !samples
             .collect(&mut got, i + 1, Duration::from_secs(10))
             .await
@@ -130,6 +134,7 @@ pub(crate) async fn idle_wakeups(
                 i + 1
             ));
         }
+        after_send.push(got[i].saturating_sub(send));
     }
-    Ok(got)
+    Ok((got, after_send))
 }

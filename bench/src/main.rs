@@ -313,6 +313,13 @@ impl Bench {
                 .note("rows committed to a PostgreSQL outbox by send_many_in (1000 a transaction), relayed by one worker process into a SQLite queue it drains meanwhile; until the outbox is empty")
                 .emit();
         }
+        if self.engines.contains(&Kind::Postgres) && self.wanted("outbox_relay_latency") {
+            let count = Sizes::pick(self.sizes.idle, Kind::Postgres);
+            let mut got = relay::latency(&self.servers, count, Duration::from_millis(30)).await?;
+            Measurement::latency("outbox_relay_latency", Kind::Postgres, 1, &mut got)
+                .note("one send_in at a time, 30 ms apart, into an outbox whose relay is idle: from COMMIT sent (its flush included) to the entry in its queue (in memory, in the relay's process)")
+                .emit();
+        }
         eprintln!("load average at the end: {:.2}", load1());
         Ok(())
     }
@@ -449,9 +456,9 @@ impl Bench {
         Ok(())
     }
 
-    /// The app's own one-row transaction, alone and with a `send_in`, in alternating runs of
-    /// fresh schemas (so a slow moment of the machine hits both): both rates, and how much
-    /// longer a transaction takes with `send_in` in it.
+    /// The app's own one-row transaction, alone and with a `send_in`, alternating transaction
+    /// by transaction on each connection (so a slow moment of the machine hits both), a fresh
+    /// schema per run: both rates, and how much longer a transaction takes with `send_in`.
     async fn send_in_overhead(&self, scales: &Scales) -> Result<(), String> {
         let s = &self.sizes;
         for (name, clients, n) in [
@@ -462,20 +469,15 @@ impl Bench {
                 continue;
             }
             let (mut alone, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
-            for run in 0..s.send_runs {
+            for _ in 0..s.send_runs {
                 let t = Target::fresh(Kind::Postgres, &self.servers).await?;
                 let rates = async {
                     send_in::prepare(&t).await?;
-                    let mut pair = [0.0; 2];
-                    // Alternate which goes first, so neither always gets the warmer server.
-                    for k in [run % 2, 1 - run % 2] {
-                        pair[k] = send_in::transactions(&t, clients, n, k == 1).await?;
-                    }
-                    Ok::<_, String>(pair)
+                    send_in::transactions(&t, clients, n * 2).await
                 }
                 .await;
                 t.cleanup().await?;
-                let [a, w] = rates?;
+                let (a, w) = rates?;
                 alone.push(a);
                 with.push(w);
                 added.push((a / w - 1.0) * 100.0);
@@ -608,7 +610,7 @@ impl Bench {
             }
             if want_idle {
                 let count = Sizes::pick(s.idle, kind);
-                let mut got =
+                let (mut got, mut after_send) =
                     latency::idle_wakeups(&target, &mut samples, count, Duration::from_millis(30))
                         .await?;
                 let note = match kind {
@@ -622,6 +624,9 @@ impl Bench {
                 };
                 Measurement::latency("idle_wakeup", kind, 1, &mut got)
                     .note(note)
+                    .emit();
+                Measurement::latency("idle_wakeup_after_send", kind, 1, &mut after_send)
+                    .note("the same samples from the moment the send returned (its commit done) to the receiver's start")
                     .emit();
             }
             worker.stop()

@@ -3,8 +3,12 @@
 //! `NOOP.send_in(&tx, n)` before the commit (the queue on the same database, so the signal goes
 //! straight into the queue's table). Each client is a plain connection of its own, as an app's
 //! would be; the table lives in the target's private schema.
+//!
+//! The two kinds of transaction alternate on every connection, each timed on its own: this
+//! machine's disk flush (the bulk of a one-row transaction) changes several-fold from one second
+//! to the next, so only transactions run side by side compare.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::signals::NOOP;
 use crate::target::{pg_connect, pg_error, Target};
@@ -29,13 +33,13 @@ pub(crate) async fn prepare(target: &Target) -> Result<(), String> {
 }
 
 /// Runs `n` of the app's transactions from `clients` connections at once (`n / clients`
-/// each), with a `send_in` in each when `send_in`; returns transactions per second.
+/// each), every other one with a `send_in`; returns the rate of each kind, transactions per
+/// second: how many there were over the time the connections spent on that kind.
 pub(crate) async fn transactions(
     target: &Target,
     clients: usize,
     n: u64,
-    send_in: bool,
-) -> Result<f64, String> {
+) -> Result<(f64, f64), String> {
     let (server, schema) = target.postgres.clone().ok_or("not a PostgreSQL target")?;
     let per_client = n / clients as u64;
     let mut connections = Vec::with_capacity(clients);
@@ -43,7 +47,6 @@ pub(crate) async fn transactions(
         connections.push(pg_connect(&server).await?);
     }
     let insert = format!("INSERT INTO \"{schema}\".app_rows (n, note) VALUES ($1, $2)");
-    let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (c, mut client) in connections.into_iter().enumerate() {
         let runtime = target.runtime.clone();
@@ -52,8 +55,14 @@ pub(crate) async fn transactions(
             runtime
                 .scope(async {
                     let statement = client.prepare(&insert).await.map_err(pg_error)?;
+                    // Time spent and transactions done: [app only, with send_in].
+                    let mut spent = [Duration::ZERO; 2];
+                    let mut done = [0u64; 2];
                     for i in 0..per_client {
                         let n = (c as u64 * per_client + i) as i64;
+                        // Half the connections start with each kind.
+                        let send_in = (i + c as u64) % 2 == 1;
+                        let started = Instant::now();
                         let tx = client.transaction().await.map_err(pg_error)?;
                         tx.execute(&statement, &[&n, &"an order"])
                             .await
@@ -65,14 +74,25 @@ pub(crate) async fn transactions(
                                 .map_err(|e| e.to_string())?;
                         }
                         tx.commit().await.map_err(pg_error)?;
+                        spent[usize::from(send_in)] += started.elapsed();
+                        done[usize::from(send_in)] += 1;
                     }
-                    Ok::<(), String>(())
+                    Ok::<_, String>((spent, done))
                 })
                 .await
         });
     }
-    while let Some(done) = tasks.join_next().await {
-        done.map_err(|e| e.to_string())??;
+    let mut spent = [Duration::ZERO; 2];
+    let mut done = [0u64; 2];
+    while let Some(finished) = tasks.join_next().await {
+        let (s, d) = finished.map_err(|e| e.to_string())??;
+        for k in 0..2 {
+            spent[k] += s[k];
+            done[k] += d[k];
+        }
     }
-    Ok((per_client * clients as u64) as f64 / started.elapsed().as_secs_f64())
+    // Each connection runs one transaction at a time: a kind's rate is its count over its
+    // share of the connections' time.
+    let rate = |k: usize| done[k] as f64 * clients as f64 / spent[k].as_secs_f64().max(1e-9);
+    Ok((rate(0), rate(1)))
 }

@@ -236,7 +236,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let version: i32 = rows[0].get(1);
     let instance: String = rows[0].get(2);
     assert_eq!(component, "queue");
-    assert_eq!(version, 2);
+    assert_eq!(version, 4);
     for engine in &engines {
         assert_eq!(
             engine.colocation(),
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
         .await
         .expect("read migrations");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 2);
+    assert_eq!(rows[0].get::<_, i32>(0), 4);
     assert_eq!(rows[0].get::<_, String>(1), instance);
 }
 
@@ -285,7 +285,7 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(err.contains("newer than this build"), "{err}");
     assert!(err.contains("upgrade signalqueue"), "{err}");
-    assert!(err.contains("version 3"), "{err}");
+    assert!(err.contains("version 5"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -616,4 +616,243 @@ async fn a_delayed_send_is_claimed_at_its_time_by_a_claim_already_waiting() {
         late < Duration::from_secs(5),
         "claimed {late:?} after its time: the claim slept for its poll interval"
     );
+}
+
+/// What builds before schema step 3 created: steps 1 and 2, as they were (a delayed entry a
+/// lease nobody holds, `fence = 0`; unleased entries in `entries_ready`, leases in
+/// `entries_leased`).
+const SCHEMA_AT_STEP_2: &str = r#"
+    CREATE SCHEMA {schema};
+    CREATE TABLE {schema}.migrations (
+        component text PRIMARY KEY, version int NOT NULL, instance text NOT NULL);
+    INSERT INTO {schema}.migrations VALUES ('queue', 2, '01JOLDINSTANCE0000000000000');
+    CREATE TABLE {schema}.entries (
+        id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        queue        text        NOT NULL,
+        payload      bytea       NOT NULL,
+        available_at timestamptz NOT NULL DEFAULT now(),
+        lease_until  timestamptz,
+        fence        bigint      NOT NULL DEFAULT 0,
+        deliveries   int         NOT NULL DEFAULT 0,
+        enqueued_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX entries_ready ON {schema}.entries (queue, id) WHERE lease_until IS NULL;
+    CREATE INDEX entries_leased ON {schema}.entries (queue, lease_until)
+        WHERE lease_until IS NOT NULL;
+    CREATE TABLE {schema}.dead (
+        id      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        queue   text        NOT NULL,
+        payload bytea       NOT NULL,
+        reason  text        NOT NULL,
+        died_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX dead_by_queue ON {schema}.dead (queue, id);
+    CREATE INDEX dead_by_age ON {schema}.dead (queue, died_at);
+    CREATE FUNCTION {schema}.notify_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.entries', queue)
+        FROM (SELECT DISTINCT queue FROM inserted) AS queues;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER entries_notify AFTER INSERT ON {schema}.entries
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_entries();
+    CREATE TABLE {schema}.ticks (
+        queue text NOT NULL, schedule text NOT NULL, tick timestamptz NOT NULL,
+        PRIMARY KEY (queue, schedule, tick));
+    -- Ready; a delayed send already due; one due in an hour; a retry due in an hour; a claim.
+    INSERT INTO {schema}.entries (queue, payload) VALUES ('default', 'ready');
+    INSERT INTO {schema}.entries (queue, payload, available_at, lease_until)
+        VALUES ('default', 'due', now() - interval '1 s', now() - interval '1 s');
+    INSERT INTO {schema}.entries (queue, payload, available_at, lease_until)
+        VALUES ('default', 'later', now() + interval '1 h', now() + interval '1 h');
+    INSERT INTO {schema}.entries (queue, payload, available_at, fence, deliveries)
+        VALUES ('default', 'retry', now() + interval '1 h', 3, 1);
+    INSERT INTO {schema}.entries (queue, payload, lease_until, fence, deliveries)
+        VALUES ('default', 'claimed', now() + interval '1 h', 5, 1);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
+    let Some(pg) = Pg::new().await else { return };
+    let client = pg.client().await;
+    client
+        .batch_execute(&SCHEMA_AT_STEP_2.replace("{schema}", &format!("\"{}\"", pg.schema)))
+        .await
+        .expect("make a schema as an earlier build did");
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let version: i32 = client
+        .query_one(
+            &format!("SELECT version FROM {}", pg.table("migrations")),
+            &[],
+        )
+        .await
+        .expect("read migrations")
+        .get(0);
+    assert_eq!(version, 4);
+    // The same entries in the same states: the delayed ones are scheduled, the claim is kept.
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 2, 1, 0));
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&got), ["ready", "due"]);
+    assert_eq!(got[1].deliveries, 1);
+    assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true, true]);
+    let waiting: Vec<String> = engine
+        .pending(10)
+        .await
+        .expect("pending")
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect();
+    assert_eq!(waiting, ["later", "retry"]);
+    // Rows written the old way by a program not yet upgraded are still claimed, when due.
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {} (queue, payload, available_at, lease_until)
+                 VALUES ('default', 'old-writer', now(), now())",
+                pg.table("entries")
+            ),
+            &[],
+        )
+        .await
+        .expect("insert as an earlier build");
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::from_secs(5))
+        .await
+        .expect("claim");
+    assert_eq!(texts(&got), ["old-writer"]);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 2, 2, 0));
+}
+
+/// How many notifications the schema's channel carries while `during` runs.
+async fn notifications_during(pg: &Pg, during: impl std::future::Future<Output = ()>) -> usize {
+    use futures_util::StreamExt;
+    let (client, mut connection) = server_url()
+        .parse::<tokio_postgres::Config>()
+        .expect("url")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = tx.send(n.payload().to_string());
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN \"{}.entries\"", pg.schema))
+        .await
+        .expect("listen");
+    during.await;
+    // A notification is delivered at its transaction's commit; give it time to arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(client);
+    let _ = driver.await;
+    let mut seen = 0;
+    while rx.try_recv().is_ok() {
+        seen += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_notify_only_while_a_claim_waits() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let client = pg.client().await;
+    let insert = format!(
+        "INSERT INTO {} (queue, payload) VALUES ('default', 'x')",
+        pg.table("entries")
+    );
+    // Nobody has waited: an insert commits without notifying (and so without queueing
+    // behind other notifying commits).
+    let quiet = notifications_during(&pg, async {
+        client.execute(&insert, &[]).await.expect("insert");
+    })
+    .await;
+    assert_eq!(quiet, 0, "an insert notified with no claim waiting");
+    let got = claim_all(&engine, 10).await;
+    assert_eq!(got.len(), 1);
+    // A claim waits: the next insert, by another program, notifies and wakes it.
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .claim(10, LONG_LEASE, Duration::from_secs(120))
+                .await
+                .expect("claim")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let woken = notifications_during(&pg, async {
+        client.execute(&insert, &[]).await.expect("insert");
+    })
+    .await;
+    assert_eq!(woken, 1, "an insert did not notify the waiting claim");
+    let got = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the waiting claim was woken, not left to its 600 s poll")
+        .expect("claim task");
+    assert_eq!(texts(&got), ["x"]);
+    // Busy again, the engine takes its mark back: inserts stop notifying.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = notifications_during(&pg, async {
+        client.execute(&insert, &[]).await.expect("insert");
+    })
+    .await;
+    assert_eq!(busy, 0, "an insert notified while no claim waited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_only_insert_can_send_and_wake_a_waiting_claim() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let role = format!("{}_inserter", pg.schema);
+    let client = pg.client().await;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\";
+             GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\";
+             GRANT INSERT ON {entries} TO \"{role}\";",
+            schema = pg.schema,
+            entries = pg.table("entries"),
+        ))
+        .await
+        .expect("make a role that may only insert");
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .claim(10, LONG_LEASE, Duration::from_secs(120))
+                .await
+                .expect("claim")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The trigger reads `sleepers`, which this role may not: it runs as the tables' owner.
+    let inserted = client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE \"{role}\";
+             INSERT INTO {} (queue, payload) VALUES ('default', 'from-a-narrow-role');
+             COMMIT;",
+            pg.table("entries")
+        ))
+        .await;
+    let cleanup = client
+        .batch_execute(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\";"))
+        .await;
+    inserted.expect("a role with INSERT on entries alone can send");
+    cleanup.expect("drop the role");
+    let got = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the waiting claim was woken, not left to its 600 s poll")
+        .expect("claim task");
+    assert_eq!(texts(&got), ["from-a-narrow-role"]);
 }

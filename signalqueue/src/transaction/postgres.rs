@@ -80,13 +80,13 @@ impl Plan {
     /// Inserts into the queue's table, only if the schema is the queue's own instance: returns
     /// the number of rows written (0 when it is another instance). Parameters: queue name,
     /// payloads, instance, due times (see [`due_ms`]). A delayed entry is written as the engine
-    /// writes it (`engine/postgres`): a lease nobody holds, ending at its due time.
+    /// writes it (`engine/postgres`): `delayed`, claimable from its due time.
     pub(crate) fn queue_insert_sql(&self) -> Option<(String, &str)> {
         let (schema, instance) = self.queue.as_ref()?;
         Some((
             format!(
-                "INSERT INTO \"{schema}\".entries (queue, payload, available_at, lease_until)
-                 SELECT $1, p, coalesce(to_timestamp(d / 1000.0), now()), to_timestamp(d / 1000.0)
+                "INSERT INTO \"{schema}\".entries (queue, payload, available_at, delayed)
+                 SELECT $1, p, coalesce(to_timestamp(d / 1000.0), now()), d IS NOT NULL
                  FROM unnest($2::bytea[], $4::float8[]) WITH ORDINALITY AS t(p, d, n)
                  WHERE EXISTS (SELECT 1 FROM \"{schema}\".migrations
                                WHERE component = 'queue' AND instance = $3)

@@ -35,6 +35,17 @@ pub(crate) fn open(url: &str, size: usize, origin: &str) -> Result<Opened, Error
         message,
     };
     let tls = Tls::for_url(&parsed).map_err(config_error)?;
+    let pool = build_pool(&parsed, &tls, size, "").map_err(config_error)?;
+    Ok(Opened {
+        url: parsed,
+        tls,
+        pool,
+    })
+}
+
+/// A pool of at most `size` connections to `parsed`'s server, each started with the engine's
+/// settings and `extra` (more `-c name=value` options, or nothing).
+fn build_pool(parsed: &PgUrl, tls: &Tls, size: usize, extra: &str) -> Result<Pool, String> {
     // `Fast` trusts a connection that tokio-postgres has not seen close: one that broke under a
     // call is closed by then, and is dropped on its way back to the pool.
     let recycling = ManagerConfig {
@@ -49,28 +60,37 @@ pub(crate) fn open(url: &str, size: usize, origin: &str) -> Result<Opened, Error
     // marks the index entries of acked (deleted) rows dead, so each claim visits them all
     // again. A plain index scan reads the first rows in order and marks dead entries as it
     // passes: a few ms. Only the planner's choice changes, on our own connections.
-    config.options("-c enable_bitmapscan=off");
+    config.options(format!("-c enable_bitmapscan=off {extra}"));
     let manager = match tls.clone() {
         Tls::Plain => Manager::from_config(config, tokio_postgres::NoTls, recycling),
         #[cfg(feature = "postgres-tls")]
         Tls::Native(connector) => Manager::from_config(config, connector, recycling),
     };
-    let pool = Pool::builder(manager)
+    Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(POOL_WAIT))
         .create_timeout(Some(POOL_WAIT))
         .recycle_timeout(Some(POOL_WAIT))
         .build()
-        .map_err(|e| config_error(format!("cannot build the connection pool: {e}")))?;
-    Ok(Opened {
-        url: parsed,
-        tls,
-        pool,
-    })
+        .map_err(|e| format!("cannot build the connection pool: {e}"))
 }
 
 impl Opened {
+    /// A second pool to the same server whose connections commit without waiting for the WAL
+    /// flush (`synchronous_commit=off`), for the calls whose loss in a server crash can only
+    /// give entries back to be delivered again: claims, renewals, acks, releases. A commit
+    /// there is visible to everyone at once and on disk within `wal_writer_delay` (200 ms by
+    /// default) times three at most; what a crash loses of it is undone as a whole.
+    pub(crate) fn lease_pool(&self, size: usize, origin: &str) -> Result<Pool, Error> {
+        build_pool(&self.url, &self.tls, size, "-c synchronous_commit=off").map_err(|message| {
+            Error::Config {
+                origin: format!("{origin} (`{}`)", self.url.shown),
+                message,
+            }
+        })
+    }
+
     /// Brings `component` of the URL's schema up to date; returns its instance id. An
     /// unreachable server is an engine error (retry later); anything else is a configuration
     /// error from `origin`.

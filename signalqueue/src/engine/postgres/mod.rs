@@ -7,10 +7,15 @@
 //! and an app's own transaction can insert there too (`send_in`), so the signal is queued if and
 //! only if that transaction commits.
 //!
-//! Durability: every write is one committed statement (or transaction); at the server's default
-//! `synchronous_commit=on` it is in PostgreSQL's write-ahead log, flushed, when the call returns.
-//! Concurrent enqueues of one engine share one such statement (`group_commit.rs`), each
-//! answered after it committed.
+//! Durability: every write is one committed statement (or transaction). Enqueues, retries, dead
+//! letters, replays and purges commit at the server's `synchronous_commit` (`on` by default: in
+//! PostgreSQL's write-ahead log, flushed, when the call returns). Concurrent enqueues of one
+//! engine share one such statement (`group_commit.rs`), each answered after it committed.
+//! Claims, renewals, acks and releases commit on connections with `synchronous_commit=off`, as
+//! the SQLite engine does for the same calls: they are visible at once, and a server crash can
+//! lose the last of them (at most three `wal_writer_delay`s, 600 ms by default), which only
+//! gives entries back to be delivered again — an acked entry runs again, a claim is undone and
+//! its entry claimed anew under a higher fence. Nothing acknowledged to a sender is lost.
 //!
 //! Claims: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so concurrent claimers
 //! never wait for each other and never take one entry twice; each claim bumps the entry's fence,
@@ -28,6 +33,7 @@ pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
 mod heartbeats;
+mod idle;
 pub(crate) mod schema;
 mod ticks;
 mod tls;
@@ -45,6 +51,7 @@ use tokio::sync::Notify;
 use self::connect::Opened;
 use self::error::{engine_error, pool_error};
 use self::group_commit::GroupCommit;
+use self::idle::{Idle, Mark};
 use self::wake::Listener;
 use crate::engine::{
     ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
@@ -57,9 +64,17 @@ use crate::error::Error;
 /// keeps a burst of sends from taking a large share of the server's `max_connections`.
 const POOL_SIZE: usize = 16;
 
+/// Connections of the pool for claims, renewals, acks and releases (`lease`). A worker's claim
+/// loop, acker and renewer of a queue each hold one for a statement at a time.
+const LEASE_POOL_SIZE: usize = 8;
+
 /// The shortest sleep of a waiting claim between two looks: an entry locked by another claimer
 /// at that instant looks due, and must not make this one spin.
 const MIN_NAP: Duration = Duration::from_millis(10);
+
+/// The first nap of a waiting claim that found an insert of its queue about to commit
+/// (`idle::Mark::InsertPending`): it commits within a flush, usually.
+const PENDING_NAP: Duration = Duration::from_millis(1);
 
 /// The longest dead-letter age honoured: `now() - dead_ttl` must stay a valid timestamp.
 const MAX_DEAD_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -74,13 +89,21 @@ pub struct PostgresEngine {
     /// The schema's `queue` instance id, recorded in `migrations`.
     instance: String,
     options: EngineOptions,
+    /// Enqueues, retries, dead letters and everything else: committed at the server's
+    /// `synchronous_commit` (`on` by default, flushed before the call returns).
     pool: Pool,
+    /// Claims, renewals, acks and releases, committed without waiting for the flush
+    /// (`connect::Opened::lease_pool`): a crash of the server can lose the last few of them,
+    /// which only gives entries back to be delivered again.
+    lease: Pool,
     sql: Sql,
     /// Wakes this engine's waiting claims: from the listener, and from this engine's own
     /// writes (at once, without the round trip through the server).
     arrived: Arc<Notify>,
     /// Concurrent enqueues share one statement (one commit) per group.
     group: Arc<GroupCommit>,
+    /// This engine's mark in `sleepers`, which makes inserts notify.
+    idle: Arc<Idle>,
     /// Set once the heartbeat table exists (`heartbeats.rs`).
     workers_schema: tokio::sync::OnceCell<()>,
     _listener: Listener,
@@ -99,6 +122,13 @@ impl PostgresEngine {
         let instance = opened
             .migrate(schema::QUEUE_COMPONENT, schema::QUEUE_STEPS, &origin)
             .await?;
+        let lease = opened.lease_pool(LEASE_POOL_SIZE, &origin)?;
+        let idle = Arc::new(Idle::new(
+            lease.clone(),
+            &opened.url.schema,
+            options.queue.clone(),
+            opened.url.shown.clone(),
+        ));
         let Opened {
             url: parsed,
             tls,
@@ -126,12 +156,14 @@ impl PostgresEngine {
         Ok(PostgresEngine {
             sql,
             group,
+            idle,
             channel: schema::channel(&parsed.schema),
             schema: parsed.schema,
             instance,
             shown,
             options,
             pool,
+            lease,
             arrived,
             workers_schema: tokio::sync::OnceCell::new(),
             _listener: listener,
@@ -156,7 +188,17 @@ impl PostgresEngine {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, EngineError> {
-        let client = self.client().await?;
+        self.query_on(&self.pool, sql, params).await
+    }
+
+    /// [`query`](Self::query) on a connection of `pool`.
+    async fn query_on(
+        &self,
+        pool: &Pool,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, EngineError> {
+        let client = pool.get().await.map_err(|e| pool_error(&self.shown, e))?;
         let statement = client
             .prepare_cached(sql)
             .await
@@ -194,7 +236,8 @@ impl PostgresEngine {
     ) -> Result<(Vec<Claimed>, Option<Duration>), EngineError> {
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let rows = self
-            .query(
+            .query_on(
+                &self.lease,
                 &self.sql.claim,
                 &[&self.options.queue, &limit, &millis(lease)],
             )
@@ -220,7 +263,7 @@ impl PostgresEngine {
             return Ok((claimed.into_iter().map(|(_, c)| c).collect(), None));
         }
         let rows = self
-            .query(&self.sql.next_due, &[&self.options.queue])
+            .query_on(&self.lease, &self.sql.next_due, &[&self.options.queue])
             .await?;
         let due = rows
             .first()
@@ -260,13 +303,18 @@ impl PostgresEngine {
             return Ok(vec![false; tokens.len()]);
         }
         let queue = &self.options.queue;
+        // Every fenced batch (renew, ack, release) only gives entries back if lost.
+        let pool = &self.lease;
         let rows = match extra {
-            Some(Extra::Lease(lease)) => self.query(sql, &[queue, &ids, &fences, &lease]).await?,
-            Some(Extra::Channel) => {
-                self.query(sql, &[queue, &ids, &fences, &self.channel])
+            Some(Extra::Lease(lease)) => {
+                self.query_on(pool, sql, &[queue, &ids, &fences, &lease])
                     .await?
             }
-            None => self.query(sql, &[queue, &ids, &fences]).await?,
+            Some(Extra::Channel) => {
+                self.query_on(pool, sql, &[queue, &ids, &fences, &self.channel])
+                    .await?
+            }
+            None => self.query_on(pool, sql, &[queue, &ids, &fences]).await?,
         };
         let mut changed: HashMap<(i64, i64), bool> = rows
             .iter()
@@ -320,48 +368,59 @@ impl Sql {
         let s = schema::quoted(schema);
         Sql {
             // One statement per batch; WITH ORDINALITY keeps the batch's order in the ids.
-            // A delayed entry (a due time in `$3`) is a lease nobody holds (fence 0) ending at
-            // its due time: out of `entries_ready`, which the claim walks by id, and in
-            // `entries_leased` by time, where the claim's arm for ended leases takes it when
-            // due and a waiting claim finds the time to sleep until. So any number of them
-            // costs a claim of ready entries nothing.
+            // A delayed entry (a due time in `$3`) is `delayed`: out of `entries_queue`, which
+            // the claim walks by id, and in `entries_delayed` by due time, where the claim's
+            // second arm takes it when due and a waiting claim finds the time to sleep until.
+            // So any number of them costs a claim of ready entries nothing.
             enqueue: format!(
-                "INSERT INTO {s}.entries (queue, payload, available_at, lease_until)
-                 SELECT $1, p, coalesce(d, now()), d
+                "INSERT INTO {s}.entries (queue, payload, available_at, delayed)
+                 SELECT $1, p, coalesce(d, now()), d IS NOT NULL
                  FROM unnest($2::bytea[], $3::timestamptz[]) WITH ORDINALITY AS t(p, d, n)
                  ORDER BY n"
             ),
-            // Two arms, each served by its own index: never-leased (or released, retried)
-            // entries that are due, and ended leases (delayed sends included), earliest end
-            // first, so that a million delayed sends falling due together are read in index
-            // order rather than sorted at every claim. The entries of either arm that other
-            // claimers hold locked right now are skipped, not waited for.
+            // Two arms, each served by its own index: entries that are not delayed, in id
+            // order, unleased or with their lease ended (the in-flight ones are stepped over),
+            // and delayed entries that are due, earliest first, so that a million delayed sends
+            // falling due together are read in index order rather than sorted at every claim.
+            // The entries of either arm that other claimers hold locked right now are skipped,
+            // not waited for. The update changes no indexed column for an entry that was not
+            // delayed: a HOT update when its page has room (the table's fillfactor is 50).
+            // The new fence is at least the server's clock in µs, not merely the old one plus
+            // one: claims commit without waiting for the flush, so a server crash can undo a
+            // claim whose token a worker already holds, and the next claim of that entry must
+            // not hand out the same fence again (it would let the first worker's token finish
+            // the second's claim).
             claim: format!(
                 "WITH fresh AS (
                      SELECT id FROM {s}.entries
-                     WHERE queue = $1 AND lease_until IS NULL AND available_at <= now()
+                     WHERE queue = $1 AND NOT delayed AND available_at <= now()
+                       AND (lease_until IS NULL OR lease_until <= now())
                      ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
-                 expired AS (
+                 due AS (
                      SELECT id FROM {s}.entries
-                     WHERE queue = $1 AND lease_until <= now()
-                     ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED),
+                     WHERE queue = $1 AND delayed AND available_at <= now()
+                     ORDER BY available_at LIMIT $2 FOR UPDATE SKIP LOCKED),
                  picked AS (
-                     SELECT id FROM fresh UNION ALL SELECT id FROM expired ORDER BY id LIMIT $2)
+                     SELECT id FROM fresh UNION ALL SELECT id FROM due ORDER BY id LIMIT $2)
                  UPDATE {s}.entries AS e
                  SET lease_until = now() + $3::float8 * interval '1 millisecond',
-                     fence = e.fence + 1,
+                     delayed = false,
+                     fence = greatest(e.fence + 1,
+                                      (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
                      deliveries = e.deliveries + 1
                  FROM picked WHERE e.id = picked.id
                  RETURNING e.id, e.fence, e.deliveries, e.payload"
             ),
             // Milliseconds from the server's now, so the clocks of client and server need not
             // agree.
+            // The first arm reads the entries that are not delayed, which when nothing could
+            // be claimed are those in flight (and entries other claimers hold right now).
             next_due: format!(
                 "SELECT (extract(epoch FROM least(
-                     (SELECT min(lease_until) FROM {s}.entries
-                      WHERE queue = $1 AND lease_until IS NOT NULL),
+                     (SELECT min(coalesce(lease_until, available_at)) FROM {s}.entries
+                      WHERE queue = $1 AND NOT delayed),
                      (SELECT min(available_at) FROM {s}.entries
-                      WHERE queue = $1 AND lease_until IS NULL)) - now()) * 1000)::float8"
+                      WHERE queue = $1 AND delayed)) - now()) * 1000)::float8"
             ),
             renew: format!(
                 "UPDATE {s}.entries AS e
@@ -383,7 +442,8 @@ impl Sql {
             retry: format!(
                 "WITH done AS (
                      UPDATE {s}.entries
-                     SET payload = $4, available_at = $5, lease_until = NULL
+                     SET payload = $4, available_at = $5, lease_until = NULL,
+                         delayed = $5 > now()
                      WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
                      RETURNING queue)
                  SELECT pg_notify($6, queue)::text FROM done"
@@ -428,16 +488,18 @@ impl Sql {
                  FROM {s}.entries WHERE queue = $1"
             ),
             // The waiting entries by id, then the delayed ones by due time (as Redis lists
-            // them), each arm from its own index in order.
+            // them), each arm from its own index in order. (`fence = 0` with a lease: a delayed
+            // entry as builds before schema step 4 wrote it.)
             pending: format!(
                 "SELECT id, payload FROM (
                      (SELECT id, payload, 0 AS arm, id::float8 AS position FROM {s}.entries
-                      WHERE queue = $1 AND lease_until IS NULL ORDER BY id LIMIT $2)
+                      WHERE queue = $1 AND NOT delayed AND (lease_until IS NULL OR fence = 0)
+                      ORDER BY id LIMIT $2)
                      UNION ALL
-                     (SELECT id, payload, 1, extract(epoch FROM lease_until)::float8
+                     (SELECT id, payload, 1, extract(epoch FROM available_at)::float8
                       FROM {s}.entries
-                      WHERE queue = $1 AND lease_until IS NOT NULL AND fence = 0
-                      ORDER BY lease_until LIMIT $2)) AS listed
+                      WHERE queue = $1 AND delayed
+                      ORDER BY available_at LIMIT $2)) AS listed
                  ORDER BY arm, position LIMIT $2"
             ),
             dead: format!(
@@ -471,8 +533,8 @@ fn millis(d: Duration) -> f64 {
 
 /// Tokens as (row id, fence); a key that is not a row id cannot match any row.
 fn parse_token(token: &ClaimToken) -> Option<(i64, i64)> {
-    // Fence 0 is never a claim's (the first claim makes it 1): it marks a delayed entry's
-    // lease that nobody holds, which no token may finish.
+    // Fence 0 is never a claim's (the first claim makes it at least 1): an entry that was never
+    // claimed, which no token may finish.
     if token.fence == 0 {
         return None;
     }
@@ -536,14 +598,24 @@ impl Engine for PostgresEngine {
             return Ok(Vec::new());
         }
         let deadline = Instant::now() + wait;
-        let poll = self.options.poll_interval.max(MIN_NAP);
+        // Never longer than half a mark: a sleeping engine's mark must outlast its sleep.
+        let poll = self
+            .options
+            .poll_interval
+            .max(MIN_NAP)
+            .min(idle::MARK_FOR / 2);
         let mut first = true;
+        // How long to nap while an insert is about to commit (doubling up to MIN_NAP).
+        let mut pending_nap = PENDING_NAP;
         loop {
             // Created before looking, so a notification between the look and the sleep still
             // wakes us (`notify_waiters` reaches every `Notified` created before it).
             let arrived = self.arrived.notified();
             let due = match self.claim_now(max, lease).await {
-                Ok((claimed, _)) if !claimed.is_empty() => return Ok(claimed),
+                Ok((claimed, _)) if !claimed.is_empty() => {
+                    self.idle.busy();
+                    return Ok(claimed);
+                }
                 Ok((_, due)) => due,
                 // Once waiting, a server that went away is waited for like an entry: the claim
                 // ends with the error only if the server is still away at its deadline.
@@ -562,7 +634,25 @@ impl Engine for PostgresEngine {
             if let Some(due) = due {
                 nap = nap.min(due.max(MIN_NAP));
             }
+            // Inserts notify only engines marked idle: make sure this one is, first.
+            let sleeping = match self.idle.before_sleep().await {
+                Ok(Mark::Held(sleeping)) => sleeping,
+                // Entries committed before the mark notified nobody: look once more.
+                Ok(Mark::Made) => continue,
+                Ok(Mark::InsertPending) => {
+                    let _ = tokio::time::timeout(nap.min(pending_nap), arrived).await;
+                    pending_nap = (pending_nap * 2).min(MIN_NAP);
+                    continue;
+                }
+                // Without a mark, only the poll interval wakes this claim.
+                Err(e) => {
+                    tracing::debug!(engine = %self.shown, error = %e, "cannot mark the engine idle");
+                    let _ = tokio::time::timeout(nap, arrived).await;
+                    continue;
+                }
+            };
             let _ = tokio::time::timeout(nap, arrived).await;
+            drop(sleeping);
         }
     }
 

@@ -69,6 +69,63 @@ pub(crate) const QUEUE_STEPS: &[&str] = &[
         PRIMARY KEY (queue, schedule, tick)
     );
     "#,
+    // Step 3: notify only while a worker waits (`idle.rs`). A transaction that notifies
+    // commits one WAL flush after every other notifying one, so with the trigger of step 1
+    // every app transaction using `send_in` waited for all the others'. Workers about to wait
+    // mark themselves in `sleepers`; the trigger takes its queue's lock shared (never waiting
+    // for another insert), then notifies if a mark is there. Its snapshot may predate a mark
+    // outside READ COMMITTED, so there it always notifies.
+    r#"
+    CREATE TABLE {schema}.sleepers (
+        queue      text        NOT NULL,
+        sleeper    text        NOT NULL,
+        generation bigint      NOT NULL,
+        until      timestamptz NOT NULL,
+        PRIMARY KEY (queue, sleeper)
+    );
+    -- SECURITY DEFINER: a role allowed only to INSERT into `entries` (another program, an
+    -- app's `send_in`) need not be granted `sleepers` too.
+    CREATE OR REPLACE FUNCTION {schema}.notify_entries() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS $$
+    DECLARE
+        channel text := TG_TABLE_SCHEMA || '.entries';
+        q text;
+    BEGIN
+        FOR q IN SELECT DISTINCT queue FROM inserted LOOP
+            PERFORM pg_advisory_xact_lock_shared(hashtext(channel), hashtext(q));
+            IF current_setting('transaction_isolation') <> 'read committed'
+               OR EXISTS (SELECT 1 FROM {schema}.sleepers AS s
+                          WHERE s.queue = q AND s.until > now()) THEN
+                PERFORM pg_notify(channel, q);
+            END IF;
+        END LOOP;
+        RETURN NULL;
+    END
+    $$;
+    "#,
+    // Step 4: a claim that moves no index entry. Step 1 kept unleased entries in a partial
+    // index on `lease_until IS NULL` and leases in another on `lease_until`, so every claim
+    // changed an indexed column: a new entry in each index (and the primary key) for every row
+    // claimed, dead ones left at the head of the claim's index. Now the claim's index holds
+    // every entry that is not delayed, leased or not, in id order, and a claim changes no
+    // indexed column: with room on the page (fillfactor 50) it is a HOT update, in place,
+    // touching no index. In-flight entries stay in the claim's way (the claim steps over them:
+    // as many as the workers of the queue run at once); an ended lease is found in the same
+    // walk, oldest entry first. Delayed entries (a delayed send, a retry with a delay) are out
+    // of the way in `entries_delayed`, by due time, and leave it when claimed. Entries written
+    // by an earlier build (a delayed one as a lease nobody holds, `fence = 0`) are still
+    // claimed correctly, when due.
+    r#"
+    ALTER TABLE {schema}.entries ADD COLUMN delayed boolean NOT NULL DEFAULT false;
+    UPDATE {schema}.entries SET delayed = true, available_at = lease_until, lease_until = NULL
+        WHERE fence = 0 AND lease_until IS NOT NULL;
+    UPDATE {schema}.entries SET delayed = true WHERE lease_until IS NULL AND available_at > now();
+    DROP INDEX {schema}.entries_ready;
+    DROP INDEX {schema}.entries_leased;
+    CREATE INDEX entries_queue ON {schema}.entries (queue, id) WHERE NOT delayed;
+    CREATE INDEX entries_delayed ON {schema}.entries (queue, available_at) WHERE delayed;
+    ALTER TABLE {schema}.entries SET (fillfactor = 50);
+    "#,
 ];
 
 /// Why [`migrate`] failed.

@@ -21,8 +21,8 @@ use crate::engine::{from_unix_ms, unix_ms, EngineError, Outgoing, Ticks};
 /// dropped: refused, rather than risk enqueueing it twice. The trim reads the record as it was
 /// before this insert, so a schedule keeps at most one tick more than `TICKS_KEPT`.
 pub(super) fn enqueue_tick_sql(s: &str) -> String {
-    // The entry is inserted as `enqueue` inserts one (see `Sql::new`): a delayed one is a
-    // lease nobody holds ending at its due time.
+    // The entry is inserted as `enqueue` inserts one (see `Sql::new`): a delayed one is
+    // `delayed`, claimable from its due time.
     format!(
         "WITH oldest AS (
              SELECT tick FROM {s}.ticks WHERE queue = $1 AND schedule = $2
@@ -34,8 +34,8 @@ pub(super) fn enqueue_tick_sql(s: &str) -> String {
              ON CONFLICT DO NOTHING
              RETURNING tick),
          entry AS (
-             INSERT INTO {s}.entries (queue, payload, available_at, lease_until)
-             SELECT $1, $5::bytea, coalesce($6::timestamptz, now()), $6::timestamptz
+             INSERT INTO {s}.entries (queue, payload, available_at, delayed)
+             SELECT $1, $5::bytea, coalesce($6::timestamptz, now()), $6::timestamptz IS NOT NULL
              FROM recorded
              RETURNING id),
          trimmed AS (
