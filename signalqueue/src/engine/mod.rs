@@ -94,6 +94,15 @@ pub struct Claimed {
     pub deliveries: u32,
 }
 
+/// A dead letter to write, as one of the pieces a claim is split into ([`Engine::split`]).
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    /// The bytes to keep (what `dead list` shows and `dead replay` puts back).
+    pub payload: Vec<u8>,
+    /// Why it died, for people.
+    pub reason: String,
+}
+
 /// An entry read without being removed (for `dump`, the admin page, `dead list`).
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -267,6 +276,24 @@ pub trait Engine: Send + Sync + 'static {
         token: &ClaimToken,
         payload: &[u8],
         reason: &str,
+    ) -> Result<bool, EngineError>;
+
+    /// Replaces a claimed entry with new entries and dead letters, all at once or not at all,
+    /// and only while `token` holds the lease: the claimed entry is removed, each of `entries`
+    /// is stored as a new entry claimable from its `not_before` (counted as `scheduled` until
+    /// then, never collapsed with others by `redis-set://`, its deliveries counted from 0), and
+    /// each of `dead` becomes a dead letter of its own (with the usual retention). `false`, with
+    /// nothing changed, when the lease was lost.
+    ///
+    /// The worker uses it when receivers that ran together part ways (each failed receiver
+    /// retried on its own schedule, or dead-lettered on its own), and to give back an entry this
+    /// worker cannot handle without counting an attempt (`docs/worker.md`). Both lists empty
+    /// is an acknowledgement.
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
     ) -> Result<bool, EngineError>;
 
     /// Gives claims back unfinished (worker shutdown): claimable again at once, without
