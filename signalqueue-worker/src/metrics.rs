@@ -49,6 +49,10 @@ struct Inner {
     retries: BTreeMap<(String, String), u64>,
     /// (signal, reason kind) -> dead letters.
     dead: BTreeMap<(String, String), u64>,
+    /// (queue, what was not known) -> entries given back for a worker that knows them. Keyed
+    /// by the configured queue and a fixed word, never by a name read from an entry: those
+    /// are whatever producers wrote, and would make the label set unbounded.
+    given_back: BTreeMap<(String, &'static str), u64>,
     /// signal -> signals fully handled and acknowledged.
     handled: BTreeMap<String, u64>,
     /// signal -> latency histogram (bucket counts, sum in seconds, count).
@@ -109,6 +113,17 @@ impl Metrics {
             .lock()
             .dead
             .entry((signal.to_string(), kind.to_string()))
+            .or_default() += 1;
+    }
+
+    /// An entry given back unhandled on `queue` (the configured name), because this worker
+    /// does not know its signal (`unknown_signal`) or does not link a receiver it owes
+    /// (`unknown_receiver`).
+    pub fn record_given_back(&self, queue: &str, what: &'static str) {
+        *self
+            .lock()
+            .given_back
+            .entry((queue.to_string(), what))
             .or_default() += 1;
     }
 
@@ -198,6 +213,14 @@ impl Metrics {
                 "signalqueue_dead_letters_total{{signal=\"{}\",reason=\"{}\"}} {n}",
                 esc(s),
                 esc(k)
+            );
+        }
+        out.push_str("# HELP signalqueue_given_back_total Entries given back unhandled, for a worker that knows their signal or receiver (a rolling deploy), by queue and what was unknown.\n# TYPE signalqueue_given_back_total counter\n");
+        for ((q, what), n) in &inner.given_back {
+            let _ = writeln!(
+                out,
+                "signalqueue_given_back_total{{queue=\"{}\",unknown=\"{what}\"}} {n}",
+                esc(q)
             );
         }
         out.push_str("# HELP signalqueue_handled_total Signals whose receivers all finished.\n# TYPE signalqueue_handled_total counter\n");
@@ -316,6 +339,7 @@ mod tests {
         m.record_retry("s", "r");
         m.record_dead("s", "receiver");
         m.record_handled("s");
+        m.record_given_back("default", "unknown_signal");
         m.record_latency("s", Duration::from_millis(3));
         let text = m.render_prometheus(&[(
             "default".into(),
@@ -328,6 +352,9 @@ mod tests {
             "signalqueue_receiver_runs_total{signal=\"s\",receiver=\"r\",outcome=\"failed\"} 1"
         ));
         assert!(text.contains("signalqueue_retries_total{signal=\"s\",receiver=\"r\"} 1"));
+        assert!(text.contains(
+            "signalqueue_given_back_total{queue=\"default\",unknown=\"unknown_signal\"} 1"
+        ));
         assert!(
             text.contains("signalqueue_send_to_start_seconds_bucket{signal=\"s\",le=\"0.002\"} 0")
         );

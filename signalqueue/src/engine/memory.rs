@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use crate::engine::ticks::TICKS_KEPT;
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError, EngineOptions, Entry,
-    Outgoing, SharedEngine, Ticks,
+    unix_ms, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    EngineOptions, Entry, Outgoing, SharedEngine, Ticks,
 };
 
 /// The in-memory engine. Open one with `memory://NAME` or [`MemoryEngine::new`].

@@ -408,7 +408,10 @@ pub(crate) async fn split_replaces_a_claim(f: &impl Fixture) {
         .expect("split"));
     // Once finished, the claim is gone: nothing more can be done with its token.
     assert_eq!(
-        engine.ack(slice::from_ref(&claimed[0].token)).await.expect("ack"),
+        engine
+            .ack(slice::from_ref(&claimed[0].token))
+            .await
+            .expect("ack"),
         [false]
     );
     assert!(!engine
@@ -430,11 +433,20 @@ pub(crate) async fn split_replaces_a_claim(f: &impl Fixture) {
     assert_eq!(
         kept,
         [
-            ("split-0-dead-a".to_string(), "receiver `a` gave up".to_string()),
-            ("split-0-dead-b".to_string(), "receiver `b` gave up".to_string()),
+            (
+                "split-0-dead-a".to_string(),
+                "receiver `a` gave up".to_string()
+            ),
+            (
+                "split-0-dead-b".to_string(),
+                "receiver `b` gave up".to_string()
+            ),
         ]
     );
-    assert_ne!(dead_now[0].key, dead_now[1].key, "each dead letter has its own key");
+    assert_ne!(
+        dead_now[0].key, dead_now[1].key,
+        "each dead letter has its own key"
+    );
     let pending: Vec<String> = engine
         .pending(10)
         .await
@@ -466,7 +478,10 @@ pub(crate) async fn split_replaces_a_claim(f: &impl Fixture) {
     assert_eq!(texts(&claim_all(&engine, 10).await), ["split-0-dead-b"]);
     assert_eq!(engine.counts().await.expect("counts"), counts(0, 1, 2, 1));
     assert_eq!(
-        engine.ack(slice::from_ref(&claimed[1].token)).await.expect("ack"),
+        engine
+            .ack(slice::from_ref(&claimed[1].token))
+            .await
+            .expect("ack"),
         [true]
     );
 }

@@ -688,7 +688,8 @@ impl Engine for PostgresEngine {
             // at commit).
             let now = SystemTime::now();
             let payloads: Vec<&[u8]> = entries.iter().map(|o| o.payload.as_slice()).collect();
-            let due: Vec<Option<SystemTime>> = entries.iter().map(|o| o.delayed_until(now)).collect();
+            let due: Vec<Option<SystemTime>> =
+                entries.iter().map(|o| o.delayed_until(now)).collect();
             let statement = tx
                 .prepare_cached(&self.sql.enqueue)
                 .await
