@@ -10,8 +10,8 @@
 //! - [`Engine::claim`] hands out entries under a lease. A claimed entry stays in the engine until
 //!   it is acknowledged, retried, dead-lettered or released; if the lease expires first (the
 //!   worker died, or stalled), the entry becomes claimable again, by anyone.
-//! - Every claim carries a fence. Acknowledging, renewing, retrying or dead-lettering with a
-//!   token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
+//! - Every claim carries a fence. Acknowledging, renewing, retrying, dead-lettering or
+//!   splitting with a token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
 //!   workers never both complete one claim.
 
 use std::fmt;
