@@ -537,7 +537,11 @@ async fn an_entry_of_an_unknown_signal_is_given_back_until_its_grace_ends_then_d
         ),
         "{last:?}"
     );
-    assert_eq!(summary.given_back, given_back.len() as u64, "{summary:?}");
+    assert_eq!(
+        summary.given_back_unknown,
+        given_back.len() as u64,
+        "{summary:?}"
+    );
     assert_eq!(summary.dead, 1, "{summary:?}");
 
     let dead = engine.dead(10).await.unwrap();

@@ -142,8 +142,9 @@ pub struct Summary {
     pub retried: u64,
     /// Dead letters written (one per receiver given up on, or per entry that cannot run).
     pub dead: u64,
-    /// Entries given back unhandled for a worker that knows their signal or receivers.
-    pub given_back: u64,
+    /// Entries given back unhandled, for a worker that knows their signal or links the
+    /// receivers they owe (a rolling deploy; not the claims released at shutdown).
+    pub given_back_unknown: u64,
     /// Claims given back unfinished at shutdown.
     pub released: u64,
 }
@@ -310,7 +311,7 @@ pub(crate) struct Totals {
     pub(crate) handled: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) dead: AtomicU64,
-    pub(crate) given_back: AtomicU64,
+    pub(crate) given_back_unknown: AtomicU64,
     pub(crate) released: AtomicU64,
 }
 
@@ -551,7 +552,7 @@ impl Worker {
             handled: t.handled.load(Ordering::Relaxed),
             retried: t.retried.load(Ordering::Relaxed),
             dead: t.dead.load(Ordering::Relaxed),
-            given_back: t.given_back.load(Ordering::Relaxed),
+            given_back_unknown: t.given_back_unknown.load(Ordering::Relaxed),
             released: t.released.load(Ordering::Relaxed),
         })
     }

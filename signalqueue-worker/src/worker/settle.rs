@@ -178,7 +178,10 @@ fn record(
     }
     if let Some(back) = pieces.given_back {
         shared.metrics.record_given_back(&lane.name, back.unknown);
-        shared.totals.given_back.fetch_add(1, Ordering::Relaxed);
+        shared
+            .totals
+            .given_back_unknown
+            .fetch_add(1, Ordering::Relaxed);
         if let Some(n) = shared.unknown_warnings.note(&back.name) {
             let what = if back.unknown == "unknown_signal" {
                 format!("signal `{}` is not linked into this worker", back.name)
