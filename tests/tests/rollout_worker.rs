@@ -348,6 +348,7 @@ async fn a_rolling_deploy_fills_no_dead_letters(setup: Setup) {
     send_what_only_the_new_release_knows(&setup, N).await;
     // The older release meets them first, and gives them back.
     let old = setup.sb.start(OLD, &["run", "127.0.0.1:0"]);
+    let old_started = std::time::Instant::now();
     old.wait_stderr("is not linked into this worker");
     let new = setup.sb.start(NEW, &["run", "127.0.0.1:0"]);
     setup
@@ -360,6 +361,7 @@ async fn a_rolling_deploy_fills_no_dead_letters(setup: Setup) {
         running.signal("TERM");
     }
     let old = old.wait();
+    let old_ran = old_started.elapsed();
     let new = new.wait();
 
     let journal = setup.sb.journal();
@@ -373,21 +375,21 @@ async fn a_rolling_deploy_fills_no_dead_letters(setup: Setup) {
     assert!(engine.dead(10).await.expect("dead").is_empty());
     assert_eq!(engine.counts().await.expect("counts"), Default::default());
     assert!(!new.stderr.contains("given back"), "{}", new.stderr);
-    // Each name given back many times (every entry at least once), warned about once: the
-    // warnings are a minute apart.
+    // Each name given back many times (every entry at least once), warned about once a
+    // minute at most (a few seconds here, unless the machine is very slow).
+    let allowed = 1 + old_ran.as_secs() as usize / 60;
     let warnings = |what: &str| old.stderr.lines().filter(|l| l.contains(what)).count();
-    assert_eq!(
-        warnings("signal `rollout.new_signal` is not linked into this worker"),
-        1,
-        "{}",
-        old.stderr
-    );
-    assert_eq!(
-        warnings("receivers rollout::late_flaky are owed but not linked into this worker"),
-        1,
-        "{}",
-        old.stderr
-    );
+    for what in [
+        "signal `rollout.new_signal` is not linked into this worker",
+        "receivers rollout::late_flaky are owed but not linked into this worker",
+    ] {
+        let n = warnings(what);
+        assert!(
+            (1..=allowed).contains(&n),
+            "{n} warnings {what:?}:\n{}",
+            old.stderr
+        );
+    }
 }
 
 /// Only the older release: what it does not know is given back until `unknown_grace` (2 s
