@@ -592,7 +592,12 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
     let sb = Sandbox::new(None);
     let engine = sb.engine("default").await;
     let garbage = b"\x00garbage \xff bytes".to_vec();
-    let unknown = Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3])).encode();
+    // Sent an hour ago, past `unknown_grace` (15 minutes): no worker that knows it is coming.
+    let unknown = Envelope {
+        enqueued_at: std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+        ..Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3]))
+    }
+    .encode();
     // `examples.form_submit` takes a `Ref<Order>`; these are the bytes of a `String`: its type
     // "changed" since this was sent.
     let changed = Envelope::new(
@@ -648,7 +653,7 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
         find(&garbage).reason
     );
     assert!(
-        find(&unknown).reason.contains("no signal named `shop.gone` is linked into this worker; link the crate that declares it and replay"),
+        find(&unknown).reason.contains("no signal named `shop.gone` is linked into the workers that claimed it within `unknown_grace` (15m) of its send; link the crate that declares it and replay"),
         "{:?}",
         find(&unknown).reason
     );

@@ -73,6 +73,14 @@ impl signalqueue::engine::Engine for ForgetsLeases {
     ) -> Result<bool, EngineError> {
         self.inner.dead_letter(token, payload, reason).await
     }
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[signalqueue::engine::DeadLetter],
+    ) -> Result<bool, EngineError> {
+        self.inner.split(token, entries, dead).await
+    }
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
         self.inner.release(tokens).await
     }

@@ -375,6 +375,14 @@ impl signalqueue::engine::Engine for AckBeforeRenewal {
     ) -> Result<bool, EngineError> {
         self.inner.dead_letter(token, payload, reason).await
     }
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[signalqueue::engine::Outgoing],
+        dead: &[signalqueue::engine::DeadLetter],
+    ) -> Result<bool, EngineError> {
+        self.inner.split(token, entries, dead).await
+    }
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
         self.inner.release(tokens).await
     }
@@ -469,4 +477,104 @@ async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logs.contains("receiver ran"), "{logs}");
     assert!(!logs.contains("lost the lease"), "{logs}");
+}
+
+#[tokio::test]
+async fn an_entry_of_an_unknown_signal_is_given_back_until_its_grace_ends_then_dead_lettered() {
+    let (runtime, engine) = memory_runtime("lib-unknown-signal").await;
+    // A wire name read from an entry: it must not become a label of the metrics.
+    let envelope = signalqueue::Envelope::new(
+        "from.a.newer.release",
+        None,
+        signalqueue::Payload::Bincode(vec![1, 2, 3]),
+    );
+    let bytes = envelope.encode();
+    engine
+        .enqueue(&[Outgoing::new(envelope.id, bytes.clone())])
+        .await
+        .unwrap();
+    let (seen, hook) = collect();
+    let metrics = Arc::new(signalqueue_worker::metrics::Metrics::new());
+    let grace = Duration::from_millis(700);
+    let summary = Worker::builder()
+        .runtime(runtime)
+        .settings(signalqueue::config::WorkerConfig {
+            unknown_grace: grace,
+            ..Default::default()
+        })
+        .metrics(metrics.clone())
+        .halt(Halt::WhenExhausted)
+        .claim_wait(Duration::from_millis(50))
+        .on_outcome(hook)
+        .build()
+        .run()
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let (last, given_back) = seen.split_last().expect("outcomes");
+    assert!(!given_back.is_empty(), "{seen:?}");
+    for o in given_back {
+        assert!(
+            matches!(
+                o.result,
+                SignalResult::GivenBack {
+                    unknown: "unknown_signal",
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        assert_eq!(o.id, Some(envelope.id));
+    }
+    assert!(
+        matches!(
+            &last.result,
+            SignalResult::Dead {
+                kind: DeadKind::UnknownSignal,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+    assert_eq!(
+        summary.given_back_unknown,
+        given_back.len() as u64,
+        "{summary:?}"
+    );
+    assert_eq!(summary.dead, 1, "{summary:?}");
+
+    let dead = engine.dead(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].payload, bytes, "the bytes as sent");
+    assert!(
+        dead[0]
+            .died_at
+            .duration_since(envelope.enqueued_at)
+            .unwrap_or_default()
+            >= grace,
+        "not before the grace"
+    );
+    assert!(
+        dead[0]
+            .reason
+            .contains("within `unknown_grace` (700ms) of its send"),
+        "{}",
+        dead[0].reason
+    );
+
+    let text = metrics.render_counters();
+    assert!(
+        text.contains(&format!(
+            "signalqueue_given_back_total{{queue=\"default\",unknown=\"unknown_signal\"}} {}",
+            given_back.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "signalqueue_dead_letters_total{signal=\"unknown\",reason=\"unknown_signal\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("from.a.newer.release"), "{text}");
 }

@@ -97,6 +97,8 @@ pub struct QueueConfig {
     pub dead_max: u64,
     /// How long dead letters are kept at most.
     pub dead_ttl: Duration,
+    /// This queue's [`WorkerConfig::unknown_grace`], when it sets its own.
+    pub unknown_grace: Option<Duration>,
 }
 
 impl QueueConfig {
@@ -110,6 +112,7 @@ impl QueueConfig {
             lease: Duration::from_secs(30),
             dead_max: defaults.dead_max,
             dead_ttl: defaults.dead_ttl,
+            unknown_grace: None,
         }
     }
 
@@ -141,6 +144,10 @@ pub struct WorkerConfig {
     /// How long one receiver run may take when the receiver sets no `timeout_ms`; `None` (the
     /// default) is no limit.
     pub receiver_timeout: Option<Duration>,
+    /// How long after its send an entry this worker cannot handle (a signal it does not know,
+    /// or an owed receiver it does not link: a rolling deploy) is given back for a worker that
+    /// can, before it is dead-lettered. 15 minutes by default; a queue may set its own.
+    pub unknown_grace: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -152,6 +159,7 @@ impl Default for WorkerConfig {
             retry_max: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(30),
             receiver_timeout: None,
+            unknown_grace: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -190,6 +198,8 @@ struct RawQueue {
     dead_max: Option<u64>,
     dead_ttl: Option<RawDuration>,
     dead_ttl_secs: Option<u64>,
+    unknown_grace: Option<RawDuration>,
+    unknown_grace_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +215,8 @@ struct RawWorker {
     shutdown_grace_ms: Option<u64>,
     receiver_timeout: Option<RawDuration>,
     receiver_timeout_ms: Option<u64>,
+    unknown_grace: Option<RawDuration>,
+    unknown_grace_ms: Option<u64>,
 }
 
 /// A duration key as written: a string with its unit (`"30s"`), or, by mistake, a bare number
@@ -380,6 +392,14 @@ impl Config {
             {
                 queue.dead_ttl = d;
             }
+            queue.unknown_grace = duration(
+                &path,
+                "unknown_grace",
+                q.unknown_grace,
+                Unit::Millis,
+                q.unknown_grace_ms,
+            )
+            .map_err(err)?;
             config.queues.insert(name, queue);
         }
         if let Some(w) = raw.worker {
@@ -432,6 +452,17 @@ impl Config {
                     ));
                 }
                 d.receiver_timeout = Some(t);
+            }
+            if let Some(t) = duration(
+                path,
+                "unknown_grace",
+                w.unknown_grace,
+                ms,
+                w.unknown_grace_ms,
+            )
+            .map_err(err)?
+            {
+                d.unknown_grace = t;
             }
         }
         if let Some(o) = raw.outbox {
@@ -598,6 +629,30 @@ url = "sqlite://signalqueue.db"
             cfg_err("[queues.default]\nurl = \"memory://\"\n[worker]\nreceiver_timeout_ms = 0\n");
         assert!(
             e.contains("`worker.receiver_timeout`: must be at least 1ms"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_grace_is_worker_wide_or_per_queue() {
+        let c = Config::from_toml(
+            "[queues.default]\nurl = \"memory://\"\n[queues.emails]\nurl = \"memory://\"\nunknown_grace = \"2s\"\n[worker]\nunknown_grace = \"1h\"\n",
+            "signalqueue.toml",
+        )
+        .unwrap();
+        assert_eq!(c.worker.unknown_grace, Duration::from_secs(3600));
+        assert_eq!(c.queues["default"].unknown_grace, None);
+        assert_eq!(
+            c.queues["emails"].unknown_grace,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            Config::default().worker.unknown_grace,
+            Duration::from_secs(15 * 60)
+        );
+        let e = cfg_err("[queues.default]\nurl = \"memory://\"\nunknown_grace = \"soon\"\n");
+        assert!(
+            e.contains("`queues.default.unknown_grace`: `soon` is not a duration"),
             "{e}"
         );
     }

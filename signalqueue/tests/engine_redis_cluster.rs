@@ -140,6 +140,7 @@ async fn the_engine_contract_holds_on_a_cluster() {
         contract::ack_answers_per_token(&f).await;
         contract::renew_extends_lease(&f).await;
         contract::retry_schedules(&f).await;
+        contract::split_replaces_a_claim(&f).await;
         contract::delayed_sends(&f).await;
         contract::delayed_in_a_mixed_batch(&f).await;
         contract::dead_letter_keeps_bytes(&f).await;

@@ -141,12 +141,12 @@ async fn a_failed_receiver_is_retried_and_the_one_that_succeeded_is_not_run_agai
     assert_eq!(count(&j, "flaky k1 attempt 2"), 1, "{j:#?}");
     assert_eq!(j.len(), 3, "{j:#?}");
     assert!(
-        out.stderr.contains("receivers failed; retrying them"),
+        out.stderr.contains("receiver failed; retrying it"),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("receivers=shop_receivers::flaky"),
+        out.stderr.contains("receiver=shop_receivers::flaky"),
         "{}",
         out.stderr
     );

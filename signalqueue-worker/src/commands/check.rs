@@ -192,7 +192,7 @@ fn pending_problems<'a>(
     let mut problems = Vec::new();
     for (name, n) in unknown {
         problems.push(format!(
-            "queue `{queue}`: {n} pending `{name}` signal(s), but no signal named `{name}` is linked into this worker (it would dead-letter them); link the crate that declares it"
+            "queue `{queue}`: {n} pending `{name}` signal(s), but no signal named `{name}` is linked into this worker (it would give them back for a worker that has it, then dead-letter them once `unknown_grace` has passed since their send); link the crate that declares it"
         ));
     }
     for (name, n) in unreceived {

@@ -45,14 +45,7 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
         .shutdown(shutdown)
         .on_outcome(move |o| {
             let n = progress.fetch_add(1, Ordering::SeqCst) + 1;
-            let what = match &o.result {
-                SignalResult::Handled => "handled".to_string(),
-                SignalResult::Retried { receivers, .. } => {
-                    format!("retry scheduled for {}", receivers.join(", "))
-                }
-                SignalResult::Dead { kind, .. } => format!("dead-lettered ({})", kind.as_str()),
-                SignalResult::LeaseLost => "lease lost".to_string(),
-            };
+            let what = describe(&o.result);
             let id = o.id.map(|i| i.to_string()).unwrap_or_default();
             if let Some(bar) = bar {
                 // A retry that fell due while this runs may be among them: the count can pass
@@ -81,4 +74,18 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
         summary.dead
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One outcome in a few words, for the progress line.
+fn describe(result: &SignalResult) -> String {
+    match result {
+        SignalResult::Handled => "handled".to_string(),
+        SignalResult::Retried { receivers, .. } => {
+            format!("retry scheduled for {}", receivers.join(", "))
+        }
+        SignalResult::Dead { kind, .. } => format!("dead-lettered ({})", kind.as_str()),
+        SignalResult::GivenBack { unknown, .. } => format!("given back ({unknown})"),
+        SignalResult::Split { parts } => parts.iter().map(describe).collect::<Vec<_>>().join("; "),
+        SignalResult::LeaseLost => "lease lost".to_string(),
+    }
 }

@@ -137,6 +137,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, Error> {
         retried = summary.retried,
         dead = summary.dead,
         given_back = summary.released,
+        given_back_unknown = summary.given_back_unknown,
         "worker stopped"
     );
     Ok(ExitCode::SUCCESS)

@@ -124,6 +124,10 @@ pub struct Metrics {
     handled_total: AtomicU64,
     failed_total: AtomicU64,
     history: Mutex<History>,
+    /// (queue, what was not known) -> entries given back for a worker that knows them. Keyed
+    /// by the configured queue and a fixed word, never by a name read from an entry. Behind a
+    /// lock: only entries this worker cannot handle come here, never the per-signal path.
+    given_back: Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Default for Metrics {
@@ -173,6 +177,7 @@ impl Metrics {
             handled_total: AtomicU64::new(0),
             failed_total: AtomicU64::new(0),
             history: Mutex::new(History::default()),
+            given_back: Mutex::default(),
         }
     }
 
@@ -218,11 +223,27 @@ impl Metrics {
     /// A signal dead-lettered; `kind` says why in one word (`receiver`, `decode`,
     /// `unknown_signal`, `malformed`, `poison`).
     pub fn record_dead(&self, signal: &str, kind: &str) {
-        let i = DEAD_KINDS
-            .iter()
-            .position(|k| *k == kind)
-            .unwrap_or(DEAD_KINDS.len() - 1);
+        // Kinds are the worker's own words; one it does not list counts as `receiver`, the
+        // most general, rather than growing the labels.
+        let i = DEAD_KINDS.iter().position(|k| *k == kind).unwrap_or(0);
         self.signal(signal).dead[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An entry given back unhandled on `queue` (the configured name), because this worker
+    /// does not know its signal (`unknown_signal`) or does not link a receiver it owes
+    /// (`unknown_receiver`).
+    pub fn record_given_back(&self, queue: &str, what: &'static str) {
+        *lock(&self.given_back)
+            .entry((queue.to_string(), what))
+            .or_default() += 1;
+    }
+
+    /// Entries given back, by (queue, what was unknown), for the encoder.
+    fn given_back(&self) -> Vec<((String, &'static str), u64)> {
+        lock(&self.given_back)
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     /// A signal whose receivers all finished, acknowledged.
@@ -257,6 +278,12 @@ impl Metrics {
     /// [`Metrics::sample_history`]).
     pub fn history(&self) -> Vec<Point> {
         lock(&self.history).points()
+    }
+
+    /// The counters alone in OpenMetrics text, as `/metrics` shows them (which adds the
+    /// queues' and outboxes' gauges read at scrape time).
+    pub fn render_counters(self: &std::sync::Arc<Self>) -> String {
+        openmetrics::encode(self.clone(), openmetrics::Gauges::default())
     }
 
     /// How long the worker has run.

@@ -141,6 +141,15 @@ impl Collector for Scrape {
             }
         }
         let mut e = enc.encode_descriptor(
+            "signalqueue_given_back",
+            "Entries given back unhandled, for a worker that knows their signal or receiver (a rolling deploy), by queue and what was unknown.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((queue, what), n) in m.given_back() {
+            counter(&mut e, &[("queue", queue.as_str()), ("unknown", what)], n)?;
+        }
+        let mut e = enc.encode_descriptor(
             "signalqueue_handled",
             "Signals whose receivers all finished.",
             None,
@@ -275,6 +284,7 @@ mod tests {
         m.record_dead("not-linked", "unknown_signal");
         m.record_handled("s");
         m.record_latency("s", Duration::from_millis(3));
+        m.record_given_back("default", "unknown_signal");
         let text = encode(
             m,
             Gauges {
@@ -304,6 +314,7 @@ mod tests {
             "signalqueue_queue_up{queue=\"default\"} 1",
             "signalqueue_queue_up{queue=\"down\"} 0",
             "signalqueue_build_info{version=\"0.1.0\"} 1",
+            "signalqueue_given_back_total{queue=\"default\",unknown=\"unknown_signal\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -132,6 +132,7 @@ fn start(
             settings: &shared2.settings,
             metrics: &shared2.metrics,
             queue: &lane2.name,
+            unknown_grace: lane2.unknown_grace,
         };
         let work = async {
             // Receivers that send signals use the worker's queues, not a second runtime.

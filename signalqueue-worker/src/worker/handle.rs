@@ -1,5 +1,6 @@
 //! One claimed entry: decode it, run the receivers it owes, and decide what becomes of it
-//! (acknowledge, retry the failed receivers later, or dead-letter it with the reason).
+//! (acknowledge it; retry each failed receiver later, or dead-letter it, on its own; give back
+//! what this worker cannot run; or dead-letter the whole entry with the reason).
 //!
 //! Deciding is kept apart from telling the engine (`settle.rs`) so that every rule here reads
 //! as a plain function of the entry and the receivers' outcomes.
@@ -15,6 +16,7 @@ use signalqueue::{Delivery, Envelope, EnvelopeId, ReceiverDef, Registry};
 
 use crate::metrics::{Metrics, RunResult};
 use crate::worker::backoff::retry_delay;
+use crate::worker::unknown::{due_since, give_back_for};
 
 /// An entry claimed this many more times than its envelope's attempt says is poison: it was
 /// taken again and again without any worker getting to retry or finish it, so it crashes or
@@ -26,6 +28,9 @@ pub(crate) const POISON_MARGIN: u32 = 5;
 /// The name metrics and logs use for an entry that is not an envelope at all.
 pub(crate) const MALFORMED_SIGNAL: &str = "<malformed>";
 
+/// The name metrics use for a signal not linked into this worker.
+pub(crate) const UNKNOWN_SIGNAL: &str = "<unknown>";
+
 /// Why an entry was dead-lettered, in one word (the `reason` label of the metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeadKind {
@@ -34,8 +39,10 @@ pub enum DeadKind {
     /// The arguments do not decode: the signal's argument types changed since it was sent, or
     /// a producer in another language sent the wrong shape.
     Decode,
-    /// No signal with that wire name is linked into this worker.
+    /// No worker that claimed it within `unknown_grace` links a signal of that wire name.
     UnknownSignal,
+    /// No worker that claimed it within `unknown_grace` links the receiver it owes.
+    UnknownReceiver,
     /// The bytes are not an envelope.
     Malformed,
     /// Claimed over and over without finishing: it crashes or hangs workers.
@@ -49,6 +56,7 @@ impl DeadKind {
             DeadKind::Receiver => "receiver",
             DeadKind::Decode => "decode",
             DeadKind::UnknownSignal => "unknown_signal",
+            DeadKind::UnknownReceiver => "unknown_receiver",
             DeadKind::Malformed => "malformed",
             DeadKind::Poison => "poison",
         }
@@ -60,26 +68,73 @@ impl DeadKind {
 pub(crate) enum Disposition {
     /// Everything owed ran successfully: the entry is done.
     Ack,
-    /// Some receivers failed and may try again: put the entry back, owing only them.
-    Retry {
-        payload: Vec<u8>,
-        not_before: SystemTime,
-        delay: Duration,
-        receivers: Vec<String>,
-        next_attempt: u32,
-    },
-    /// Give up on the entry and keep it, with why, as a dead letter.
-    Dead {
-        payload: Vec<u8>,
-        reason: String,
-        kind: DeadKind,
-    },
+    /// The entry is replaced by its pieces: each failed receiver retried or dead-lettered on
+    /// its own, what this worker cannot run given back; or the whole entry dead-lettered.
+    Pieces(Pieces),
+}
+
+/// What a claim becomes when it is not simply acknowledged. Never empty.
+#[derive(Debug, Default)]
+pub(crate) struct Pieces {
+    /// Receivers that failed and may try again, each in an entry of its own.
+    pub(crate) retries: Vec<Retry>,
+    /// Dead letters: one per receiver given up on, or the whole entry.
+    pub(crate) dead: Vec<Dead>,
+    /// What this worker cannot run, back in the queue unchanged but for what it owes.
+    pub(crate) given_back: Option<GiveBack>,
+}
+
+/// One failed receiver's next attempt.
+#[derive(Debug)]
+pub(crate) struct Retry {
+    pub(crate) receiver: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) not_before: SystemTime,
+    pub(crate) delay: Duration,
+    pub(crate) next_attempt: u32,
+}
+
+/// One dead letter.
+#[derive(Debug)]
+pub(crate) struct Dead {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) reason: String,
+    pub(crate) kind: DeadKind,
+}
+
+/// An entry given back without counting an attempt, for a worker that knows its signal or
+/// links the receivers it owes.
+#[derive(Debug)]
+pub(crate) struct GiveBack {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) delay: Duration,
+    /// What was unknown, in one word (the metric's label): `unknown_signal`, `unknown_receiver`.
+    pub(crate) unknown: &'static str,
+    /// The name to warn about: the signal's, or the receivers'.
+    pub(crate) name: String,
+}
+
+impl Pieces {
+    fn dead(payload: Vec<u8>, reason: String, kind: DeadKind) -> Pieces {
+        Pieces {
+            dead: vec![Dead {
+                payload,
+                reason,
+                kind,
+            }],
+            ..Pieces::default()
+        }
+    }
 }
 
 /// A claim's disposition, with what logs and metrics need to say which signal it was.
 #[derive(Debug)]
 pub(crate) struct Decision {
+    /// The wire name, as the entry says (for logs).
     pub(crate) signal: String,
+    /// The name for metrics' labels: a signal linked into this worker, else `<unknown>` (or
+    /// `<malformed>`), so entries cannot grow the label set.
+    pub(crate) metric_signal: &'static str,
     pub(crate) id: Option<EnvelopeId>,
     pub(crate) disposition: Disposition,
 }
@@ -90,6 +145,8 @@ pub(crate) struct Context<'a> {
     pub(crate) settings: &'a WorkerConfig,
     pub(crate) metrics: &'a Metrics,
     pub(crate) queue: &'a str,
+    /// This queue's `unknown_grace` (its own, else the worker's).
+    pub(crate) unknown_grace: Duration,
 }
 
 /// A receiver that did not succeed this time, with its retry limit.
@@ -106,6 +163,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         Err(e) => {
             return Decision {
                 signal: MALFORMED_SIGNAL.into(),
+                metric_signal: MALFORMED_SIGNAL,
                 id: None,
                 disposition: dead_raw(
                     claimed,
@@ -115,11 +173,15 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             }
         }
     };
+    let known = cx.registry.signal(&envelope.signal);
     let decision = |disposition| Decision {
         signal: envelope.signal.clone(),
+        metric_signal: known.map_or(UNKNOWN_SIGNAL, |def| def.name),
         id: Some(envelope.id),
         disposition,
     };
+    let now = SystemTime::now();
+    let since = due_since(envelope.enqueued_at, envelope.scheduled_for);
 
     if claimed.deliveries > envelope.attempt.saturating_add(POISON_MARGIN) {
         return decision(dead_raw(
@@ -133,13 +195,26 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         ));
     }
 
-    let Some(def) = cx.registry.signal(&envelope.signal) else {
+    let Some(def) = known else {
+        // A rolling deploy: a newer sender, an older worker. Another worker may know it.
+        if let Some(delay) = give_back_for(since, cx.unknown_grace, now) {
+            return decision(Disposition::Pieces(Pieces {
+                given_back: Some(GiveBack {
+                    payload: claimed.payload.clone(),
+                    delay,
+                    unknown: "unknown_signal",
+                    name: envelope.signal.clone(),
+                }),
+                ..Pieces::default()
+            }));
+        }
         return decision(dead_raw(
             claimed,
             DeadKind::UnknownSignal,
             format!(
-                "no signal named `{}` is linked into this worker; link the crate that declares it and replay",
-                envelope.signal
+                "no signal named `{}` is linked into the workers that claimed it within `unknown_grace` ({}) of its send; link the crate that declares it and replay",
+                envelope.signal,
+                humantime::format_duration(cx.unknown_grace)
             ),
         ));
     };
@@ -169,6 +244,10 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
                 .collect(),
         ),
     };
+    if to_run.is_empty() && !missing.is_empty() {
+        // Nothing here to run: the arguments are not this worker's to judge either.
+        return decision(decide(&envelope, Vec::new(), missing, cx, now));
+    }
     let delivery = Delivery {
         id: envelope.id,
         signal: def.name,
@@ -228,7 +307,7 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
                 error = %load,
                 "cannot load the signal's references"
             );
-            let mut failures: Vec<Failure> = to_run
+            let failures: Vec<Failure> = to_run
                 .iter()
                 .map(|r| Failure {
                     receiver: r.name.to_string(),
@@ -236,11 +315,10 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
                     retries: r.retries.unwrap_or(cx.settings.retries),
                 })
                 .collect();
-            failures.extend(unlinked(missing));
-            return decision(decide(&envelope, failures, cx.settings));
+            return decision(decide(&envelope, failures, missing, cx, now));
         }
     };
-    if to_run.is_empty() && missing.is_empty() {
+    if to_run.is_empty() {
         tracing::info!(
             queue = %cx.queue,
             signal = %envelope.signal,
@@ -290,78 +368,94 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             });
         }
     }
-    failures.extend(unlinked(missing));
 
-    decision(decide(&envelope, failures, cx.settings))
+    decision(decide(&envelope, failures, missing, cx, SystemTime::now()))
 }
 
-/// The failures of owed receivers that are not linked into this worker.
-fn unlinked(names: Vec<String>) -> impl Iterator<Item = Failure> {
-    names.into_iter().map(|receiver| Failure {
-        error: "is owed this signal but is not linked into this worker; link its crate and replay"
-            .into(),
-        receiver,
-        // Waiting cannot make it appear.
-        retries: 0,
-    })
-}
-
-/// The retry rule: while any failed receiver has retries left, all the failed ones are retried
-/// together (one entry carries them); once none has, the entry is dead-lettered owing all of
-/// them. So a receiver failing alongside one with a higher limit may be retried up to that
-/// higher limit: it runs more often than its own limit, but nothing is lost.
-fn decide(envelope: &Envelope, failures: Vec<Failure>, settings: &WorkerConfig) -> Disposition {
-    if failures.is_empty() {
+/// The retry rule, per receiver: each failed receiver has run `attempt` times (an entry owes
+/// only receivers that ran as often as each other: all of them the first time, one after a
+/// failure), so one with retries left goes back in an entry of its own, owing only it, as the
+/// next attempt after its own backoff; one without is dead-lettered on its own, named in the
+/// reason, owing only it from attempt 1 (so `dead replay` runs only it, with its full
+/// retries). Owed receivers this worker does not link go back together, as they were, until
+/// `unknown_grace` after the signal was due; then each is dead-lettered on its own.
+fn decide(
+    envelope: &Envelope,
+    failures: Vec<Failure>,
+    unlinked: Vec<String>,
+    cx: &Context<'_>,
+    now: SystemTime,
+) -> Disposition {
+    if failures.is_empty() && unlinked.is_empty() {
         return Disposition::Ack;
     }
     let attempt = envelope.attempt.max(1);
-    let owed: Vec<String> = failures.iter().map(|f| f.receiver.clone()).collect();
-    // Attempt N is the first run plus N - 1 retries, so `retries = R` allows R + 1 attempts.
-    if failures.iter().any(|f| attempt <= f.retries) {
-        let delay = retry_delay(attempt, settings.retry_base, settings.retry_max);
-        let next = Envelope {
-            attempt: attempt + 1,
-            owed: Some(owed.clone()),
+    let owing = |receivers: Vec<String>, attempt: u32| {
+        Envelope {
+            attempt,
+            owed: Some(receivers),
             ..envelope.clone()
-        };
-        return Disposition::Retry {
-            payload: next.encode(),
-            not_before: SystemTime::now() + delay,
-            delay,
-            receivers: owed,
-            next_attempt: attempt + 1,
-        };
-    }
-    let reason = format!(
-        "gave up after {attempt} attempt{}: {}",
-        if attempt == 1 { "" } else { "s" },
-        failures
-            .iter()
-            .map(|f| format!("`{}` {} (retries: {})", f.receiver, f.error, f.retries))
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    // The dead letter owes only the failed receivers, from attempt 1: a replay (after the
-    // cause is fixed) gives them their full retries again and does not re-run the others.
-    let kept = Envelope {
-        attempt: 1,
-        owed: Some(owed),
-        ..envelope.clone()
+        }
+        .encode()
     };
-    Disposition::Dead {
-        payload: kept.encode(),
-        reason,
-        kind: DeadKind::Receiver,
+    let mut pieces = Pieces::default();
+    for f in failures {
+        // Attempt N is the first run plus N - 1 retries, so `retries = R` allows R + 1 attempts.
+        if attempt <= f.retries {
+            let delay = retry_delay(attempt, cx.settings.retry_base, cx.settings.retry_max);
+            pieces.retries.push(Retry {
+                payload: owing(vec![f.receiver.clone()], attempt + 1),
+                receiver: f.receiver,
+                not_before: now + delay,
+                delay,
+                next_attempt: attempt + 1,
+            });
+        } else {
+            pieces.dead.push(Dead {
+                reason: format!(
+                    "gave up after {attempt} attempt{}: `{}` {} (retries: {})",
+                    if attempt == 1 { "" } else { "s" },
+                    f.receiver,
+                    f.error,
+                    f.retries
+                ),
+                payload: owing(vec![f.receiver], 1),
+                kind: DeadKind::Receiver,
+            });
+        }
     }
+    if !unlinked.is_empty() {
+        let since = due_since(envelope.enqueued_at, envelope.scheduled_for);
+        match give_back_for(since, cx.unknown_grace, now) {
+            // The same attempt: nothing ran.
+            Some(delay) => {
+                pieces.given_back = Some(GiveBack {
+                    name: unlinked.join(", "),
+                    payload: owing(unlinked, envelope.attempt),
+                    delay,
+                    unknown: "unknown_receiver",
+                })
+            }
+            None => {
+                for receiver in unlinked {
+                    pieces.dead.push(Dead {
+                        reason: format!(
+                            "`{receiver}` is owed this signal but is not linked into the workers that claimed it within `unknown_grace` ({}) of its send; link its crate and replay",
+                            humantime::format_duration(cx.unknown_grace)
+                        ),
+                        payload: owing(vec![receiver], 1),
+                        kind: DeadKind::UnknownReceiver,
+                    });
+                }
+            }
+        }
+    }
+    Disposition::Pieces(pieces)
 }
 
 /// A dead letter that keeps the claimed bytes exactly, for entries the worker cannot act on.
 fn dead_raw(claimed: &Claimed, kind: DeadKind, reason: String) -> Disposition {
-    Disposition::Dead {
-        payload: claimed.payload.clone(),
-        reason,
-        kind,
-    }
+    Disposition::Pieces(Pieces::dead(claimed.payload.clone(), reason, kind))
 }
 
 #[cfg(test)]
@@ -383,64 +477,108 @@ mod tests {
         }
     }
 
+    fn decide_with(
+        envelope: &Envelope,
+        failures: Vec<Failure>,
+        unlinked: &[&str],
+        grace: Duration,
+    ) -> Disposition {
+        let settings = WorkerConfig::default();
+        let metrics = Metrics::new();
+        let cx = Context {
+            registry: Registry::global(),
+            settings: &settings,
+            metrics: &metrics,
+            queue: "default",
+            unknown_grace: grace,
+        };
+        let unlinked = unlinked.iter().map(|s| s.to_string()).collect();
+        decide(envelope, failures, unlinked, &cx, SystemTime::now())
+    }
+
+    fn pieces(d: Disposition) -> Pieces {
+        match d {
+            Disposition::Pieces(p) => p,
+            Disposition::Ack => panic!("expected pieces, got an ack"),
+        }
+    }
+
+    fn owed(payload: &[u8]) -> (u32, Vec<String>) {
+        let e = Envelope::decode(payload).unwrap();
+        (e.attempt, e.owed.unwrap())
+    }
+
+    const GRACE: Duration = Duration::from_secs(900);
+
     #[test]
     fn success_is_an_ack() {
         assert!(matches!(
-            decide(&envelope(1), vec![], &WorkerConfig::default()),
+            decide_with(&envelope(1), vec![], &[], GRACE),
             Disposition::Ack
         ));
     }
 
     #[test]
-    fn failures_with_retries_left_are_retried_owing_only_them() {
-        let d = decide(
-            &envelope(2),
-            vec![failure("a", 2), failure("b", 0)],
-            &WorkerConfig::default(),
-        );
-        let Disposition::Retry {
-            payload,
-            receivers,
-            next_attempt,
-            ..
-        } = d
-        else {
-            panic!("expected a retry, got {d:?}")
+    fn each_failed_receiver_is_retried_or_dead_on_its_own() {
+        let e = envelope(2);
+        let p = pieces(decide_with(
+            &e,
+            vec![failure("a", 1), failure("b", 4), failure("c", 2)],
+            &[],
+            GRACE,
+        ));
+        // `b` and `c` have retries left: one entry each, owing only it, as attempt 3.
+        let retried: Vec<_> = p.retries.iter().map(|r| r.receiver.as_str()).collect();
+        assert_eq!(retried, ["b", "c"]);
+        for r in &p.retries {
+            assert_eq!(r.next_attempt, 3);
+            assert_eq!(owed(&r.payload), (3, vec![r.receiver.clone()]));
+            assert_eq!(Envelope::decode(&r.payload).unwrap().id, e.id);
+        }
+        // `a` used its one retry: dead on its own, named, owing only it from attempt 1.
+        let [dead] = &p.dead[..] else {
+            panic!("one dead letter: {:?}", p.dead)
         };
-        assert_eq!(receivers, ["a", "b"]);
-        assert_eq!(next_attempt, 3);
-        let e = Envelope::decode(&payload).unwrap();
-        assert_eq!(e.attempt, 3);
+        assert_eq!(dead.kind, DeadKind::Receiver);
         assert_eq!(
-            e.owed.as_deref(),
-            Some(&["a".to_string(), "b".to_string()][..])
+            dead.reason,
+            "gave up after 2 attempts: `a` failed: boom (retries: 1)"
         );
+        assert_eq!(owed(&dead.payload), (1, vec!["a".to_string()]));
+        assert!(p.given_back.is_none());
     }
 
     #[test]
-    fn exhausted_failures_are_dead_with_every_error() {
-        let d = decide(
-            &envelope(3),
-            vec![failure("a", 2), failure("b", 0)],
-            &WorkerConfig::default(),
-        );
-        let Disposition::Dead {
-            payload,
-            reason,
-            kind,
-        } = d
-        else {
-            panic!("expected a dead letter, got {d:?}")
-        };
-        assert_eq!(kind, DeadKind::Receiver);
-        assert!(reason.contains("gave up after 3 attempts"), "{reason}");
-        assert!(reason.contains("`a` failed: boom (retries: 2)"), "{reason}");
-        assert!(reason.contains("`b` failed: boom (retries: 0)"), "{reason}");
-        let e = Envelope::decode(&payload).unwrap();
-        assert_eq!(e.attempt, 1);
+    fn a_lone_exhausted_receiver_is_one_dead_letter() {
+        let p = pieces(decide_with(&envelope(1), vec![failure("a", 0)], &[], GRACE));
+        assert!(p.retries.is_empty());
+        assert_eq!(p.dead.len(), 1);
+        assert!(p.dead[0].reason.contains("gave up after 1 attempt: `a`"));
+    }
+
+    #[test]
+    fn unlinked_receivers_are_given_back_at_the_same_attempt_until_the_grace_ends() {
+        let e = envelope(3);
+        let p = pieces(decide_with(&e, vec![failure("a", 5)], &["x", "y"], GRACE));
+        assert_eq!(p.retries.len(), 1);
+        let back = p.given_back.expect("given back");
+        assert_eq!(back.unknown, "unknown_receiver");
+        assert_eq!(owed(&back.payload), (3, vec!["x".into(), "y".into()]));
+        assert!(back.delay <= crate::worker::unknown::GIVE_BACK_DELAY);
+
+        let mut old = envelope(3);
+        old.enqueued_at = SystemTime::now() - Duration::from_secs(901);
+        let p = pieces(decide_with(&old, vec![], &["x", "y"], GRACE));
+        assert!(p.given_back.is_none() && p.retries.is_empty());
+        let kinds: Vec<_> = p.dead.iter().map(|d| (d.kind, owed(&d.payload))).collect();
         assert_eq!(
-            e.owed.as_deref(),
-            Some(&["a".to_string(), "b".to_string()][..])
+            kinds,
+            [
+                (DeadKind::UnknownReceiver, (1, vec!["x".to_string()])),
+                (DeadKind::UnknownReceiver, (1, vec!["y".to_string()])),
+            ]
         );
+        assert!(p.dead[0].reason.contains("`x` is owed this signal"));
+        assert!(p.dead[0].reason.contains("`unknown_grace` (15m)"));
     }
 }

@@ -56,6 +56,7 @@ pub(crate) mod relay;
 mod scheduler;
 mod settle;
 pub(crate) mod shutdown;
+mod unknown;
 
 pub use self::handle::DeadKind;
 pub use self::shutdown::os_signals;
@@ -99,9 +100,9 @@ pub struct SignalOutcome {
 pub enum SignalResult {
     /// Every receiver owed it succeeded and the engine took the acknowledgement.
     Handled,
-    /// Some receivers failed; they run again later.
+    /// A receiver failed; it runs again later, in an entry of its own.
     Retried {
-        /// The receivers that run again.
+        /// The receiver that runs again (one: each failed receiver is retried on its own).
         receivers: Vec<String>,
         /// The attempt they run as.
         next_attempt: u32,
@@ -115,6 +116,21 @@ pub enum SignalResult {
         /// Why, for people.
         reason: String,
     },
+    /// Given back unhandled, without counting an attempt, for a worker that knows its signal
+    /// or links the receivers it owes (a rolling deploy); dead-lettered once `unknown_grace`
+    /// has passed since it was sent.
+    GivenBack {
+        /// What this worker does not know: `unknown_signal` or `unknown_receiver`.
+        unknown: &'static str,
+        /// How long until it may be claimed again.
+        delay: Duration,
+    },
+    /// The signal's receivers parted ways: each part is what became of one of them (or of the
+    /// receivers given back), written together.
+    Split {
+        /// `Retried`, `Dead` and `GivenBack` results, one per new entry or dead letter.
+        parts: Vec<SignalResult>,
+    },
     /// The claim's lease was lost before the outcome was written; another claim decides.
     LeaseLost,
 }
@@ -124,10 +140,13 @@ pub enum SignalResult {
 pub struct Summary {
     /// Signals handled and acknowledged.
     pub handled: u64,
-    /// Signals put back for a retry.
+    /// Retries scheduled (one per failed receiver with retries left).
     pub retried: u64,
-    /// Signals dead-lettered.
+    /// Dead letters written (one per receiver given up on, or per entry that cannot run).
     pub dead: u64,
+    /// Entries given back unhandled, for a worker that knows their signal or links the
+    /// receivers they owe (a rolling deploy; not the claims released at shutdown).
+    pub given_back_unknown: u64,
     /// Claims given back unfinished at shutdown.
     pub released: u64,
 }
@@ -285,6 +304,8 @@ pub(crate) struct Shared {
     pub(crate) tasks: tokio_util::task::TaskTracker,
     pub(crate) claim_wait: Duration,
     pub(crate) totals: Totals,
+    /// Rate-limits the warnings about entries given back.
+    pub(crate) unknown_warnings: unknown::WarnLimiter,
     on_outcome: Option<Hook>,
 }
 
@@ -293,6 +314,7 @@ pub(crate) struct Totals {
     pub(crate) handled: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) dead: AtomicU64,
+    pub(crate) given_back_unknown: AtomicU64,
     pub(crate) released: AtomicU64,
 }
 
@@ -309,6 +331,8 @@ pub(crate) struct Lane {
     pub(crate) name: String,
     pub(crate) engine: SharedEngine,
     pub(crate) lease: Duration,
+    /// How long after its send an entry this worker cannot handle is given back.
+    pub(crate) unknown_grace: Duration,
     pub(crate) in_flight: InFlight,
     /// When draining: how many more entries to claim.
     pub(crate) budget: Option<AtomicU64>,
@@ -387,6 +411,11 @@ impl Worker {
                     .and_then(|c| c.queues.get(name))
                     .map_or_else(|| QueueConfig::new("").lease, |q| q.lease)
             });
+            let unknown_grace = config
+                .as_ref()
+                .and_then(|c| c.queues.get(name))
+                .and_then(|q| q.unknown_grace)
+                .unwrap_or(settings.unknown_grace);
             let budget = match b.halt {
                 Halt::WhenDrained => Some(AtomicU64::new(
                     engine
@@ -404,6 +433,7 @@ impl Worker {
                 name: name.clone(),
                 engine,
                 lease,
+                unknown_grace,
                 in_flight: InFlight::default(),
                 budget,
             }));
@@ -423,6 +453,7 @@ impl Worker {
                 b.claim_wait
             },
             totals: Totals::default(),
+            unknown_warnings: unknown::WarnLimiter::default(),
             on_outcome: b.on_outcome,
         });
 
@@ -528,6 +559,7 @@ impl Worker {
             handled: t.handled.load(Ordering::Relaxed),
             retried: t.retried.load(Ordering::Relaxed),
             dead: t.dead.load(Ordering::Relaxed),
+            given_back_unknown: t.given_back_unknown.load(Ordering::Relaxed),
             released: t.released.load(Ordering::Relaxed),
         })
     }

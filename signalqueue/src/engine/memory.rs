@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use crate::engine::ticks::TICKS_KEPT;
 use crate::engine::{
-    unix_ms, Beat, ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions,
-    Entry, Heartbeats, Outgoing, SharedEngine, Ticks,
+    unix_ms, Beat, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    EngineOptions, Entry, Heartbeats, Outgoing, SharedEngine, Ticks,
 };
 
 /// The in-memory engine. Open one with `memory://NAME` or [`MemoryEngine::new`].
@@ -138,6 +138,21 @@ impl State {
             }
             _ => None,
         }
+    }
+
+    /// Adds one dead letter under a fresh key.
+    fn bury(&mut self, payload: &[u8], reason: &str) {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.dead.push_back((
+            key,
+            DeadEntry {
+                key: key.to_string(),
+                payload: payload.to_vec(),
+                reason: reason.to_string(),
+                died_at: SystemTime::now(),
+            },
+        ));
     }
 
     fn trim_dead(&mut self, options: &EngineOptions) {
@@ -319,6 +334,30 @@ impl Engine for MemoryEngine {
             },
         ));
         s.trim_dead(&self.options);
+        Ok(true)
+    }
+
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
+    ) -> Result<bool, EngineError> {
+        let now = SystemTime::now();
+        let mut s = self.lock();
+        let Some(key) = s.take_claim(token, Instant::now()) else {
+            return Ok(false);
+        };
+        s.entries.remove(&key);
+        for entry in entries {
+            s.push(entry, now);
+        }
+        for d in dead {
+            s.bury(&d.payload, &d.reason);
+        }
+        s.trim_dead(&self.options);
+        drop(s);
+        self.arrived.notify_waiters();
         Ok(true)
     }
 

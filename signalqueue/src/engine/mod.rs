@@ -10,8 +10,8 @@
 //! - [`Engine::claim`] hands out entries under a lease. A claimed entry stays in the engine until
 //!   it is acknowledged, retried, dead-lettered or released; if the lease expires first (the
 //!   worker died, or stalled), the entry becomes claimable again, by anyone.
-//! - Every claim carries a fence. Acknowledging, renewing, retrying or dead-lettering with a
-//!   token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
+//! - Every claim carries a fence. Acknowledging, renewing, retrying, dead-lettering or
+//!   splitting with a token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
 //!   workers never both complete one claim.
 
 use std::fmt;
@@ -95,6 +95,15 @@ pub struct Claimed {
     /// How many times this entry has been claimed, this claim included. A number that keeps
     /// growing without the envelope's attempt growing means the entry crashes workers.
     pub deliveries: u32,
+}
+
+/// A dead letter to write, as one of the pieces a claim is split into ([`Engine::split`]).
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    /// The bytes to keep (what `dead list` shows and `dead replay` puts back).
+    pub payload: Vec<u8>,
+    /// Why it died, for people.
+    pub reason: String,
 }
 
 /// An entry read without being removed (for `dump`, the admin page, `dead list`).
@@ -276,6 +285,24 @@ pub trait Engine: Send + Sync + 'static {
         token: &ClaimToken,
         payload: &[u8],
         reason: &str,
+    ) -> Result<bool, EngineError>;
+
+    /// Replaces a claimed entry with new entries and dead letters, all at once or not at all,
+    /// and only while `token` holds the lease: the claimed entry is removed, each of `entries`
+    /// is stored as a new entry claimable from its `not_before` (counted as `scheduled` until
+    /// then, never collapsed with others by `redis-set://`, its deliveries counted from 0), and
+    /// each of `dead` becomes a dead letter of its own (with the usual retention). `false`, with
+    /// nothing changed, when the lease was lost.
+    ///
+    /// The worker uses it when receivers that ran together part ways (each failed receiver
+    /// retried on its own schedule, or dead-lettered on its own), and to give back an entry this
+    /// worker cannot handle without counting an attempt (`docs/worker.md`). Both lists empty
+    /// is an acknowledgement.
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
     ) -> Result<bool, EngineError>;
 
     /// Gives claims back unfinished (worker shutdown): claimable again at once, without

@@ -33,7 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use signalqueue::engine::{
-    from_unix_ms, ClaimToken, Claimed, Counts, EngineOptions, Outgoing, SharedEngine, Ticks,
+    from_unix_ms, ClaimToken, Claimed, Counts, DeadLetter, EngineOptions, Outgoing, SharedEngine,
+    Ticks,
 };
 use signalqueue::EnvelopeId;
 
@@ -332,6 +333,9 @@ pub(crate) async fn stale_token_is_refused(f: &impl Fixture) {
         .dead_letter(t, b"stale-0", "stale")
         .await
         .expect("dead_letter"));
+    let pieces = [item("stale-piece")];
+    let dead = [dead_letter("stale-dead", "stale")];
+    assert!(!engine.split(t, &pieces, &dead).await.expect("split"));
     engine.release(slice::from_ref(t)).await.expect("release");
 
     // A forged fence on the right key is just as stale.
@@ -347,6 +351,7 @@ pub(crate) async fn stale_token_is_refused(f: &impl Fixture) {
         .dead_letter(&forged, b"x", "forged")
         .await
         .expect("dead_letter"));
+    assert!(!engine.split(&forged, &pieces, &dead).await.expect("split"));
 
     // The new owner is undisturbed: still in flight, same payload, not dead, not pending.
     assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 1, 0));
@@ -367,6 +372,118 @@ pub(crate) async fn stale_token_is_refused(f: &impl Fixture) {
     // And finished means finished: a second ack is refused too.
     assert_eq!(other.ack(&[new.token]).await.expect("ack"), [false]);
     assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// A dead letter to write with `split`.
+pub(crate) fn dead_letter(payload: &str, reason: &str) -> DeadLetter {
+    DeadLetter {
+        payload: payload.into(),
+        reason: reason.into(),
+    }
+}
+
+/// `split` replaces a claim with new entries (one due now, one later) and dead letters of their
+/// own, in one step: the claim is finished, each piece is an entry or dead letter like any
+/// other (claimable, scheduled, replayable on its own), and both lists empty is an ack.
+pub(crate) async fn split_replaces_a_claim(f: &impl Fixture) {
+    let engine = f.open(options("split")).await;
+    engine
+        .enqueue(&[item("split-0"), item("split-1")])
+        .await
+        .expect("enqueue");
+    let claimed = claim_all(&engine, 10).await;
+    assert_eq!(texts(&claimed), ["split-0", "split-1"]);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let pieces = [
+        item("split-0-now"),
+        item("split-0-later").not_before(Some(later)),
+    ];
+    let dead = [
+        dead_letter("split-0-dead-a", "receiver `a` gave up"),
+        dead_letter("split-0-dead-b", "receiver `b` gave up"),
+    ];
+    assert!(engine
+        .split(&claimed[0].token, &pieces, &dead)
+        .await
+        .expect("split"));
+    // Once finished, the claim is gone: nothing more can be done with its token.
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed[0].token))
+            .await
+            .expect("ack"),
+        [false]
+    );
+    assert!(!engine
+        .split(&claimed[0].token, &pieces, &dead)
+        .await
+        .expect("split"));
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 1, 1, 2));
+
+    let dead_now = engine.dead(10).await.expect("dead");
+    let kept: Vec<(String, String)> = dead_now
+        .iter()
+        .map(|d| {
+            (
+                String::from_utf8_lossy(&d.payload).into_owned(),
+                d.reason.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (
+                "split-0-dead-a".to_string(),
+                "receiver `a` gave up".to_string()
+            ),
+            (
+                "split-0-dead-b".to_string(),
+                "receiver `b` gave up".to_string()
+            ),
+        ]
+    );
+    assert_ne!(
+        dead_now[0].key, dead_now[1].key,
+        "each dead letter has its own key"
+    );
+    let pending: Vec<String> = engine
+        .pending(10)
+        .await
+        .expect("pending")
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect();
+    assert_eq!(pending, ["split-0-now", "split-0-later"]);
+
+    // The piece due now is claimable, as a fresh entry; the later one is not.
+    let now_piece = claim_all(&engine, 10).await;
+    assert_eq!(texts(&now_piece), ["split-0-now"]);
+    assert_eq!(now_piece[0].deliveries, 1);
+    assert_ne!(now_piece[0].token.key, claimed[0].token.key);
+
+    // Both lists empty: the claim is simply finished.
+    assert!(engine
+        .split(&now_piece[0].token, &[], &[])
+        .await
+        .expect("split"));
+    // One dead letter replayed by its key comes back alone.
+    assert_eq!(
+        engine
+            .replay_dead(Some(slice::from_ref(&dead_now[1].key)))
+            .await
+            .expect("replay"),
+        1
+    );
+    assert_eq!(texts(&claim_all(&engine, 10).await), ["split-0-dead-b"]);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 1, 2, 1));
+    assert_eq!(
+        engine
+            .ack(slice::from_ref(&claimed[1].token))
+            .await
+            .expect("ack"),
+        [true]
+    );
 }
 
 /// `ack` answers one bool per token, in order, and acks the good ones among stale ones.
@@ -1265,6 +1382,7 @@ macro_rules! engine_contract_tests {
             ack_answers_per_token,
             renew_extends_lease,
             retry_schedules,
+            split_replaces_a_claim,
             delayed_sends,
             delayed_in_a_mixed_batch,
             dead_letter_keeps_bytes,

@@ -10,7 +10,7 @@ mod server;
 
 // Only the test crates that run Redis use these.
 #[allow(unused_imports)]
-pub(crate) use server::{Persistence, RedisServer};
+pub(crate) use server::{Persistence, RedisCluster, RedisServer};
 
 /// Whether `redis-server` can be run here. When it cannot, says so loudly on stderr, naming
 /// `test`, so a skipped test is never mistaken for a passing one (CI installs Redis).

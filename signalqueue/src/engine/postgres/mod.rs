@@ -54,8 +54,8 @@ use self::group_commit::GroupCommit;
 use self::idle::{Idle, Mark};
 use self::wake::Listener;
 use crate::engine::{
-    ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError, EngineOptions, Entry,
-    Outgoing, SharedEngine,
+    ClaimToken, Claimed, Colocation, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    EngineOptions, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 
@@ -351,6 +351,8 @@ struct Sql {
     ack: String,
     retry: String,
     dead_letter: String,
+    split_remove: String,
+    split_dead: String,
     trim_dead: String,
     release: String,
     counts: String,
@@ -455,6 +457,18 @@ impl Sql {
                      RETURNING queue)
                  INSERT INTO {s}.dead (queue, payload, reason)
                  SELECT queue, $4, $5 FROM gone"
+            ),
+            // A split: the claim removed (fenced), then its pieces written by `enqueue` and
+            // `split_dead`, in one transaction.
+            split_remove: format!(
+                "DELETE FROM {s}.entries
+                 WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()"
+            ),
+            split_dead: format!(
+                "INSERT INTO {s}.dead (queue, payload, reason)
+                 SELECT $1, p, r
+                 FROM unnest($2::bytea[], $3::text[]) WITH ORDINALITY AS t(p, r, n)
+                 ORDER BY n"
             ),
             trim_dead: format!(
                 "DELETE FROM {s}.dead
@@ -740,6 +754,70 @@ impl Engine for PostgresEngine {
         }
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(moved == 1)
+    }
+
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.error(e))?;
+        let queue = &self.options.queue;
+        let removed = {
+            let statement = tx
+                .prepare_cached(&self.sql.split_remove)
+                .await
+                .map_err(|e| self.error(e))?;
+            tx.execute(&statement, &[&id, queue, &fence])
+                .await
+                .map_err(|e| self.error(e))?
+        };
+        if removed != 1 {
+            // Nothing written: the transaction ends with nothing to keep.
+            return Ok(false);
+        }
+        if !entries.is_empty() {
+            // New rows as `enqueue` writes them (the insert trigger notifies other processes
+            // at commit).
+            let now = SystemTime::now();
+            let payloads: Vec<&[u8]> = entries.iter().map(|o| o.payload.as_slice()).collect();
+            let due: Vec<Option<SystemTime>> =
+                entries.iter().map(|o| o.delayed_until(now)).collect();
+            let statement = tx
+                .prepare_cached(&self.sql.enqueue)
+                .await
+                .map_err(|e| self.error(e))?;
+            tx.execute(&statement, &[queue, &payloads, &due])
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        if !dead.is_empty() {
+            let payloads: Vec<&[u8]> = dead.iter().map(|d| d.payload.as_slice()).collect();
+            let reasons: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
+            let statement = tx
+                .prepare_cached(&self.sql.split_dead)
+                .await
+                .map_err(|e| self.error(e))?;
+            tx.execute(&statement, &[queue, &payloads, &reasons])
+                .await
+                .map_err(|e| self.error(e))?;
+            let statement = tx
+                .prepare_cached(&self.sql.trim_dead)
+                .await
+                .map_err(|e| self.error(e))?;
+            let (keep, ttl) = self.dead_limits();
+            tx.execute(&statement, &[queue, &ttl, &keep])
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        self.arrived.notify_waiters();
+        Ok(true)
     }
 
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {

@@ -36,8 +36,8 @@ use self::connection::{Connection, Target, MAX_BLOCK, RESPONSE_TIMEOUT};
 use self::keys::QueueKeys;
 use self::replicated::{Replicated, ReplicatedWrites};
 use crate::engine::{
-    ClaimToken, Claimed, Counts, DeadEntry, Engine, EngineError, EngineOptions, EngineUrl, Entry,
-    Outgoing, SharedEngine,
+    ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError, EngineOptions,
+    EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 
@@ -519,6 +519,35 @@ impl Engine for RedisEngine {
             })
             .await?;
         Ok(self.count("dead_letter", &reply)? == 1)
+    }
+
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
+    ) -> Result<bool, EngineError> {
+        let (max, ttl) = self.dead_retention();
+        let now = SystemTime::now();
+        let reply = self
+            .script(&scripts::SPLIT, |inv| {
+                Self::token_args(inv, std::slice::from_ref(token));
+                inv.arg(max).arg(ttl).arg(entries.len());
+                for entry in entries {
+                    // Sent as a delay, as `retry` sends it: the server's clock decides.
+                    let delay = entry
+                        .delayed_until(now)
+                        .and_then(|t| t.duration_since(now).ok())
+                        .map(millis)
+                        .unwrap_or(0);
+                    inv.arg(delay).arg(entry.payload.as_slice());
+                }
+                for d in dead {
+                    inv.arg(d.payload.as_slice()).arg(d.reason.as_str());
+                }
+            })
+            .await?;
+        Ok(self.count("split", &reply)? == 1)
     }
 
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {

@@ -60,6 +60,11 @@ script!(
     "lua/dead_letter.lua"
 );
 script!(
+    /// Fenced replacement of one claim by new entries and dead letters.
+    SPLIT,
+    "lua/split.lua"
+);
+script!(
     /// Fenced give-back of many claims.
     RELEASE,
     "lua/release.lua"

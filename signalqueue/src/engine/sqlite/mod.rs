@@ -55,7 +55,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, Engine, EngineError,
+    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, DeadLetter, Engine, EngineError,
     EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
@@ -821,6 +821,66 @@ impl Engine for SqliteEngine {
             Ok(true)
         })
         .await
+    }
+
+    async fn split(
+        &self,
+        token: &ClaimToken,
+        entries: &[Outgoing],
+        dead: &[DeadLetter],
+    ) -> Result<bool, EngineError> {
+        let Some((id, fence)) = parse_token(token) else {
+            return Ok(false);
+        };
+        let queue = self.options.queue.clone();
+        let options = self.options.clone();
+        let wall = SystemTime::now();
+        // Stored as `enqueue` stores them: new rows (new ids, at the back of the queue), a
+        // future `not_before` as a delayed entry.
+        let entries: Vec<group_commit::NewEntry> = entries
+            .iter()
+            .map(|o| group_commit::NewEntry {
+                payload: o.payload.clone(),
+                due_ms: o
+                    .delayed_until(wall)
+                    .map(|t| i64::try_from(unix_ms(t)).unwrap_or(i64::MAX)),
+            })
+            .collect();
+        let dead = dead.to_vec();
+        let done = self
+            .run(move |conn| {
+                let tx = begin(conn, Commit::Fsync)?;
+                let now = now_ms();
+                let removed = tx
+                    .prepare_cached(
+                        "DELETE FROM entries
+                         WHERE id = ?1 AND queue = ?2 AND fence = ?3 AND lease_until > ?4",
+                    )?
+                    .execute(params![id, queue, fence, now])?;
+                if removed != 1 {
+                    return Ok(false);
+                }
+                for entry in &entries {
+                    group_commit::insert_entry(&tx, &queue, entry, now)?;
+                }
+                if !dead.is_empty() {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO dead (queue, payload, reason, died_at) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for d in &dead {
+                        insert.execute(params![queue, d.payload, d.reason, now])?;
+                    }
+                    drop(insert);
+                    Self::trim_dead(&tx, &queue, &options)?;
+                }
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if done {
+            self.arrived.notify_waiters();
+        }
+        Ok(done)
     }
 
     async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
