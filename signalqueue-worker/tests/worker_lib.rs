@@ -3,17 +3,18 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 // A by-value signal of the example app: these tests are about the worker, not about loading rows.
 use examples::{TwoArgsArgs, TWO_ARGS};
-use signalqueue::engine::{
-    ClaimToken, Claimed, Counts, DeadEntry, EngineError, EngineOptions, Entry, Outgoing,
-    SharedEngine,
-};
+use signalqueue::engine::{ClaimToken, EngineError, EngineOptions, Outgoing, SharedEngine};
 use signalqueue::{Runtime, Sent};
 use signalqueue_worker::worker::DeadKind;
 use signalqueue_worker::{Halt, SignalOutcome, SignalResult, Worker};
+
+#[path = "support/hooked.rs"]
+mod hooked;
+use hooked::{Hooked, Hooks};
 
 async fn memory_runtime(name: &str) -> (Runtime, SharedEngine) {
     let engine =
@@ -307,11 +308,11 @@ async fn references_are_loaded_gone_rows_skipped_and_failed_loads_retried_then_d
     }
 }
 
-/// Delegates to a memory engine, but makes the first renewal and the first acknowledgement
-/// race the way they can on a busy machine: the renewal takes its list of held claims, then
-/// the acknowledgement of one of them lands before the renewal does.
+/// Makes the first renewal and the first acknowledgement race the way they can on a busy
+/// machine: the renewal takes its list of held claims, then the acknowledgement of one of them
+/// lands before the renewal does.
+#[derive(Default)]
 struct AckBeforeRenewal {
-    inner: SharedEngine,
     renewing: tokio::sync::Notify,
     acked: tokio::sync::Notify,
     first_ack: std::sync::atomic::AtomicBool,
@@ -319,29 +320,10 @@ struct AckBeforeRenewal {
 }
 
 #[async_trait::async_trait]
-impl signalqueue::engine::Engine for AckBeforeRenewal {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn ping(&self) -> Result<(), EngineError> {
-        self.inner.ping().await
-    }
-    async fn enqueue(&self, batch: &[Outgoing]) -> Result<(), EngineError> {
-        self.inner.enqueue(batch).await
-    }
-    async fn claim(
-        &self,
-        max: usize,
-        lease: Duration,
-        wait: Duration,
-    ) -> Result<Vec<Claimed>, EngineError> {
-        self.inner.claim(max, lease, wait).await
-    }
+impl Hooks for AckBeforeRenewal {
     async fn renew(
         &self,
+        inner: &SharedEngine,
         tokens: &[ClaimToken],
         lease: Duration,
     ) -> Result<Vec<bool>, EngineError> {
@@ -349,60 +331,19 @@ impl signalqueue::engine::Engine for AckBeforeRenewal {
         if !self.first_renewal.swap(true, Ordering::SeqCst) {
             let _ = tokio::time::timeout(Duration::from_secs(30), self.acked.notified()).await;
         }
-        self.inner.renew(tokens, lease).await
+        inner.renew(tokens, lease).await
     }
-    async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError> {
+    async fn ack(
+        &self,
+        inner: &SharedEngine,
+        tokens: &[ClaimToken],
+    ) -> Result<Vec<bool>, EngineError> {
         if !self.first_ack.swap(true, Ordering::SeqCst) {
             let _ = tokio::time::timeout(Duration::from_secs(30), self.renewing.notified()).await;
         }
-        let answers = self.inner.ack(tokens).await;
+        let answers = inner.ack(tokens).await;
         self.acked.notify_one();
         answers
-    }
-    async fn retry(
-        &self,
-        token: &ClaimToken,
-        payload: &[u8],
-        not_before: SystemTime,
-    ) -> Result<bool, EngineError> {
-        self.inner.retry(token, payload, not_before).await
-    }
-    async fn dead_letter(
-        &self,
-        token: &ClaimToken,
-        payload: &[u8],
-        reason: &str,
-    ) -> Result<bool, EngineError> {
-        self.inner.dead_letter(token, payload, reason).await
-    }
-    async fn split(
-        &self,
-        token: &ClaimToken,
-        entries: &[signalqueue::engine::Outgoing],
-        dead: &[signalqueue::engine::DeadLetter],
-    ) -> Result<bool, EngineError> {
-        self.inner.split(token, entries, dead).await
-    }
-    async fn release(&self, tokens: &[ClaimToken]) -> Result<(), EngineError> {
-        self.inner.release(tokens).await
-    }
-    async fn counts(&self) -> Result<Counts, EngineError> {
-        self.inner.counts().await
-    }
-    async fn pending(&self, limit: usize) -> Result<Vec<Entry>, EngineError> {
-        self.inner.pending(limit).await
-    }
-    async fn dead(&self, limit: usize) -> Result<Vec<DeadEntry>, EngineError> {
-        self.inner.dead(limit).await
-    }
-    async fn purge_pending(&self) -> Result<u64, EngineError> {
-        self.inner.purge_pending().await
-    }
-    async fn purge_dead(&self) -> Result<u64, EngineError> {
-        self.inner.purge_dead().await
-    }
-    async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError> {
-        self.inner.replay_dead(keys).await
     }
 }
 
@@ -436,12 +377,9 @@ impl std::io::Write for LogBuffer {
 #[tokio::test]
 async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_lost() {
     let (_, inner) = memory_runtime("lib-ack-renew-race").await;
-    let engine = Arc::new(AckBeforeRenewal {
+    let engine = Arc::new(Hooked {
         inner,
-        renewing: Default::default(),
-        acked: Default::default(),
-        first_ack: Default::default(),
-        first_renewal: Default::default(),
+        hooks: AckBeforeRenewal::default(),
     });
     let runtime = Runtime::builder().queue("default", engine.clone()).build();
     let _ = runtime.scope(TWO_ARGS.send(1, "x".into())).await.unwrap();
@@ -472,7 +410,10 @@ async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_
         "{:?}",
         seen.lock().unwrap()
     );
-    assert!(engine.first_renewal.load(Ordering::SeqCst), "never renewed");
+    assert!(
+        engine.hooks.first_renewal.load(Ordering::SeqCst),
+        "never renewed"
+    );
     // The renewal found the lease gone because the claim was finished, not lost: no alarm.
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logs.contains("receiver ran"), "{logs}");
