@@ -84,7 +84,7 @@ struct Args {
 fn main() -> ExitCode {
     // Re-executed by `WorkerProcess::start`: be the worker, with the bench's receivers linked.
     if std::env::var_os(ROLE_ENV).is_some() {
-        return signalqueue_worker::main();
+        return signalqueue_runner::main();
     }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

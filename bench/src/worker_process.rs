@@ -1,5 +1,5 @@
 //! The worker under test: this same executable, re-executed as a real worker process
-//! (`signalqueue_worker::main()` with the bench's receivers linked in), configured through a
+//! (`signalqueue_runner::main()` with the bench's receivers linked in), configured through a
 //! temporary `signalqueue.toml` to serve the run's private queue.
 //!
 //! It is an ordinary `run`: banner, admin server (on a free port), default concurrency, the

@@ -17,8 +17,8 @@ use serde_json::json;
 use signalqueue::engine::memory::MemoryEngine;
 use signalqueue::engine::{EngineOptions, SharedEngine};
 use signalqueue::Runtime;
-use signalqueue_worker::http::{serve, AdminState};
-use signalqueue_worker::metrics::{Metrics, RunResult};
+use signalqueue_runner::http::{serve, AdminState};
+use signalqueue_runner::metrics::{Metrics, RunResult};
 use tokio::net::TcpListener;
 
 /// A test signal, registered like any application's.

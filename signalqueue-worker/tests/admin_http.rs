@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use signalqueue::engine::memory::MemoryEngine;
 use signalqueue::engine::{EngineOptions, Outgoing, SharedEngine};
 use signalqueue::{Codec, EnvelopeId, Runtime, SendOptions};
-use signalqueue_worker::http::{serve, AdminState};
-use signalqueue_worker::metrics::Metrics;
+use signalqueue_runner::http::{serve, AdminState};
+use signalqueue_runner::metrics::Metrics;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -735,7 +735,7 @@ async fn list_rows_are_served_as_the_page_renders_them() {
 
 #[tokio::test]
 async fn receivers_show_runs_failures_run_times_and_the_last_error() {
-    use signalqueue_worker::metrics::RunResult;
+    use signalqueue_runner::metrics::RunResult;
     let server = Server::start(None).await;
     let (signal, receiver) = ("admin_test.order_placed", "admin_test.audit");
     for _ in 0..9 {
@@ -802,7 +802,7 @@ async fn receivers_show_runs_failures_run_times_and_the_last_error() {
 
 #[tokio::test]
 async fn the_last_hour_is_charted_from_the_handled_and_failed_counts() {
-    use signalqueue_worker::metrics::RunResult;
+    use signalqueue_runner::metrics::RunResult;
     let server = Server::start(None).await;
     let page = server.get("/status").await.body;
     assert!(page.contains("<section id=\"activity\">"), "{page}");

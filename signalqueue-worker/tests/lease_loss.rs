@@ -9,7 +9,7 @@ use std::time::Duration;
 use examples::TWO_ARGS;
 use signalqueue::engine::{ClaimToken, EngineError, EngineOptions, SharedEngine};
 use signalqueue::Runtime;
-use signalqueue_worker::{Halt, Worker};
+use signalqueue_runner::{Halt, Worker};
 
 #[path = "support/hooked.rs"]
 mod hooked;

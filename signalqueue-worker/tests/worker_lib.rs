@@ -9,8 +9,8 @@ use std::time::Duration;
 use examples::{TwoArgsArgs, TWO_ARGS};
 use signalqueue::engine::{ClaimToken, EngineError, EngineOptions, Outgoing, SharedEngine};
 use signalqueue::{Runtime, Sent};
-use signalqueue_worker::worker::DeadKind;
-use signalqueue_worker::{Halt, SignalOutcome, SignalResult, Worker};
+use signalqueue_runner::worker::DeadKind;
+use signalqueue_runner::{Halt, SignalOutcome, SignalResult, Worker};
 
 #[path = "support/hooked.rs"]
 mod hooked;
@@ -435,7 +435,7 @@ async fn an_entry_of_an_unknown_signal_is_given_back_until_its_grace_ends_then_d
         .await
         .unwrap();
     let (seen, hook) = collect();
-    let metrics = Arc::new(signalqueue_worker::metrics::Metrics::new());
+    let metrics = Arc::new(signalqueue_runner::metrics::Metrics::new());
     let grace = Duration::from_millis(700);
     let summary = Worker::builder()
         .runtime(runtime)

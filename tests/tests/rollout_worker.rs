@@ -271,10 +271,10 @@ async fn each_receiver_keeps_its_own_retry_limit_in_memory() {
         .expect("send")
         .id();
     let drain = |runtime: Runtime| {
-        signalqueue_worker::Worker::builder()
+        signalqueue_runner::Worker::builder()
             .runtime(runtime)
             .config(&config)
-            .halt(signalqueue_worker::Halt::WhenExhausted)
+            .halt(signalqueue_runner::Halt::WhenExhausted)
             .claim_wait(Duration::from_millis(50))
             .build()
             .run()

@@ -460,6 +460,19 @@ fn list_shows_sender_filters_and_retry_limits_and_check_flags_unconfigured_queue
         .unwrap_or_else(|| panic!("{}", out.stdout));
     assert!(flaky.ends_with("retries 2"), "{flaky}");
     assert!(out.stdout.contains("queue: emails"), "{}", out.stdout);
+    // A worker built on the `signalqueue-runner` library links only its own crates: none of
+    // the demo app's signals (which this repository's `signalqueue-worker` binary links).
+    for demo in [
+        "examples.form_submit",
+        "demo.two_args",
+        "examples.heartbeat",
+    ] {
+        assert!(
+            !out.stdout.contains(demo),
+            "{demo} linked in:\n{}",
+            out.stdout
+        );
+    }
     sb.run(BIN, &["check"]).ok();
 
     // Without `[queues.emails]`, `shop.email` has nowhere to go.

@@ -1,6 +1,6 @@
 //! The process's store handles (database pools and the like), reachable from model loaders.
 //!
-//! A worker is often the two-line `signalqueue_worker::main()` binary, with no start-up code
+//! A worker is often the two-line `signalqueue_runner::main()` binary, with no start-up code
 //! of the app's own; so a store is declared where its type is, at link time, with
 //! [`provide_store!`](crate::provide_store), and opened lazily, once, by the first loader that
 //! asks for it. Embedders and tests can also [`provide`] (or [`insert`]) a store at run time,

@@ -1,5 +1,5 @@
 //! A two-line worker that links only the `clock` crate's every-second periodic signal.
 use clock as _;
 fn main() -> std::process::ExitCode {
-    signalqueue_worker::main()
+    signalqueue_runner::main()
 }

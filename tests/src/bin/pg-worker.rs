@@ -2,5 +2,5 @@
 //! declared with `provide_store!`, and nothing else.
 use pg_shop as _;
 fn main() -> std::process::ExitCode {
-    signalqueue_worker::main()
+    signalqueue_runner::main()
 }

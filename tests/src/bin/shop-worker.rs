@@ -2,5 +2,5 @@
 use audit_receivers as _;
 use shop_receivers as _;
 fn main() -> std::process::ExitCode {
-    signalqueue_worker::main()
+    signalqueue_runner::main()
 }

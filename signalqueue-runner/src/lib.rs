@@ -1,9 +1,11 @@
-//! The signalqueue worker: takes signals off the queues and runs their receivers.
+//! The signalqueue worker as a library: takes signals off the queues and runs their receivers,
+//! with the admin console and the command line.
 //!
-//! A worker of your own is a two-line binary that links your crates:
+//! This crate links no signals or receivers of its own. A worker of your own depends on it
+//! (`cargo add signalqueue-runner`) and is a two-line binary that links your crates:
 //! ```no_run
 //! // use my_app as _;            // link the crate(s) whose receivers this worker runs
-//! fn main() -> std::process::ExitCode { signalqueue_worker::main() }
+//! fn main() -> std::process::ExitCode { signalqueue_runner::main() }
 //! ```
 //! [`main`] parses the command line (`run`, `list`, `check`, `dequeue`, `dump`, `purge`,
 //! `dead`, `send`; `--help` on each). To embed a worker in a program of your own, or in tests,
@@ -14,9 +16,8 @@
 //!   All succeeded: the signal is acknowledged.
 //! - Failed receivers, and only they, are retried later with exponential backoff and jitter,
 //!   up to their retry limit (`#[receiver(SIG, retries = N)]`, else `[worker] retries`); then
-//!   the signal is dead-lettered owing them, with each one's error. Receivers that fail
-//!   together are retried together, so one may run up to the highest limit among them:
-//!   more runs than its own limit, never fewer.
+//!   that receiver alone is dead-lettered, owing only it, with its error. Each failed receiver
+//!   keeps its own attempt count and backoff, so none runs more than `1 + retries` times.
 //! - An entry that is not an envelope, names a signal not linked in, no longer decodes, or was
 //!   claimed over and over without finishing (poison) is dead-lettered with its bytes unchanged.
 //! - Delivery is at least once: a worker killed mid-way leaves its claims to come back when

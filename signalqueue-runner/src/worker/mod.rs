@@ -1,8 +1,8 @@
 //! The worker as a library type: claims signals from its queues and runs their receivers.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), signalqueue_worker::Error> {
-//! use signalqueue_worker::Worker;
+//! # async fn demo() -> Result<(), signalqueue_runner::Error> {
+//! use signalqueue_runner::Worker;
 //!
 //! let config = signalqueue::Config::load()?;
 //! let summary = Worker::builder()
