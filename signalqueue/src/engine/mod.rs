@@ -22,6 +22,7 @@ use async_trait::async_trait;
 
 use crate::envelope::EnvelopeId;
 
+pub mod browse;
 pub mod heartbeats;
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -34,6 +35,7 @@ pub mod sqlite;
 pub mod ticks;
 mod url;
 
+pub use self::browse::{Browse, Death, Holder, Listed, Page, Section};
 pub use self::heartbeats::{Beat, Heartbeats};
 pub use self::ticks::Ticks;
 pub use self::url::{open, redact_url, EngineUrl};
@@ -244,6 +246,12 @@ pub trait Engine: Send + Sync + 'static {
     /// Keeping the heartbeats of the workers that serve this queue ([`Heartbeats`]), for the
     /// console's workers view, when the engine can; every engine of this crate can.
     fn heartbeats(&self) -> Option<&dyn Heartbeats> {
+        None
+    }
+
+    /// Reading the queue entry by entry and acting on chosen entries ([`Browse`]), for the
+    /// console, when the engine can.
+    fn browse(&self) -> Option<&dyn Browse> {
         None
     }
 
