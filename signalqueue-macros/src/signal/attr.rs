@@ -77,7 +77,7 @@ const EXAMPLE: &str = "`#[async_signal(providing_args = [instance: Order])]`";
 impl SignalAttr {
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> SignalAttr {
         let mut attr = SignalAttr::default();
-        let mut seen_args: Option<Span> = None;
+        let mut seen_args: Option<Ident> = None;
         let mut on_missing_key: Option<Ident> = None;
         // The periodic keys as written (even when their value is wrong), for the checks
         // across keys once all are parsed.
@@ -100,12 +100,15 @@ impl SignalAttr {
                 input.parse::<Token![=]>()?;
                 match key.to_string().as_str() {
                     "providing_args" => {
-                        if seen_args.is_some() {
-                            errors.at(&key, "`providing_args` is given twice; list every argument in one `providing_args = [...]`");
-                            skip_to_comma(input)?;
-                        } else {
-                            seen_args = Some(key.span());
+                        if first_time(
+                            &mut seen_args,
+                            &key,
+                            errors,
+                            "list every argument in one `providing_args = [...]`",
+                        ) {
                             attr.args = parse_args(input, &key, errors)?;
+                        } else {
+                            skip_to_comma(input)?;
                         }
                     }
                     "name" | "queue" => {
@@ -138,12 +141,10 @@ impl SignalAttr {
                         }
                     }
                     "on_missing" => {
-                        if on_missing_key.is_some() {
-                            errors.at(&key, "`on_missing` is given twice; keep one");
-                            skip_to_comma(input)?;
-                        } else {
+                        if first_time(&mut on_missing_key, &key, errors, "keep one") {
                             attr.on_missing = parse_on_missing(input, &key, errors)?;
-                            on_missing_key = Some(key);
+                        } else {
+                            skip_to_comma(input)?;
                         }
                     }
                     "schedule" | "every" | "timezone" => {
@@ -186,12 +187,10 @@ impl SignalAttr {
                         }
                     }
                     "catch_up" => {
-                        if catch_up_key.is_some() {
-                            errors.at(&key, "`catch_up` is given twice; keep one");
-                            skip_to_comma(input)?;
-                        } else {
+                        if first_time(&mut catch_up_key, &key, errors, "keep one") {
                             attr.catch_up = parse_catch_up(input, &key, errors)?;
-                            catch_up_key = Some(key);
+                        } else {
+                            skip_to_comma(input)?;
                         }
                     }
                     other => {
@@ -237,7 +236,7 @@ impl SignalAttr {
                 );
             }
         }
-        if let (Some(periodic), Some(_)) = (periodic, seen_args) {
+        if let (Some(periodic), Some(_)) = (periodic, &seen_args) {
             let key = if schedule_lit.is_some() {
                 "schedule"
             } else {
@@ -490,4 +489,17 @@ fn take_to_comma(input: ParseStream<'_>) -> syn::Result<TokenStream> {
 
 fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
     take_to_comma(input).map(|_| ())
+}
+
+/// A key that takes one value: remembers the first one in `seen` and returns true; a second one
+/// is an error on that second key (as tracing-attributes reports duplicates), and false tells
+/// the caller to skip its value, so one mistake gives one error.
+fn first_time(seen: &mut Option<Ident>, key: &Ident, errors: &mut Errors, fix: &str) -> bool {
+    if seen.is_some() {
+        errors.at(key, format!("`{key}` is given twice; {fix}"));
+        false
+    } else {
+        *seen = Some(key.clone());
+        true
+    }
 }
