@@ -42,6 +42,8 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
         json!(envelope.scheduled_for.map(rfc3339)),
     );
     obj.insert("owed".into(), json!(envelope.owed));
+    // The failed attempts so far, oldest first (empty for a first attempt).
+    obj.insert("history".into(), history_json(&envelope));
     let decoded = match registry.signal(&envelope.signal) {
         None => Err(format!(
             "no signal named `{}` is linked into this program",
@@ -68,6 +70,23 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
         }
     }
     Value::Object(obj)
+}
+
+/// An envelope's failed attempts as JSON: `[{"attempt", "receiver", "error", "at"}]`, times as
+/// RFC 3339.
+pub(crate) fn history_json(envelope: &Envelope) -> Value {
+    envelope
+        .history
+        .iter()
+        .map(|f| {
+            json!({
+                "attempt": f.attempt,
+                "receiver": f.receiver,
+                "error": f.error,
+                "at": rfc3339(f.at),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
