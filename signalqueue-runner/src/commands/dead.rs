@@ -41,9 +41,9 @@ pub(crate) async fn list(args: DeadListArgs) -> Result<ExitCode, Error> {
         println!("queue {} has no dead letters", args.queue);
     }
     for d in &dead {
-        let (signal, id, history) = match Envelope::decode(&d.payload) {
-            Ok(e) => (e.signal, e.id.to_string(), e.history),
-            Err(_) => ("<malformed>".to_string(), "-".to_string(), Vec::new()),
+        let (signal, id) = match Envelope::decode(&d.payload) {
+            Ok(e) => (e.signal, e.id.to_string()),
+            Err(_) => ("<malformed>".to_string(), "-".to_string()),
         };
         println!(
             "{}\t{signal}\t{id}\t{}\t{}",
@@ -51,17 +51,6 @@ pub(crate) async fn list(args: DeadListArgs) -> Result<ExitCode, Error> {
             rfc3339(d.died_at),
             d.reason
         );
-        // The attempts before it died, indented under it, so that the reason's last error is
-        // not the only one an operator sees.
-        for f in &history {
-            println!(
-                "\tattempt {}\t{}\t{}\t{}",
-                f.attempt,
-                rfc3339(f.at),
-                f.receiver,
-                f.error
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
