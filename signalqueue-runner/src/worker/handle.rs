@@ -63,6 +63,30 @@ impl DeadKind {
     }
 }
 
+impl DeadKind {
+    /// The kind of a dead letter from its reason, as [`handle`] words them (the engines keep
+    /// the reason, not the kind); `None` for a reason this build does not write. Kept here,
+    /// beside the reasons' wording, so that the two change together.
+    pub fn of_reason(reason: &str) -> Option<DeadKind> {
+        if reason.starts_with("gave up after ") {
+            Some(DeadKind::Receiver)
+        } else if reason.starts_with("malformed entry: ") {
+            Some(DeadKind::Malformed)
+        } else if reason.starts_with("claimed ") && reason.contains(" without finishing") {
+            Some(DeadKind::Poison)
+        } else if reason.starts_with("no signal named ") {
+            Some(DeadKind::UnknownSignal)
+        } else if reason.starts_with('`') && reason.contains("` is owed this signal but is not linked")
+        {
+            Some(DeadKind::UnknownReceiver)
+        } else if reason.starts_with("signal `") {
+            Some(DeadKind::Decode)
+        } else {
+            None
+        }
+    }
+}
+
 /// What to do with a claim once its receivers ran.
 #[derive(Debug)]
 pub(crate) enum Disposition {
@@ -580,6 +604,33 @@ mod tests {
         assert_eq!(dead.attempt, 1);
         let last = dead.last_failure().unwrap();
         assert_eq!((last.attempt, last.receiver.as_str()), (2, "b"));
+    }
+
+    #[test]
+    fn the_kind_of_a_dead_letter_is_read_back_from_its_reason() {
+        let e = envelope(1);
+        let p = pieces(decide_with(&e, vec![failure("a", 0)], &["x"], Duration::ZERO));
+        let kinds: Vec<_> = p
+            .dead
+            .iter()
+            .map(|d| (d.kind, DeadKind::of_reason(&d.reason)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (DeadKind::Receiver, Some(DeadKind::Receiver)),
+                (DeadKind::UnknownReceiver, Some(DeadKind::UnknownReceiver))
+            ]
+        );
+        for (reason, kind) in [
+            ("malformed entry: not a signalqueue envelope", DeadKind::Malformed),
+            ("claimed 9 times for attempt 1 without finishing: ...", DeadKind::Poison),
+            ("no signal named `x` is linked into the workers", DeadKind::UnknownSignal),
+            ("signal `x`: arguments do not decode", DeadKind::Decode),
+        ] {
+            assert_eq!(DeadKind::of_reason(reason), Some(kind), "{reason}");
+        }
+        assert_eq!(DeadKind::of_reason("put there by hand"), None);
     }
 
     #[test]
