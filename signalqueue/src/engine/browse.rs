@@ -213,3 +213,45 @@ pub trait Browse: Send + Sync {
     /// many moved. Keys not scheduled (any more) are skipped.
     async fn run_now(&self, keys: &[String]) -> Result<u64, EngineError>;
 }
+
+/// A keyset position inside a section: the value the section is ordered by (a time in ms, a
+/// row id, a list position) and the key that breaks ties. Spelt `AT:KEY` in [`Page::next`];
+/// callers treat it as opaque.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) at: u64,
+    pub(crate) key: String,
+}
+
+impl Cursor {
+    pub(crate) fn new(at: u64, key: impl Into<String>) -> Cursor {
+        Cursor {
+            at,
+            key: key.into(),
+        }
+    }
+
+    /// Reads a cursor this module wrote; `engine` names the engine in the error.
+    pub(crate) fn parse(text: &str, engine: impl Into<String>) -> Result<Cursor, EngineError> {
+        text.split_once(':')
+            .and_then(|(at, key)| Some(Cursor::new(at.parse().ok()?, key)))
+            .ok_or_else(|| EngineError::Failed {
+                engine: engine.into(),
+                message: format!(
+                    "`{text}` is not a page cursor; give back the `next` of the page before"
+                ),
+            })
+    }
+
+    /// Reads an optional cursor (`None`: from the start).
+    pub(crate) fn parse_after(
+        after: Option<&str>,
+        engine: impl Into<String>,
+    ) -> Result<Option<Cursor>, EngineError> {
+        after.map(|text| Cursor::parse(text, engine)).transpose()
+    }
+
+    pub(crate) fn text(&self) -> String {
+        format!("{}:{}", self.at, self.key)
+    }
+}
