@@ -727,7 +727,7 @@ async fn list_rows_are_served_as_the_page_renders_them() {
     assert!(unknown.json()["error"]
         .as_str()
         .unwrap()
-        .contains("`pending` and `dead`"));
+        .contains("the views are `pending`, `scheduled`, `retries`, `in_flight`, `dead`"));
     let no_queue = server.get("/status/queues/nope/pending").await;
     assert_eq!(no_queue.status, 404);
     server.shutdown().await;
@@ -1137,7 +1137,7 @@ async fn the_status_page_renders_with_its_engine_down_and_says_so() {
     // The other queue, on a healthy engine, is shown as usual.
     assert!(page.body.contains("id=\"queue-emails\""), "{}", page.body);
     assert!(
-        page.body.contains("Waiting: pending and scheduled"),
+        page.body.contains(r#"id="retries-emails""#),
         "{}",
         page.body
     );

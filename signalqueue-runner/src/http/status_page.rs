@@ -180,12 +180,13 @@ fn render_actions_help(out: &mut String, enabled: bool) {
         out.push_str(
             "<section id=\"token\"><h2>Actions</h2><p><label>Admin token \
              <input type=\"password\" id=\"token-input\" autocomplete=\"off\"></label> \
-             (kept in this tab only) is needed to replay or purge dead letters.</p></section>\n",
+             (kept in this tab only) is needed to act on entries: replay, delete, run now, \
+             purge.</p></section>\n",
         );
     } else {
         out.push_str(
-            "<section id=\"token\"><h2>Actions</h2><p class=\"muted\">Replaying and purging dead \
-             letters is disabled: set SIGNALQUEUE_ADMIN_TOKEN on the worker.</p></section>\n",
+            "<section id=\"token\"><h2>Actions</h2><p class=\"muted\">Acting on entries (replay, \
+             delete, run now, purge) is disabled: set SIGNALQUEUE_ADMIN_TOKEN on the worker.</p></section>\n",
         );
     }
 }
