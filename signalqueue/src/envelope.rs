@@ -648,7 +648,10 @@ mod tests {
             assert_eq!(d.args, args);
             assert_eq!(d.last_failure().unwrap().attempt, 2);
             let long = &d.history[1].error;
-            assert!(long.len() <= HISTORY_ERROR_BYTES && long.ends_with('…'), "{long}");
+            assert!(
+                long.len() <= HISTORY_ERROR_BYTES && long.ends_with('…'),
+                "{long}"
+            );
             // Without failures the bytes are those of earlier builds, which decode to none.
             assert!(Envelope::decode(&before).unwrap().history.is_empty());
             assert!(!String::from_utf8_lossy(&before).contains("history"));

@@ -89,8 +89,7 @@ impl Column {
                 opt(&e.enqueued_at),
                 // A delayed send listed by an engine that cannot browse: its due time under it.
                 match (&e.due, &e.scheduled_for) {
-                    (None, Some(due)) =>
-                        format!(r#"<span class="due">due {}</span>"#, escape(due)),
+                    (None, Some(due)) => format!(r#"<span class="due">due {}</span>"#, escape(due)),
                     _ => String::new(),
                 }
             ),
@@ -105,18 +104,19 @@ impl Column {
             Column::LastError => write!(
                 out,
                 r#"<td class="last-error">{}</td>"#,
-                e.last_failure().map_or("—".to_string(), |f| escape(&f.error))
+                e.last_failure()
+                    .map_or("—".to_string(), |f| escape(&f.error))
             ),
             Column::Worker => write!(out, r#"<td class="worker">{}</td>"#, opt(&e.worker)),
             Column::Since => write!(out, r#"<td class="time">{}</td>"#, opt(&e.since)),
             Column::LeaseUntil => {
-                write!(out, r#"<td class="time lease">{}</td>"#, opt(&e.lease_until))
+                write!(
+                    out,
+                    r#"<td class="time lease">{}</td>"#,
+                    opt(&e.lease_until)
+                )
             }
-            Column::Kind => write!(
-                out,
-                r#"<td class="kind">{}</td>"#,
-                e.kind.unwrap_or("—")
-            ),
+            Column::Kind => write!(out, r#"<td class="kind">{}</td>"#, e.kind.unwrap_or("—")),
             Column::Reason => write!(out, r#"<td class="reason">{}</td>"#, opt(&e.reason)),
             Column::DiedAt => write!(out, r#"<td class="time">{}</td>"#, opt(&e.died_at)),
             Column::Args => {
@@ -427,7 +427,11 @@ pub(super) async fn detail(
         ("kind", "kind", e.kind.map(str::to_string)),
         ("reason", "reason", e.reason.clone()),
         ("died_at", "died at", e.died_at.clone()),
-        ("deliveries", "deliveries", e.deliveries.map(|d| d.to_string())),
+        (
+            "deliveries",
+            "deliveries",
+            e.deliveries.map(|d| d.to_string()),
+        ),
     ];
     for (field, label, value) in fields {
         if let Some(value) = value {
@@ -503,7 +507,15 @@ mod tests {
     fn every_view_has_a_width_matching_its_headings() {
         for view in View::ALL {
             let mut out = String::new();
-            render_views(&mut out, "q", true, vec![(view, Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "x")))]);
+            render_views(
+                &mut out,
+                "q",
+                true,
+                vec![(
+                    view,
+                    Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "x")),
+                )],
+            );
             let headings = out.matches("<th>").count();
             assert_eq!(headings, width(view), "{}: {out}", view.name());
         }

@@ -304,12 +304,15 @@ pub(super) struct EntryQuery {
 
 impl EntryQuery {
     pub(super) fn key(&self) -> Result<&str, ApiError> {
-        self.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "name the entry with `?key=KEY` (its engine key, as the views list it)",
-            )
-        })
+        self.key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "name the entry with `?key=KEY` (its engine key, as the views list it)",
+                )
+            })
     }
 }
 

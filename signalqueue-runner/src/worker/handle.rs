@@ -76,7 +76,8 @@ impl DeadKind {
             Some(DeadKind::Poison)
         } else if reason.starts_with("no signal named ") {
             Some(DeadKind::UnknownSignal)
-        } else if reason.starts_with('`') && reason.contains("` is owed this signal but is not linked")
+        } else if reason.starts_with('`')
+            && reason.contains("` is owed this signal but is not linked")
         {
             Some(DeadKind::UnknownReceiver)
         } else if reason.starts_with("signal `") {
@@ -609,7 +610,12 @@ mod tests {
     #[test]
     fn the_kind_of_a_dead_letter_is_read_back_from_its_reason() {
         let e = envelope(1);
-        let p = pieces(decide_with(&e, vec![failure("a", 0)], &["x"], Duration::ZERO));
+        let p = pieces(decide_with(
+            &e,
+            vec![failure("a", 0)],
+            &["x"],
+            Duration::ZERO,
+        ));
         let kinds: Vec<_> = p
             .dead
             .iter()
@@ -623,9 +629,18 @@ mod tests {
             ]
         );
         for (reason, kind) in [
-            ("malformed entry: not a signalqueue envelope", DeadKind::Malformed),
-            ("claimed 9 times for attempt 1 without finishing: ...", DeadKind::Poison),
-            ("no signal named `x` is linked into the workers", DeadKind::UnknownSignal),
+            (
+                "malformed entry: not a signalqueue envelope",
+                DeadKind::Malformed,
+            ),
+            (
+                "claimed 9 times for attempt 1 without finishing: ...",
+                DeadKind::Poison,
+            ),
+            (
+                "no signal named `x` is linked into the workers",
+                DeadKind::UnknownSignal,
+            ),
             ("signal `x`: arguments do not decode", DeadKind::Decode),
         ] {
             assert_eq!(DeadKind::of_reason(reason), Some(kind), "{reason}");
