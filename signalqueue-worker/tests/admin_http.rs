@@ -1151,7 +1151,7 @@ async fn views_are_paged_filtered_and_entries_found_through_the_json_api() {
         server.send(n, "page").await;
     }
     // A retry as the worker writes it: attempt 2, its failure in the history.
-    let delayed = server
+    let _ = server
         .runtime
         .scope(ORDER_PLACED.send_with(
             SendOptions::new().delay(Duration::from_secs(3600)),
@@ -1159,9 +1159,7 @@ async fn views_are_paged_filtered_and_entries_found_through_the_json_api() {
             "later".into(),
         ))
         .await
-        .unwrap()
-        .id();
-    let _ = delayed;
+        .unwrap();
     let claimed = server
         .engine
         .claim(1, Duration::from_secs(60), Duration::ZERO)

@@ -101,11 +101,28 @@ fn result(view: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_view_and_action_of_the_console_works_in_a_browser() {
+async fn every_view_and_action_of_the_console_works_in_a_browser_on_memory() {
     if !browser::chromium_available("the console's views") {
         return;
     }
-    let engine: SharedEngine = MemoryEngine::new(EngineOptions::new("default"));
+    console_on(MemoryEngine::new(EngineOptions::new("default")), "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_and_action_of_the_console_works_in_a_browser_on_sqlite() {
+    if !browser::chromium_available("the console's views") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("queue.db").display());
+    let engine = signalqueue::engine::open(&url, EngineOptions::new("default"))
+        .await
+        .unwrap();
+    console_on(engine, "-sqlite").await;
+}
+
+/// The whole walk through the console on `engine`; screenshots are named with `shots`.
+async fn console_on(engine: SharedEngine, shots: &str) {
     let runtime = Runtime::builder().queue("default", engine.clone()).build();
 
     // A real worker makes the retries and the dead letter: orders 1 and 3 fail, 2 succeeds,
@@ -213,10 +230,11 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
     let s = attached["sessionId"].as_str().unwrap().to_string();
     let s = s.as_str();
     // Deleting asks first; the test says yes.
+    // The new tab starts on about:blank, itself "complete": wait for the console's own page.
     cdp.eval_until(
         s,
-        "document.readyState",
-        &json!("complete"),
+        "document.readyState === 'complete' && document.querySelector('nav.views') !== null",
+        &json!(true),
         "the page loaded",
     )
     .await;
@@ -225,7 +243,8 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
     // Pending: the first page of 50, then the next (5), then back.
     cdp.eval_until(s, &rows("pending"), &json!(50), "50 pending rows")
         .await;
-    cdp.screenshot(s, "console-pending.png").await;
+    cdp.screenshot(s, &format!("console-pending{shots}.png"))
+        .await;
     click(
         &mut cdp,
         s,
@@ -282,7 +301,8 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
         .await;
     let due = cdp.eval(s, &cell("scheduled", "due")).await;
     assert!(due.as_str().is_some_and(|d| d.ends_with('Z')), "{due}");
-    cdp.screenshot(s, "console-scheduled.png").await;
+    cdp.screenshot(s, &format!("console-scheduled{shots}.png"))
+        .await;
 
     // Retries: attempt 2, the receiver's last error, the next try.
     tab(&mut cdp, s, "retries").await;
@@ -305,7 +325,8 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
         cdp.eval(s, &cell("retries", "receiver")).await,
         json!("console.ship")
     );
-    cdp.screenshot(s, "console-retries.png").await;
+    cdp.screenshot(s, &format!("console-retries{shots}.png"))
+        .await;
 
     // The detail of a retry: where it is, its envelope as `dump` shows it, its history.
     click(
@@ -349,7 +370,8 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
         .await;
     assert_eq!(envelope["attempt"], 2);
     assert_eq!(envelope["history"][0]["receiver"], "console.ship");
-    cdp.screenshot(s, "console-detail.png").await;
+    cdp.screenshot(s, &format!("console-detail{shots}.png"))
+        .await;
     click(&mut cdp, s, "div.detail button[data-close]").await;
 
     // In flight: held by this process, with its lease deadline.
@@ -360,7 +382,8 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
     assert_eq!(worker, json!(signalqueue::engine::consumer_id()));
     let lease = cdp.eval(s, &cell("in_flight", "lease")).await;
     assert!(lease.as_str().is_some_and(|d| d.ends_with('Z')), "{lease}");
-    cdp.screenshot(s, "console-in-flight.png").await;
+    cdp.screenshot(s, &format!("console-in-flight{shots}.png"))
+        .await;
 
     // Dead letters: kind and reason.
     tab(&mut cdp, s, "dead").await;
@@ -374,7 +397,7 @@ async fn every_view_and_action_of_the_console_works_in_a_browser() {
             .is_some_and(|r| r.contains("refund 7 rejected by the bank")),
         "{reason}"
     );
-    cdp.screenshot(s, "console-dead.png").await;
+    cdp.screenshot(s, &format!("console-dead{shots}.png")).await;
 
     // Every action needs the token: a wrong one is refused and nothing changes.
     cdp.eval(
