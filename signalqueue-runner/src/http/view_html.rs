@@ -210,10 +210,9 @@ pub(super) fn render_views(
     let disabled = if enabled { "" } else { " disabled" };
     for (i, (view, page)) in pages.into_iter().enumerate() {
         let name = view.name();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            r#"<div class="view" data-queue="{q}" data-view="{name}"{hidden}>
-"#,
+            r#"<div class="view" data-queue="{q}" data-view="{name}"{hidden}>"#,
             hidden = if i == 0 { "" } else { " hidden" },
         );
         if !actions(view).is_empty() {
