@@ -145,9 +145,12 @@ async fn console_on(engine: SharedEngine, shots: &str) {
     let outcomes = Arc::new(Mutex::new(0usize));
     let seen = outcomes.clone();
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    // The worker's counters are the admin server's, as in `signalqueue-worker run`.
+    let metrics = Arc::new(Metrics::new());
     let worker = tokio::spawn(
         Worker::builder()
             .runtime(runtime.clone())
+            .metrics(metrics.clone())
             .queue("default")
             .settings(settings)
             .claim_wait(Duration::from_millis(50))
@@ -204,7 +207,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
         AdminState {
             runtime: runtime.clone(),
             queues: vec!["default".into()],
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             token: Some(TOKEN.into()),
             hosts: Vec::new(),
         },
@@ -241,6 +244,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
     )
     .await;
     cdp.eval(s, "window.confirm = () => true; true").await;
+    cdp.set_width(s, 1280).await;
 
     // Pending: the first page of 50, then the next (5), then back.
     cdp.eval_until(s, &rows("pending"), &json!(50), "50 pending rows")

@@ -211,7 +211,8 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         .local_addr()
         .unwrap();
     let mut slow = sb.command(WORKER, &["run", &admin.to_string(), "--concurrency", "1"]);
-    slow.env("DEMO_AGGREGATION_MS", "600000");
+    slow.env("DEMO_AGGREGATION_MS", "600000")
+        .env("SIGNALQUEUE_ADMIN_TOKEN", "demo-token");
     let slow = support::Running::spawn(slow);
     let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
     cdp.eval_until(
@@ -221,13 +222,17 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         "the slow worker's console",
     )
     .await;
+    cdp.set_width(&console, 1280).await;
     // A producer in another language gets an argument's type wrong: dead, as `decode`.
     let engine = sb.engine("default").await;
     engine
         .enqueue(&[Outgoing::new(
             EnvelopeId::new(),
-            br#"{"v":1,"signal":"demo.two_args","sender":"billing.py","args":{"a":"seven","b":"x"}}"#
-                .to_vec(),
+            format!(
+                r#"{{"v":1,"signal":"demo.two_args","sender":"billing.py","enqueued_at_ms":{},"args":{{"a":"seven","b":"x"}}}}"#,
+                signalqueue::engine::unix_ms(std::time::SystemTime::now())
+            )
+            .into_bytes(),
         )])
         .await
         .unwrap();
@@ -306,6 +311,14 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
             .is_some_and(|h| h.contains(&format!(":{}:", slow.pid()))),
         "held by the slow worker: {holder}"
     );
+    let count = |c: &str| format!(r#"document.querySelector('[data-count="{c}"]').textContent"#);
+    cdp.eval_until(
+        &console,
+        &count("in_flight"),
+        &json!("1"),
+        "the count in flight",
+    )
+    .await;
     cdp.screenshot(&console, "console-in-flight.png").await;
     cdp.eval(&console, &view("pending")).await;
     cdp.eval_until(
@@ -315,10 +328,24 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         "the next order pending",
     )
     .await;
+    cdp.eval_until(
+        &console,
+        &count("pending"),
+        &json!("1"),
+        "the count pending",
+    )
+    .await;
     cdp.screenshot(&console, "console-pending.png").await;
     cdp.eval(&console, &view("scheduled")).await;
     cdp.eval_until(&console, &rows("scheduled"), &json!(1), "the delayed send")
         .await;
+    cdp.eval_until(
+        &console,
+        &count("scheduled"),
+        &json!("1"),
+        "the count scheduled",
+    )
+    .await;
     cdp.screenshot(&console, "console-scheduled.png").await;
     cdp.eval(&console, &view("dead")).await;
     cdp.eval_until(
