@@ -104,6 +104,23 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_shows_its_failed_attempts() {
+        let mut e = Envelope::new("s", None, Payload::Json(json!({})));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_802_971_123);
+        e.record_failure(1, "r", "boom", at);
+        let shown = entry_json("k", &e.encode(), Registry::global());
+        assert_eq!(
+            shown["history"],
+            json!([{"attempt": 1, "receiver": "r", "error": "boom", "at": "2026-11-27T18:09:31.123Z"}])
+        );
+        let plain = Envelope::new("s", None, Payload::Json(json!({})));
+        assert_eq!(
+            entry_json("k", &plain.encode(), Registry::global())["history"],
+            json!([])
+        );
+    }
+
+    #[test]
     fn encodes_base64() {
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");

@@ -13,6 +13,10 @@
   const again = new Set(); // "queue/view" -> refresh once more when it ends
   const cursors = new Map(); // "queue/view" -> the page shown (its `after`), "" for the first
   const filters = new Map(); // queue -> URLSearchParams of the filter
+  // The views each count is about: the scheduled count holds delayed sends and retries.
+  const VIEWS_OF_COUNT = {
+    pending: ["pending"], scheduled: ["scheduled", "retries"], in_flight: ["in_flight"], dead: ["dead"],
+  };
 
   function q(sel) { return document.querySelectorAll(sel); }
   function attr(name, value) { return "[" + name + '="' + CSS.escape(value) + '"]'; }
@@ -54,9 +58,16 @@
       last.set(name, queue.counts);
       // No counts before (the engine did not answer when the page was made): fill every view.
       if (!before) { views(name).forEach(function (v) { refresh(name, v); }); return; }
-      if (["pending", "scheduled", "in_flight", "dead"].some(function (k) {
-        return before[k] !== queue.counts[k];
-      })) refresh(name, shown(name));
+      // The view shown, and every view whose count moved, so that a tab opened later is
+      // already current.
+      const stale = new Set();
+      Object.keys(VIEWS_OF_COUNT).forEach(function (k) {
+        if (before[k] !== queue.counts[k]) {
+          stale.add(shown(name));
+          VIEWS_OF_COUNT[k].forEach(function (v) { stale.add(v); });
+        }
+      });
+      stale.forEach(function (v) { refresh(name, v); });
     });
   }
 
