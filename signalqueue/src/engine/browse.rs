@@ -255,3 +255,13 @@ impl Cursor {
         format!("{}:{}", self.at, self.key)
     }
 }
+
+/// What the keys of dead letters start with on engines whose dead letters have ids of their
+/// own, apart from the entries' (SQLite, PostgreSQL): `dead-ID`.
+pub(crate) const DEAD_PREFIX: &str = "dead-";
+
+/// The dead letter's id in a key: `dead-ID` as browsing writes it, or the bare `ID` that
+/// `Engine::dead` (and so `dead list`) gives.
+pub(crate) fn dead_id(key: &str) -> Option<i64> {
+    key.strip_prefix(DEAD_PREFIX).unwrap_or(key).parse().ok()
+}
