@@ -25,7 +25,8 @@ pub enum Section {
     /// Waiting for a time in the future: delayed sends and retries (an envelope's attempt tells
     /// them apart), by due time.
     Scheduled,
-    /// Claimed by a worker whose lease has not been taken back, by lease deadline.
+    /// Claimed by a worker whose lease has not run out, by lease deadline. An entry whose lease
+    /// ran out is claimable again by anyone, so it is pending, as `counts` counts it.
     InFlight,
     /// Dead letters, oldest first.
     Dead,
@@ -189,7 +190,12 @@ impl Page {
 ///
 /// Pages are keyset pages: `after` is an opaque cursor the engine returned as [`Page::next`],
 /// so a page is found by an index and entries moving meanwhile never make a page skip or
-/// repeat the ones that stayed.
+/// repeat the ones that stayed. (The pending section of Redis, a list, is read by position
+/// from the cursor's entry: `docs/engines.md`, "Browsing entries", says what that means.)
+///
+/// Sections agree with [`Engine::counts`](crate::engine::Engine::counts): an entry listed in
+/// a section is counted in it. `delete` and `run_now` act on each key atomically against a
+/// concurrent claim: an entry claimed meanwhile is no longer in the section, and is skipped.
 #[async_trait]
 pub trait Browse: Send + Sync {
     /// Up to `limit` entries of `section` in its order, from the start (`after` = `None`) or
@@ -254,4 +260,14 @@ impl Cursor {
     pub(crate) fn text(&self) -> String {
         format!("{}:{}", self.at, self.key)
     }
+}
+
+/// What the keys of dead letters start with on engines whose dead letters have ids of their
+/// own, apart from the entries' (SQLite, PostgreSQL): `dead-ID`.
+pub(crate) const DEAD_PREFIX: &str = "dead-";
+
+/// The dead letter's id in a key: `dead-ID` as browsing writes it, or the bare `ID` that
+/// `Engine::dead` (and so `dead list`) gives.
+pub(crate) fn dead_id(key: &str) -> Option<i64> {
+    key.strip_prefix(DEAD_PREFIX).unwrap_or(key).parse().ok()
 }

@@ -1506,7 +1506,9 @@ pub(crate) async fn browse_sections_agree_with_counts(f: &impl Fixture) {
             dues.windows(2).all(|w| w[0] <= w[1]),
             "by due time: {dues:?}"
         );
-        let slack = Duration::from_millis(5);
+        // Engines that reckon due times on a server's clock (Redis, PostgreSQL) turn them into
+        // delays when sent: the round trip moves them a little.
+        let slack = Duration::from_secs(1);
         let due_of = |payload: &str| listed_with(&scheduled, payload).due.expect("due");
         assert!(near(due_of("browse-0-retry"), retry_due, slack));
         assert!(near(due_of("browse-3-later"), piece_due, slack));

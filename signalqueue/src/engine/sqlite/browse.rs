@@ -19,17 +19,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Row};
 
 use super::{begin, now_ms, Commit, SqliteEngine};
-use crate::engine::browse::Cursor;
+use crate::engine::browse::{dead_id, Cursor, DEAD_PREFIX};
 use crate::engine::{from_unix_ms, Browse, Death, EngineError, Holder, Listed, Page, Section};
-
-/// What dead letters' keys start with.
-const DEAD_PREFIX: &str = "dead-";
-
-/// The dead letter's id in a key: `dead-ID` as browsing writes it, or the bare `ID` that
-/// `Engine::dead` and `dead list` give.
-pub(super) fn dead_id(key: &str) -> Option<i64> {
-    key.strip_prefix(DEAD_PREFIX).unwrap_or(key).parse().ok()
-}
 
 /// The entry's id in a key (dead letters' keys name no entry).
 fn entry_id(key: &str) -> Option<i64> {

@@ -1064,7 +1064,10 @@ impl Engine for SqliteEngine {
         // Keys that are not dead-letter ids match nothing. Sorted so that replayed entries keep
         // the order in which they died; deduplicated so that one is not replayed twice.
         let ids: Option<Vec<i64>> = keys.map(|keys| {
-            let mut ids: Vec<i64> = keys.iter().filter_map(|k| browse::dead_id(k)).collect();
+            let mut ids: Vec<i64> = keys
+                .iter()
+                .filter_map(|k| crate::engine::browse::dead_id(k))
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             ids
