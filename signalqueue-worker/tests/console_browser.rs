@@ -11,6 +11,7 @@
 //! `SQ_SCREENSHOT_DIR` to keep screenshots of each view.
 
 mod browser;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +20,7 @@ use browser::{Browser, Cdp, EVENTUALLY};
 use serde_json::json;
 use signalqueue::config::WorkerConfig;
 use signalqueue::engine::memory::MemoryEngine;
-use signalqueue::engine::{EngineOptions, SharedEngine};
+use signalqueue::engine::{EngineOptions, Section, SharedEngine};
 use signalqueue::{BoxError, Envelope, Runtime, SendOptions};
 use signalqueue_runner::http::{serve, AdminState};
 use signalqueue_runner::metrics::Metrics;
@@ -119,6 +120,42 @@ async fn every_view_and_action_of_the_console_works_in_a_browser_on_sqlite() {
         .await
         .unwrap();
     console_on(engine, "-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_and_action_of_the_console_works_in_a_browser_on_postgres() {
+    if !browser::chromium_available("the console's views") {
+        return;
+    }
+    let Some(schema) = support::pg_schema::Schema::create("sq_console").await else {
+        return;
+    };
+    let url = format!("{}?schema={}", support::POSTGRES, schema.0);
+    let engine = signalqueue::engine::open(&url, EngineOptions::new("default"))
+        .await
+        .unwrap();
+    console_on(engine, "-postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_and_action_of_the_console_works_in_a_browser_on_redis() {
+    if !browser::chromium_available("the console's views") {
+        return;
+    }
+    // The shared server; a queue name of this test's own keeps its keys apart, and the walk
+    // leaves the queue empty.
+    let name = format!("console-{}", signalqueue::EnvelopeId::new());
+    let engine = signalqueue::engine::open("redis://127.0.0.1:6379/0", EngineOptions::new(&name))
+        .await
+        .unwrap();
+    if let Err(e) = engine.counts().await {
+        if std::env::var("SIGNALQUEUE_REQUIRE_REDIS").as_deref() == Ok("1") {
+            panic!("Redis is required (SIGNALQUEUE_REQUIRE_REDIS=1): {e}");
+        }
+        eprintln!("\n*** SKIPPED the console on Redis: {e} ***\n");
+        return;
+    }
+    console_on(engine, "-redis").await;
 }
 
 /// The whole walk through the console on `engine`; screenshots are named with `shots`.
@@ -590,6 +627,22 @@ async fn console_on(engine: SharedEngine, shots: &str) {
         "the count follows",
     )
     .await;
+
+    // Leave nothing behind on a shared server.
+    engine.ack(&[held[0].token.clone()]).await.unwrap();
+    engine.purge_pending().await.unwrap();
+    engine.purge_dead().await.unwrap();
+    let browse = engine.browse().expect("every built-in engine browses");
+    let left = browse
+        .page(Section::Scheduled, None, 100)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|l| l.key)
+        .collect::<Vec<_>>();
+    browse.delete(Section::Scheduled, &left).await.unwrap();
+    assert_eq!(engine.counts().await.unwrap(), Default::default());
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     drop(cdp);
