@@ -370,3 +370,60 @@ pub(super) async fn found(queue: &ServedQueue, key: &str) -> Result<Found, ApiEr
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signalqueue::engine::Listed;
+    use signalqueue::{Envelope, Payload};
+
+    fn entry(key: &str, attempt: u32, sender: Option<&str>) -> EntryView {
+        let mut e = Envelope::new(
+            "shop.order_placed",
+            sender.map(str::to_string),
+            Payload::Json(serde_json::json!({})),
+        );
+        e.attempt = attempt;
+        EntryView::listed(&Listed::new(key, e.encode(), Section::Scheduled))
+    }
+
+    fn filter(signal: &str, sender: &str, id: &str) -> Filter {
+        let part = |s: &str| Some(s.to_string());
+        Filter {
+            signal: part(signal),
+            sender: part(sender),
+            id: part(id),
+        }
+    }
+
+    #[test]
+    fn retries_and_delayed_sends_are_told_apart_by_the_attempt() {
+        let first = entry("1", 1, None);
+        let retry = entry("2", 3, None);
+        assert!(View::Scheduled.holds(&first) && !View::Scheduled.holds(&retry));
+        assert!(View::Retries.holds(&retry) && !View::Retries.holds(&first));
+        // Undecodable bytes are shown with the delayed sends, never lost between the two.
+        let garbage = EntryView::listed(&Listed::new("3", b"junk".to_vec(), Section::Scheduled));
+        assert!(View::Scheduled.holds(&garbage) && !View::Retries.holds(&garbage));
+    }
+
+    #[test]
+    fn a_filter_matches_every_part_given() {
+        let e = entry("17", 1, Some("shop.Cart"));
+        let id = e.id.clone().unwrap();
+        assert!(Filter::default().matches(&e));
+        assert!(filter(" ", "", "").is_empty());
+        assert!(filter("order", "", "").matches(&e));
+        assert!(filter("order", "Cart", "").matches(&e));
+        assert!(!filter("order", "Web", "").matches(&e));
+        assert!(
+            filter("", "", &id[..10].to_lowercase()).matches(&e),
+            "an id's start, any case"
+        );
+        assert!(filter("", "", "17").matches(&e), "the exact key");
+        assert!(!filter("", "", "1").matches(&e), "not part of a key");
+        assert!(!filter("email", "", "").matches(&e));
+        let anonymous = entry("18", 1, None);
+        assert!(!filter("", "shop", "").matches(&anonymous));
+    }
+}

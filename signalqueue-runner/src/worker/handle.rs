@@ -64,7 +64,7 @@ impl DeadKind {
 }
 
 impl DeadKind {
-    /// The kind of a dead letter from its reason, as [`handle`] words them (the engines keep
+    /// The kind of a dead letter from its reason, as the worker words them (the engines keep
     /// the reason, not the kind); `None` for a reason this build does not write. Kept here,
     /// beside the reasons' wording, so that the two change together.
     pub fn of_reason(reason: &str) -> Option<DeadKind> {
