@@ -213,7 +213,10 @@ async fn receivers_that_always_fail_or_panic_end_in_dead_letters_and_replay_brin
         [1, 2, 3].map(|n| (n, "shop_receivers::flaky", failed)),
         "{bad_letter:#}"
     );
-    assert!(lines.iter().any(|l| l.ends_with("\t3 failed attempts")), "{dead}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("\t3 failed attempts")),
+        "{dead}"
+    );
     let bad = lines
         .iter()
         .find(|l| l.contains("failed as asked"))
