@@ -166,6 +166,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     let doomed = sb.start(WORKER, &["run", "127.0.0.1:0"]);
     // The worker's console: both live workers, from their heartbeats, and the receiver that ran.
     let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    cdp.set_width(&console, 1280).await;
     let workers = "document.querySelectorAll('table.workers tr[data-worker]').length";
     cdp.eval_until(&console, workers, &json!(2), "two live workers")
         .await;
