@@ -700,11 +700,16 @@ async fn list_rows_are_served_as_the_page_renders_them() {
     server.send(1, "<i>one</i>").await;
     server.send_dead(2, "receiver failed: <boom>").await;
     let page = server.get("/status").await.body;
-    for list in ["pending", "dead"] {
+    for list in ["pending", "scheduled", "retries", "in_flight", "dead"] {
         let r = server.get(&format!("/status/queues/default/{list}")).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.header("content-type").unwrap().starts_with("text/html"));
-        assert!(r.body.starts_with("<tr data-key="), "{}", r.body);
+        let rows = if ["pending", "dead"].contains(&list) {
+            "<tr data-key="
+        } else {
+            r#"<tr class="empty">"#
+        };
+        assert!(r.body.starts_with(rows), "{list}: {}", r.body);
         // The same markup as the page's own table: one renderer.
         assert!(
             page.contains(&r.body),
@@ -1294,10 +1299,14 @@ async fn entry_actions_need_the_token_and_act_on_the_chosen_entries() {
         .collect();
     let body = json!({ "keys": &keys[..2] }).to_string();
     for token in [None, Some("wrong")] {
-        let r = server
-            .post("/api/queues/default/pending/delete", token, &body)
-            .await;
-        assert_eq!(r.status, 401, "{token:?}");
+        for path in [
+            "/api/queues/default/pending/delete",
+            "/api/queues/default/scheduled/run_now",
+            "/api/queues/default/dead/replay",
+        ] {
+            let r = server.post(path, token, &body).await;
+            assert_eq!(r.status, 401, "{path} with {token:?}");
+        }
     }
     assert_eq!(server.engine.counts().await.unwrap().pending, 3);
     let r = server
