@@ -80,6 +80,17 @@ async fn click(cdp: &mut Cdp, session: &str, selector: &str) {
     assert_eq!(found, json!(true), "nothing to click at `{selector}`");
 }
 
+/// Clicks an action's button, the result lines emptied first, so that waiting for a result
+/// waits for this action's, not the one before's.
+async fn act(cdp: &mut Cdp, session: &str, selector: &str) {
+    cdp.eval(
+        session,
+        "document.querySelectorAll('.action-result').forEach(el => el.textContent = ''); true",
+    )
+    .await;
+    click(cdp, session, selector).await;
+}
+
 async fn tab(cdp: &mut Cdp, session: &str, view: &str) {
     click(
         cdp,
@@ -99,6 +110,31 @@ async fn tab(cdp: &mut Cdp, session: &str, view: &str) {
 /// The action result line of a view.
 fn result(view: &str) -> String {
     format!(r#"document.querySelector('.action-result[data-view="{view}"]')?.textContent ?? null"#)
+}
+
+/// Claims the replayed refund, as a worker would, and dead-letters it again with `reason`; the
+/// dead count is then what it was before the replay.
+async fn die_again(engine: &SharedEngine, reason: &str) {
+    let claimed = engine
+        .claim(100, Duration::from_secs(60), Duration::ZERO)
+        .await
+        .unwrap();
+    let (doomed, others): (Vec<_>, Vec<_>) = claimed
+        .into_iter()
+        .partition(|c| Envelope::decode(&c.payload).unwrap().signal == "console.doomed");
+    assert_eq!(
+        doomed.len(),
+        1,
+        "the replayed refund is claimable: {:?}, {} others",
+        engine.counts().await.unwrap(),
+        others.len()
+    );
+    assert!(engine
+        .dead_letter(&doomed[0].token, &doomed[0].payload, reason)
+        .await
+        .unwrap());
+    let others: Vec<_> = others.into_iter().map(|c| c.token).collect();
+    engine.release(&others).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,7 +484,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
         "document.getElementById('token-input').value = 'wrong'; true",
     )
     .await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"table[data-list="dead"] button[data-entry-action="replay"]"#,
@@ -473,7 +509,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
 
     // Replay the dead letter; it dies again at once, so the dead count never changes: the
     // list must still show the new dead letter, not the old row.
-    click(
+    act(
         &mut cdp,
         s,
         r#"table[data-list="dead"] button[data-entry-action="replay"]"#,
@@ -481,34 +517,37 @@ async fn console_on(engine: SharedEngine, shots: &str) {
     .await;
     cdp.eval_until(s, &result("dead"), &json!("1 replayed"), "replayed")
         .await;
-    let again = engine
-        .claim(100, Duration::from_secs(60), Duration::ZERO)
-        .await
-        .unwrap();
-    let mut died_again = false;
-    for c in &again {
-        let e = Envelope::decode(&c.payload).unwrap();
-        if e.signal == "console.doomed" {
-            engine
-                .dead_letter(&c.token, &c.payload, "died again: still rejected")
-                .await
-                .unwrap();
-            died_again = true;
-        }
-    }
-    assert!(died_again);
-    let others: Vec<_> = again
-        .into_iter()
-        .filter(|c| Envelope::decode(&c.payload).unwrap().signal != "console.doomed")
-        .map(|c| c.token)
-        .collect();
-    engine.release(&others).await.unwrap();
+    die_again(&engine, "died again: still rejected").await;
     assert_eq!(engine.counts().await.unwrap().dead, 1);
     cdp.eval_until(
         s,
         &cell("dead", "reason"),
         &json!("died again: still rejected"),
         "the dead letter that died again",
+    )
+    .await;
+
+    // Replayed again, chosen by its checkbox this time; it dies once more.
+    click(
+        &mut cdp,
+        s,
+        r#"div.view[data-view="dead"] input[data-select-all]"#,
+    )
+    .await;
+    act(
+        &mut cdp,
+        s,
+        r#"div.view[data-view="dead"] button[data-bulk="replay"]"#,
+    )
+    .await;
+    cdp.eval_until(s, &result("dead"), &json!("1 replayed"), "bulk replay")
+        .await;
+    die_again(&engine, "died a third time").await;
+    cdp.eval_until(
+        s,
+        &cell("dead", "reason"),
+        &json!("died a third time"),
+        "the dead letter that died a third time",
     )
     .await;
 
@@ -522,11 +561,11 @@ async fn console_on(engine: SharedEngine, shots: &str) {
     cdp.eval_until(
         s,
         r#"document.querySelector('div.detail [data-field="reason"]')?.textContent ?? null"#,
-        &json!("died again: still rejected"),
+        &json!("died a third time"),
         "the dead letter's detail",
     )
     .await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"div.detail button[data-entry-action="delete"]"#,
@@ -538,7 +577,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
 
     // Run one retry now, per entry; then the scheduled ones, as a selection.
     tab(&mut cdp, s, "retries").await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"table[data-list="retries"] button[data-entry-action="run_now"]"#,
@@ -560,7 +599,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
         r#"div.view[data-view="scheduled"] input[data-select-all]"#,
     )
     .await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"div.view[data-view="scheduled"] button[data-bulk="run_now"]"#,
@@ -590,7 +629,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
             r#"document.querySelector('table[data-list="pending"] tr[data-key]').dataset.key"#,
         )
         .await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"table[data-list="pending"] button[data-entry-action="delete"]"#,
@@ -611,7 +650,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
         r#"(() => { const boxes = document.querySelectorAll('table[data-list="pending"] input[data-select]'); for (let i = 0; i < 3; i++) boxes[i].checked = true; return true; })()"#,
     )
     .await;
-    click(
+    act(
         &mut cdp,
         s,
         r#"div.view[data-view="pending"] button[data-bulk="delete"]"#,
