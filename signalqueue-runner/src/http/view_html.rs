@@ -191,11 +191,14 @@ pub(super) fn render_views(
     enabled: bool,
     pages: Vec<(View, Result<ViewPage, ApiError>)>,
 ) {
-    let _ = write!(out, r#"<nav class="views" data-queue="{q}">"#);
+    let _ = write!(
+        out,
+        r#"<nav class="views" data-queue="{q}" role="tablist" aria-label="entries of queue {q}">"#
+    );
     for (i, view) in View::ALL.iter().enumerate() {
         let _ = write!(
             out,
-            r#"<button type="button" data-view="{name}" data-queue="{q}" aria-selected="{selected}">{title}</button>"#,
+            r#"<button type="button" role="tab" data-view="{name}" data-queue="{q}" aria-selected="{selected}">{title}</button>"#,
             name = view.name(),
             selected = i == 0,
             title = title(*view),
@@ -212,7 +215,7 @@ pub(super) fn render_views(
         let name = view.name();
         let _ = writeln!(
             out,
-            r#"<div class="view" data-queue="{q}" data-view="{name}"{hidden}>"#,
+            r#"<div class="view" role="tabpanel" data-queue="{q}" data-view="{name}"{hidden}>"#,
             hidden = if i == 0 { "" } else { " hidden" },
         );
         if !actions(view).is_empty() {
