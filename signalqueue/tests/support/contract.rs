@@ -1515,6 +1515,13 @@ pub(crate) async fn browse_sections_agree_with_counts(f: &impl Fixture) {
         for (i, due) in sent_due.iter().enumerate() {
             assert!(near(due_of(&format!("browse-delayed-{i}")), *due, slack));
         }
+        // Where the engine counts deliveries: the retry was claimed once, the others never.
+        for listed in &scheduled {
+            let claimed_before = u32::from(listed.payload == b"browse-0-retry");
+            if let Some(deliveries) = listed.deliveries {
+                assert_eq!(deliveries, claimed_before, "{listed:?}");
+            }
+        }
 
         let in_flight = browse_all(browse, Section::InFlight, limit).await;
         assert_eq!(
