@@ -453,6 +453,55 @@ async fn pending_pages_follow_the_list_and_hand_pushed_entries_keep_their_key() 
     }
 }
 
+/// A claim made by a build that recorded no holders (its claim script knew no `holders` key)
+/// is still found and browsed in flight, with its lease and no holder, and finishes as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_without_a_recorded_holder_are_still_browsed() {
+    let server = RedisServer::start();
+    let options = queue("browse-old-claim");
+    let holders = format!("{{sq:{}}}:holders", options.queue);
+    let engine = open(&server.url("redis"), options).await;
+    let browse = engine.browse().expect("browse");
+    engine.enqueue(&items("old", 2)).await.expect("enqueue");
+    let claimed = claim_all(&engine, 10).await;
+    let mut conn = raw(&server).await;
+    let recorded: usize = redis::cmd("HLEN")
+        .arg(&holders)
+        .query_async(&mut conn)
+        .await
+        .expect("HLEN");
+    assert_eq!(recorded, 2, "the claim records both holders");
+    redis::cmd("DEL")
+        .arg(&holders)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("forget the holders, as an older build never wrote them");
+
+    let found = browse
+        .find(&claimed[1].token.key)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.section, Section::InFlight);
+    let holder = found.holder.expect("holder");
+    assert_eq!((holder.worker, holder.since), (None, None));
+    assert!(holder.lease_until > std::time::SystemTime::now() + LONG_LEASE / 2);
+    let page = browse
+        .page(Section::InFlight, None, 10)
+        .await
+        .expect("page");
+    assert_eq!(texts_of(&page.entries), ["old-0", "old-1"]);
+    assert_eq!(
+        engine.ack(&tokens(&claimed)).await.expect("ack"),
+        [true, true]
+    );
+    assert!(browse
+        .find(&claimed[0].token.key)
+        .await
+        .expect("find")
+        .is_none());
+}
+
 /// The payloads of listed entries, as strings, in order.
 fn texts_of(listed: &[signalqueue::engine::Listed]) -> Vec<String> {
     listed

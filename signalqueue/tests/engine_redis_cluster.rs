@@ -162,6 +162,7 @@ async fn the_engine_contract_holds_on_a_cluster() {
         contract::browse_expired_lease_is_pending(&f).await;
         contract::browse_find(&f).await;
         contract::browse_delete(&f).await;
+        contract::browse_delete_races_claims(&f).await;
         contract::browse_run_now(&f).await;
     }
 }

@@ -1515,6 +1515,13 @@ pub(crate) async fn browse_sections_agree_with_counts(f: &impl Fixture) {
         for (i, due) in sent_due.iter().enumerate() {
             assert!(near(due_of(&format!("browse-delayed-{i}")), *due, slack));
         }
+        // Where the engine counts deliveries: the retry was claimed once, the others never.
+        for listed in &scheduled {
+            let claimed_before = u32::from(listed.payload == b"browse-0-retry");
+            if let Some(deliveries) = listed.deliveries {
+                assert_eq!(deliveries, claimed_before, "{listed:?}");
+            }
+        }
 
         let in_flight = browse_all(browse, Section::InFlight, limit).await;
         assert_eq!(
@@ -1561,7 +1568,7 @@ pub(crate) async fn browse_sections_agree_with_counts(f: &impl Fixture) {
 }
 
 /// An entry whose lease ran out is claimable again: browsed as pending, as `counts` counts
-/// it, with no holder.
+/// it, with no holder; so is a delayed send come due, and pages cover them all.
 pub(crate) async fn browse_expired_lease_is_pending(f: &impl Fixture) {
     let engine = f.open(options("browse-expired")).await;
     let Some(browse) = browse_of(&engine) else {
@@ -1569,12 +1576,21 @@ pub(crate) async fn browse_expired_lease_is_pending(f: &impl Fixture) {
     };
     engine.enqueue(&[item("expired-0")]).await.expect("enqueue");
     let claimed = claim_one(&engine, SHORT_LEASE).await;
+    let due = SystemTime::now() + SHORT_LEASE;
+    engine
+        .enqueue(&[item("ready-0"), delayed("due-0", due)])
+        .await
+        .expect("enqueue");
     tokio::time::sleep(SHORT_LEASE * 3).await;
-    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 0, 0));
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 0, 0));
+    for limit in [1, 2, 10] {
+        let pending = browse_all(browse, Section::Pending, limit).await;
+        assert_eq!(listed_texts(&pending), ["due-0", "expired-0", "ready-0"]);
+    }
     let pending = browse_all(browse, Section::Pending, 10).await;
-    assert_eq!(listed_texts(&pending), ["expired-0"]);
-    assert_eq!(pending[0].key, claimed.token.key);
-    assert!(pending[0].holder.is_none());
+    let expired = listed_with(&pending, "expired-0");
+    assert_eq!(expired.key, claimed.token.key);
+    assert!(expired.holder.is_none());
     assert!(browse_all(browse, Section::InFlight, 10).await.is_empty());
     let found = browse.find(&claimed.token.key).await.expect("find");
     assert_eq!(found.map(|l| l.section), Some(Section::Pending));
@@ -1742,6 +1758,59 @@ pub(crate) async fn browse_delete(f: &impl Fixture) {
     assert_eq!(texts(&claim_all(&engine, 10).await), ["delete-pending-1"]);
 }
 
+/// Deleting pending entries while another handle claims them: every entry ends either deleted
+/// or claimed, never both, and each claim still finishes.
+pub(crate) async fn browse_delete_races_claims(f: &impl Fixture) {
+    let opts = options("browse-race");
+    let engine = f.open(opts.clone()).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let claimer = f.open(opts).await;
+    const N: usize = 200;
+    engine.enqueue(&items("race", N)).await.expect("enqueue");
+    let keys: Vec<String> = browse_all(browse, Section::Pending, 50)
+        .await
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert_eq!(keys.len(), N);
+    let claims = tokio::spawn(async move {
+        let mut claimed = Vec::new();
+        loop {
+            let got = claimer
+                .claim(7, LONG_LEASE, Duration::ZERO)
+                .await
+                .expect("claim");
+            if got.is_empty() {
+                return (claimer, claimed);
+            }
+            claimed.extend(got);
+        }
+    });
+    let mut deleted = 0;
+    // From the back, so deletions and claims meet in the middle.
+    for chunk in keys.rchunks(5) {
+        deleted += browse
+            .delete(Section::Pending, chunk)
+            .await
+            .expect("delete");
+    }
+    let (claimer, claimed) = claims.await.expect("claim task");
+    assert_eq!(
+        deleted + claimed.len() as u64,
+        N as u64,
+        "{deleted} deleted, {} claimed",
+        claimed.len()
+    );
+    assert_eq!(
+        claimer.ack(&tokens(&claimed)).await.expect("ack"),
+        vec![true; claimed.len()],
+        "a claimed entry was deleted under its worker"
+    );
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
 /// `run_now` makes a scheduled entry (a delayed send, a retry) claimable at once, waking a
 /// claim that waits, and skips entries that are not scheduled.
 pub(crate) async fn browse_run_now(f: &impl Fixture) {
@@ -1853,6 +1922,7 @@ macro_rules! engine_contract_tests {
             browse_expired_lease_is_pending,
             browse_find,
             browse_delete,
+            browse_delete_races_claims,
             browse_run_now,
         );
     };

@@ -6,7 +6,7 @@
 //! runs is in flight, held by `claimed_by` since `claimed_at` (schema step 5).
 //!
 //! Pages are keyset pages: pending by id (`entries_queue`, stepping over the claims in flight as
-//! the claim does, and the delayed entries come due from `entries_delayed`), scheduled by
+//! the claim does), then the delayed entries come due by due time (`entries_delayed`), scheduled by
 //! (due time, id) from `entries_delayed`, dead letters by id (`dead_by_queue`). In flight by
 //! (lease deadline, id) has no index of its own (one on `lease_until` would make every claim
 //! move an index entry, where it is now a HOT update): that page reads the queue's entries of
@@ -24,8 +24,8 @@ use crate::engine::browse::{dead_id, Cursor, DEAD_PREFIX};
 use crate::engine::{Browse, Death, EngineError, Holder, Listed, Page, Section};
 
 /// The columns every entry query below selects, in this order, for [`entry`].
-const ENTRY_COLUMNS: &str =
-    "id, payload, deliveries, available_at, lease_until, fence, claimed_by, claimed_at, now()";
+const ENTRY_COLUMNS: &str = "id, payload, deliveries, available_at, lease_until, fence, \
+     claimed_by, claimed_at, now(), delayed";
 
 /// Microseconds since the Unix epoch: PostgreSQL's precision, so a cursor is exact.
 fn micros(t: SystemTime) -> i64 {
@@ -72,8 +72,11 @@ fn entry(row: &Row) -> (i64, Listed) {
         }
         Section::Pending | Section::Dead => {}
     }
+    // Pending: entries that are not delayed by id (0 here), then delayed ones come due by
+    // their due time (see `page`).
     let order = match section {
-        Section::Pending => id,
+        Section::Pending if row.get::<_, bool>(9) => micros(available_at),
+        Section::Pending => 0,
         _ => micros(at),
     };
     (order, listed)
@@ -138,20 +141,28 @@ impl Browse for PostgresEngine {
         let c = ENTRY_COLUMNS;
         let mut rows: Vec<(i64, Listed)> = match section {
             Section::Pending => {
+                // Two arms, each in its index's order: the entries that are not delayed by id
+                // (`entries_queue`), then the delayed ones come due by (due time, id)
+                // (`entries_delayed`; a range, so those not due are never read). A cursor in
+                // the second arm (a time, not 0) ends the first.
                 let sql = format!(
                     "SELECT {c} FROM (
-                         (SELECT * FROM {s}.entries
-                          WHERE queue = $1 AND NOT delayed AND id > $2
+                         (SELECT *, 0 AS arm, timestamptz 'epoch' AS due FROM {s}.entries
+                          WHERE queue = $1 AND NOT delayed AND $2::bigint = 0 AND id > $3
                             AND available_at <= now()
                             AND (lease_until IS NULL OR lease_until <= now())
-                          ORDER BY id LIMIT $3)
+                          ORDER BY id LIMIT $4)
                          UNION ALL
-                         (SELECT * FROM {s}.entries
-                          WHERE queue = $1 AND delayed AND available_at <= now() AND id > $2
-                          ORDER BY id LIMIT $3)) AS e
-                     ORDER BY id LIMIT $3"
+                         (SELECT *, 1, available_at FROM {s}.entries
+                          WHERE queue = $1 AND delayed AND available_at <= now()
+                            AND (available_at, id)
+                                > ({AFTER_TIME}, CASE WHEN $2::bigint = 0 THEN 0 ELSE $3 END)
+                          ORDER BY available_at, id LIMIT $4)) AS e
+                     ORDER BY arm, due, id LIMIT $4"
                 );
-                let rows = self.query(&sql, &[queue, &after_id, &fetch]).await?;
+                let rows = self
+                    .query(&sql, &[queue, &after_at, &after_id, &fetch])
+                    .await?;
                 rows.iter().map(entry).collect()
             }
             Section::Scheduled => {
