@@ -1372,3 +1372,44 @@ async fn entry_actions_need_the_token_and_act_on_the_chosen_entries() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_filter_scans_a_bounded_number_of_entries_and_hands_back_a_cursor() {
+    let server = Server::start(None).await;
+    let many: Vec<Outgoing> = (0..2500u64)
+        .map(|n| {
+            let e = signalqueue::Envelope::new(
+                "admin_test.order_placed",
+                None,
+                signalqueue::Payload::Json(json!({"order_id": n, "note": "bulk"})),
+            );
+            Outgoing::new(e.id, e.encode())
+        })
+        .collect();
+    server.engine.enqueue(&many).await.unwrap();
+    // Nothing matches: the first request stops at its bound and says where to go on.
+    let first = server
+        .get("/api/queues/default/pending?signal=nope&limit=10")
+        .await
+        .json();
+    assert_eq!(first["entries"], json!([]));
+    let scanned = first["scanned"].as_u64().unwrap();
+    assert!((2000..2500).contains(&scanned), "{first:#}");
+    let next = first["next"].as_str().expect("a cursor to go on from");
+    let rest = server
+        .get(&format!(
+            "/api/queues/default/pending?signal=nope&limit=10&after={next}"
+        ))
+        .await
+        .json();
+    assert_eq!(rest["next"], Value::Null, "{rest:#}");
+    assert_eq!(scanned + rest["scanned"].as_u64().unwrap(), 2500);
+    // The page says so too.
+    let rows = server
+        .get("/status/queues/default/pending?signal=nope")
+        .await
+        .body;
+    assert!(rows.contains("no match among the"), "{rows}");
+    assert!(rows.contains("next page"), "{rows}");
+    server.shutdown().await;
+}
