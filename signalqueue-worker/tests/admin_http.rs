@@ -700,11 +700,16 @@ async fn list_rows_are_served_as_the_page_renders_them() {
     server.send(1, "<i>one</i>").await;
     server.send_dead(2, "receiver failed: <boom>").await;
     let page = server.get("/status").await.body;
-    for list in ["pending", "dead"] {
+    for list in ["pending", "scheduled", "retries", "in_flight", "dead"] {
         let r = server.get(&format!("/status/queues/default/{list}")).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.header("content-type").unwrap().starts_with("text/html"));
-        assert!(r.body.starts_with("<tr data-key="), "{}", r.body);
+        let rows = if ["pending", "dead"].contains(&list) {
+            "<tr data-key="
+        } else {
+            r#"<tr class="empty">"#
+        };
+        assert!(r.body.starts_with(rows), "{list}: {}", r.body);
         // The same markup as the page's own table: one renderer.
         assert!(
             page.contains(&r.body),
@@ -727,7 +732,7 @@ async fn list_rows_are_served_as_the_page_renders_them() {
     assert!(unknown.json()["error"]
         .as_str()
         .unwrap()
-        .contains("`pending` and `dead`"));
+        .contains("the views are `pending`, `scheduled`, `retries`, `in_flight`, `dead`"));
     let no_queue = server.get("/status/queues/nope/pending").await;
     assert_eq!(no_queue.status, 404);
     server.shutdown().await;
@@ -1137,9 +1142,274 @@ async fn the_status_page_renders_with_its_engine_down_and_says_so() {
     // The other queue, on a healthy engine, is shown as usual.
     assert!(page.body.contains("id=\"queue-emails\""), "{}", page.body);
     assert!(
-        page.body.contains("Waiting: pending and scheduled"),
+        page.body.contains(r#"id="retries-emails""#),
         "{}",
         page.body
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn views_are_paged_filtered_and_entries_found_through_the_json_api() {
+    let server = Server::start(None).await;
+    for n in 0..7 {
+        server.send(n, "page").await;
+    }
+    // A retry as the worker writes it: attempt 2, its failure in the history.
+    let _ = server
+        .runtime
+        .scope(ORDER_PLACED.send_with(
+            SendOptions::new().delay(Duration::from_secs(3600)),
+            100,
+            "later".into(),
+        ))
+        .await
+        .unwrap();
+    let claimed = server
+        .engine
+        .claim(1, Duration::from_secs(60), Duration::ZERO)
+        .await
+        .unwrap();
+    let mut retry = signalqueue::Envelope::decode(&claimed[0].payload).unwrap();
+    retry.attempt = 2;
+    retry.record_failure(
+        1,
+        "admin_test.audit",
+        "payment API said <503>",
+        std::time::SystemTime::now(),
+    );
+    assert!(server
+        .engine
+        .retry(
+            &claimed[0].token,
+            &retry.encode(),
+            std::time::SystemTime::now() + Duration::from_secs(600)
+        )
+        .await
+        .unwrap());
+
+    // Keyset pages: 3 + 3 of the 6 pending left, then none.
+    let first = server
+        .get("/api/queues/default/pending?limit=3")
+        .await
+        .json();
+    assert_eq!(first["entries"].as_array().unwrap().len(), 3, "{first:#}");
+    assert_eq!(first["browsable"], true);
+    let next = first["next"].as_str().expect("a next page").to_string();
+    let second = server
+        .get(&format!("/api/queues/default/pending?limit=3&after={next}"))
+        .await
+        .json();
+    let notes: Vec<_> = second["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["args"]["order_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(notes, [4, 5, 6]);
+    assert_eq!(second["next"], Value::Null);
+
+    // Scheduled and retries split the scheduled section by attempt.
+    let scheduled = server.get("/api/queues/default/scheduled").await.json();
+    assert_eq!(
+        scheduled["entries"].as_array().unwrap().len(),
+        1,
+        "{scheduled:#}"
+    );
+    assert_eq!(scheduled["entries"][0]["args"]["order_id"], 100);
+    assert!(scheduled["entries"][0]["due"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let retries = server.get("/api/queues/default/retries").await.json();
+    let r = &retries["entries"][0];
+    assert_eq!(r["attempt"], 2, "{retries:#}");
+    assert_eq!(r["history"][0]["error"], "payment API said <503>");
+    assert_eq!(r["history"][0]["receiver"], "admin_test.audit");
+
+    // A filter that matches one entry; one that matches none says so with an empty page.
+    let id = r["id"].as_str().unwrap();
+    let by_id = server
+        .get(&format!(
+            "/api/queues/default/retries?id={}",
+            &id[..20].to_lowercase()
+        ))
+        .await
+        .json();
+    assert_eq!(by_id["entries"].as_array().unwrap().len(), 1);
+    let none = server
+        .get("/api/queues/default/pending?signal=nope")
+        .await
+        .json();
+    assert_eq!(none["entries"], json!([]));
+    assert_eq!(none["scanned"], 6);
+
+    // One entry by key, with its envelope as `dump` shows it.
+    let key = r["key"].as_str().unwrap();
+    let found = server
+        .get(&format!("/api/queues/default/entry?key={key}"))
+        .await
+        .json();
+    assert_eq!(found["entry"]["section"], "scheduled");
+    assert_eq!(found["entry"]["envelope"]["attempt"], 2);
+    assert_eq!(
+        found["entry"]["envelope"]["history"][0]["error"],
+        "payment API said <503>"
+    );
+    let gone = server.get("/api/queues/default/entry?key=999999").await;
+    assert_eq!(gone.status, 404);
+    assert!(gone.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("no entry with key `999999`"));
+    let unnamed = server.get("/api/queues/default/entry").await;
+    assert_eq!(unnamed.status, 400);
+    let detail = server
+        .get(&format!("/status/queues/default/entry?key={key}"))
+        .await;
+    assert!(
+        detail.body.contains("payment API said &lt;503&gt;"),
+        "{}",
+        detail.body
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn entry_actions_need_the_token_and_act_on_the_chosen_entries() {
+    let server = Server::start(Some("s3cret")).await;
+    for n in 0..3 {
+        server.send(n, "x").await;
+    }
+    let _ = server
+        .runtime
+        .scope(ORDER_PLACED.send_with(
+            SendOptions::new().delay(Duration::from_secs(3600)),
+            9,
+            "later".into(),
+        ))
+        .await
+        .unwrap();
+    let pending = server.get("/api/queues/default/pending").await.json();
+    let keys: Vec<String> = pending["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_string())
+        .collect();
+    let body = json!({ "keys": &keys[..2] }).to_string();
+    for token in [None, Some("wrong")] {
+        for path in [
+            "/api/queues/default/pending/delete",
+            "/api/queues/default/scheduled/run_now",
+            "/api/queues/default/dead/replay",
+        ] {
+            let r = server.post(path, token, &body).await;
+            assert_eq!(r.status, 401, "{path} with {token:?}");
+        }
+    }
+    assert_eq!(server.engine.counts().await.unwrap().pending, 3);
+    let r = server
+        .post("/api/queues/default/pending/delete", Some("s3cret"), &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["deleted"], 2);
+    assert_eq!(server.engine.counts().await.unwrap().pending, 1);
+
+    let scheduled = server.get("/api/queues/default/scheduled").await.json();
+    let key = scheduled["entries"][0]["key"].as_str().unwrap().to_string();
+    let r = server
+        .post(
+            "/api/queues/default/scheduled/run_now",
+            Some("s3cret"),
+            &json!({ "keys": [key] }).to_string(),
+        )
+        .await;
+    assert_eq!(r.json()["moved"], 1, "{}", r.body);
+    let counts = server.engine.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.scheduled), (2, 0));
+
+    for (path, body, status, says) in [
+        (
+            "/api/queues/default/pending/run_now",
+            r#"{"keys":["1"]}"#,
+            400,
+            "not waiting for a time",
+        ),
+        (
+            "/api/queues/default/in_flight/delete",
+            r#"{"keys":["1"]}"#,
+            400,
+            "belongs to the worker",
+        ),
+        (
+            "/api/queues/default/pending/delete",
+            r#"{"keys":[]}"#,
+            400,
+            "choose at least one",
+        ),
+        ("/api/queues/default/pending/delete", "", 400, "{\"keys\""),
+        (
+            "/api/queues/default/pending/explode",
+            r#"{"keys":["1"]}"#,
+            404,
+            "no action `explode`",
+        ),
+        (
+            "/api/queues/default/flying/delete",
+            r#"{"keys":["1"]}"#,
+            404,
+            "no view `flying`",
+        ),
+    ] {
+        let r = server.post(path, Some("s3cret"), body).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains(says),
+            "{path}: {}",
+            r.body
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_filter_scans_a_bounded_number_of_entries_and_hands_back_a_cursor() {
+    let server = Server::start(None).await;
+    let many: Vec<Outgoing> = (0..2500u64)
+        .map(|n| {
+            let e = signalqueue::Envelope::new(
+                "admin_test.order_placed",
+                None,
+                signalqueue::Payload::Json(json!({"order_id": n, "note": "bulk"})),
+            );
+            Outgoing::new(e.id, e.encode())
+        })
+        .collect();
+    server.engine.enqueue(&many).await.unwrap();
+    // Nothing matches: the first request stops at its bound and says where to go on.
+    let first = server
+        .get("/api/queues/default/pending?signal=nope&limit=10")
+        .await
+        .json();
+    assert_eq!(first["entries"], json!([]));
+    let scanned = first["scanned"].as_u64().unwrap();
+    assert!((2000..2500).contains(&scanned), "{first:#}");
+    let next = first["next"].as_str().expect("a cursor to go on from");
+    let rest = server
+        .get(&format!(
+            "/api/queues/default/pending?signal=nope&limit=10&after={next}"
+        ))
+        .await
+        .json();
+    assert_eq!(rest["next"], Value::Null, "{rest:#}");
+    assert_eq!(scanned + rest["scanned"].as_u64().unwrap(), 2500);
+    // The page says so too.
+    let rows = server
+        .get("/status/queues/default/pending?signal=nope")
+        .await
+        .body;
+    assert!(rows.contains("no match among the"), "{rows}");
+    assert!(rows.contains("next page"), "{rows}");
     server.shutdown().await;
 }

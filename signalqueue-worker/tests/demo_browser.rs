@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use browser::{Browser, Cdp};
 use serde_json::{json, Value};
+use signalqueue::engine::Outgoing;
+use signalqueue::EnvelopeId;
 use support::Sandbox;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
@@ -164,6 +166,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     let doomed = sb.start(WORKER, &["run", "127.0.0.1:0"]);
     // The worker's console: both live workers, from their heartbeats, and the receiver that ran.
     let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    cdp.set_width(&console, 1280).await;
     let workers = "document.querySelectorAll('table.workers tr[data-worker]').length";
     cdp.eval_until(&console, workers, &json!(2), "two live workers")
         .await;
@@ -191,9 +194,6 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     cdp.eval_until(&console, workers, &json!(1), "the killed worker gone")
         .await;
 
-    let _ = cdp.call(None, "Browser.close", json!({})).await;
-    drop(cdp);
-    chromium.stop().await;
     worker.signal("TERM");
     let out = worker.wait();
     assert_eq!(out.code(), 0, "{out:?}");
@@ -203,6 +203,178 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         "{}",
         out.stderr
     );
+
+    // The console's entry views on the demo's queue, with a worker slow on purpose (its
+    // aggregation takes 10 minutes, one order at a time), so an order stays in flight and the
+    // next one waits in pending.
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut slow = sb.command(WORKER, &["run", &admin.to_string(), "--concurrency", "1"]);
+    slow.env("DEMO_AGGREGATION_MS", "600000")
+        .env("SIGNALQUEUE_ADMIN_TOKEN", "demo-token");
+    let slow = support::Running::spawn(slow);
+    let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    cdp.eval_until(
+        &console,
+        "document.querySelector('nav.views') !== null",
+        &json!(true),
+        "the slow worker's console",
+    )
+    .await;
+    cdp.set_width(&console, 1280).await;
+    // A producer in another language gets an argument's type wrong: dead, as `decode`.
+    let engine = sb.engine("default").await;
+    engine
+        .enqueue(&[Outgoing::new(
+            EnvelopeId::new(),
+            format!(
+                r#"{{"v":1,"signal":"demo.two_args","sender":"billing.py","enqueued_at_ms":{},"args":{{"a":"seven","b":"x"}}}}"#,
+                signalqueue::engine::unix_ms(std::time::SystemTime::now())
+            )
+            .into_bytes(),
+        )])
+        .await
+        .unwrap();
+    let dead_count = r#"document.querySelector('[data-count="dead"]')?.textContent ?? null"#;
+    cdp.eval_until(&console, dead_count, &json!("1"), "the foreign entry dead")
+        .await;
+    // A delayed send from the command line.
+    sb.run(
+        WORKER,
+        &[
+            "send",
+            "demo.two_args",
+            "--json",
+            r#"{"a":7,"b":"in an hour"}"#,
+            "--delay",
+            "1h",
+        ],
+    )
+    .ok();
+    // Two more orders through the shop.
+    for (n, customer) in [(2, "Grace Hopper"), (3, "Alan Turing")] {
+        cdp.call(
+            Some(&shop),
+            "Page.navigate",
+            json!({ "url": format!("{base}/") }),
+        )
+        .await;
+        cdp.eval_until(
+            &shop,
+            "document.querySelector('#checkout button') !== null && !document.getElementById('placed')",
+            &json!(true),
+            "the checkout form again",
+        )
+        .await;
+        cdp.eval(
+            &shop,
+            &format!(
+                r#"(() => {{ const f = document.getElementById('checkout'); f.customer.value = {}; f.item.value = 'Widget'; f.quantity.value = '1'; f.querySelector('button').click(); return true; }})()"#,
+                json!(customer)
+            ),
+        )
+        .await;
+        cdp.eval_until(
+            &shop,
+            "document.getElementById('placed')?.dataset.order ?? null",
+            &json!(n.to_string()),
+            "the order placed",
+        )
+        .await;
+    }
+    let view = |v: &str| {
+        format!(
+            r#"(() => {{ document.querySelector('nav.views button[data-view="{v}"]').click(); return true; }})()"#
+        )
+    };
+    let rows = |v: &str| {
+        format!(r#"document.querySelectorAll('table[data-list="{v}"] tbody tr[data-key]').length"#)
+    };
+    cdp.eval(&console, &view("in_flight")).await;
+    cdp.eval_until(
+        &console,
+        &rows("in_flight"),
+        &json!(1),
+        "one order in flight",
+    )
+    .await;
+    let holder = cdp
+        .eval(
+            &console,
+            r#"document.querySelector('table[data-list="in_flight"] td.worker').textContent"#,
+        )
+        .await;
+    assert!(
+        holder
+            .as_str()
+            .is_some_and(|h| h.contains(&format!(":{}:", slow.pid()))),
+        "held by the slow worker: {holder}"
+    );
+    let count = |c: &str| format!(r#"document.querySelector('[data-count="{c}"]').textContent"#);
+    cdp.eval_until(
+        &console,
+        &count("in_flight"),
+        &json!("1"),
+        "the count in flight",
+    )
+    .await;
+    cdp.screenshot(&console, "console-in-flight.png").await;
+    cdp.eval(&console, &view("pending")).await;
+    cdp.eval_until(
+        &console,
+        &rows("pending"),
+        &json!(1),
+        "the next order pending",
+    )
+    .await;
+    cdp.eval_until(
+        &console,
+        &count("pending"),
+        &json!("1"),
+        "the count pending",
+    )
+    .await;
+    cdp.screenshot(&console, "console-pending.png").await;
+    cdp.eval(&console, &view("scheduled")).await;
+    cdp.eval_until(&console, &rows("scheduled"), &json!(1), "the delayed send")
+        .await;
+    cdp.eval_until(
+        &console,
+        &count("scheduled"),
+        &json!("1"),
+        "the count scheduled",
+    )
+    .await;
+    cdp.screenshot(&console, "console-scheduled.png").await;
+    cdp.eval(&console, &view("dead")).await;
+    cdp.eval_until(
+        &console,
+        r#"document.querySelector('table[data-list="dead"] td.kind')?.textContent ?? null"#,
+        &json!("decode"),
+        "the dead letter, kind decode",
+    )
+    .await;
+    cdp.eval(
+        &console,
+        r#"(() => { document.querySelector('table[data-list="dead"] a[data-detail]').click(); return true; })()"#,
+    )
+    .await;
+    cdp.eval_until(
+        &console,
+        r#"document.querySelector('div.detail [data-field="kind"]')?.textContent ?? null"#,
+        &json!("decode"),
+        "the dead letter's detail",
+    )
+    .await;
+    cdp.screenshot(&console, "console-dead.png").await;
+    slow.signal("KILL");
+    let _ = slow.wait();
+
+    let _ = cdp.call(None, "Browser.close", json!({})).await;
+    drop(cdp);
+    chromium.stop().await;
     web.signal("INT");
     let out = web.wait();
     assert_eq!(out.code(), 0, "{out:?}");

@@ -17,73 +17,11 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
+use support::pg_schema::Schema;
 use support::{Sandbox, DEADLINE};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of this test's own on the shared server, dropped when the test ends.
-struct Schema(String);
-
-impl Schema {
-    async fn create() -> Option<Schema> {
-        let name = format!(
-            "sq_demo_{}",
-            signalqueue::EnvelopeId::new().to_string().to_lowercase()
-        );
-        match tokio_postgres::connect(SERVER, tokio_postgres::NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("CREATE SCHEMA {name}"))
-                    .await
-                    .expect("create the schema");
-                Some(Schema(name))
-            }
-            Err(e) if std::env::var("SIGNALQUEUE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                eprintln!(
-                    "\n*** SKIPPED the demo on PostgreSQL: no PostgreSQL at {SERVER} ({e}) ***\n"
-                );
-                None
-            }
-            Err(e) => panic!("PostgreSQL is required (SIGNALQUEUE_REQUIRE_POSTGRES=1): {e}"),
-        }
-    }
-
-    async fn query_count(&self, sql: &str) -> i64 {
-        let (client, conn) = tokio_postgres::connect(SERVER, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(conn);
-        let sql = sql.replace("SCHEMA", &self.0);
-        client
-            .query_one(sql.as_str(), &[])
-            .await
-            .expect(&sql)
-            .get(0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0);
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(async {
-                    if let Ok((client, conn)) =
-                        tokio_postgres::connect(SERVER, tokio_postgres::NoTls).await
-                    {
-                        tokio::spawn(conn);
-                        let _ = client.batch_execute(&sql).await;
-                    }
-                })
-        })
-        .join();
-    }
-}
+const SERVER: &str = support::POSTGRES;
 
 /// One HTTP/1.0 request; the status line and the whole response.
 fn http(base: &str, method: &str, path: &str, form: &str) -> String {
@@ -102,7 +40,7 @@ fn http(base: &str, method: &str, path: &str, form: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_with_redis_down_is_saved_with_its_signal_and_handled_once_redis_is_back() {
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("sq_demo").await else {
         return;
     };
     // A Redis that is down when the order is placed.

@@ -89,6 +89,27 @@ impl Payload {
     }
 }
 
+/// How many failed attempts an envelope keeps (the latest ones): enough to see a pattern, while
+/// a receiver that fails for days cannot grow its entry without bound.
+pub const HISTORY_KEPT: usize = 10;
+
+/// The longest error text kept per failed attempt, in bytes (cut at a character boundary and
+/// marked with `…`).
+pub const HISTORY_ERROR_BYTES: usize = 1000;
+
+/// One failed attempt of one receiver, as the envelope remembers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// Which attempt failed, from 1.
+    pub attempt: u32,
+    /// The receiver that failed, by name.
+    pub receiver: String,
+    /// What it said (its error, or its panic), at most [`HISTORY_ERROR_BYTES`].
+    pub error: String,
+    /// When it failed.
+    pub at: SystemTime,
+}
+
 /// One signal as it travels through a queue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
@@ -109,6 +130,11 @@ pub struct Envelope {
     /// `SendOptions::at`). `None` for a signal due when sent. It stays the same across
     /// retries, so a receiver can tell when it was meant to run (`Delivery::scheduled_for`).
     pub scheduled_for: Option<SystemTime>,
+    /// The failed attempts so far, oldest first, at most [`HISTORY_KEPT`]: what the worker
+    /// writes into a retry and a dead letter, so that the console, `dump` and `dead list` can
+    /// show what happened on every engine. Empty for a first attempt and for envelopes from
+    /// producers that do not write it.
+    pub history: Vec<FailedAttempt>,
     /// The arguments.
     pub args: Payload,
 }
@@ -130,8 +156,27 @@ impl Envelope {
             attempt: 1,
             owed: None,
             scheduled_for: None,
+            history: Vec::new(),
             args,
         }
+    }
+
+    /// Remembers that `receiver` failed on `attempt` at `at` saying `error`: the error cut to
+    /// [`HISTORY_ERROR_BYTES`], and only the latest [`HISTORY_KEPT`] attempts kept.
+    pub fn record_failure(&mut self, attempt: u32, receiver: &str, error: &str, at: SystemTime) {
+        self.history.push(FailedAttempt {
+            attempt,
+            receiver: receiver.to_string(),
+            error: truncate(error, HISTORY_ERROR_BYTES),
+            at,
+        });
+        let over = self.history.len().saturating_sub(HISTORY_KEPT);
+        self.history.drain(..over);
+    }
+
+    /// The latest failed attempt, if any.
+    pub fn last_failure(&self) -> Option<&FailedAttempt> {
+        self.history.last()
     }
 
     /// Encodes the envelope; the arguments' codec decides the frame (binary or JSON).
@@ -148,6 +193,7 @@ impl Envelope {
                     attempt: self.attempt,
                     owed: self.owed.as_deref(),
                     scheduled_for_ms: self.scheduled_for.map(crate::engine::unix_ms),
+                    history: self.history.iter().map(JsonFailure::from).collect(),
                     args,
                 };
                 serde_json::to_vec(&wire).expect("a JSON value always serializes")
@@ -174,17 +220,20 @@ impl Envelope {
                 + 4
                 + owed_len
                 + 8
+                + self.history_len()
                 + args.len(),
         );
         out.extend_from_slice(&BINARY_MAGIC);
         out.extend_from_slice(&self.id.0 .0.to_be_bytes());
         out.extend_from_slice(&crate::engine::unix_ms(self.enqueued_at).to_le_bytes());
         out.extend_from_slice(&self.attempt.to_le_bytes());
-        // Bit 2 is set only for a delayed send, so every other envelope is byte for byte what
-        // builds before it wrote, and they read it.
+        // Bit 2 is set only for a delayed send and bit 3 only for an entry with failed
+        // attempts, so every other envelope is byte for byte what builds before them wrote,
+        // and they read it.
         let flags = u8::from(self.sender.is_some())
             | (u8::from(self.owed.is_some()) << 1)
-            | (u8::from(self.scheduled_for.is_some()) << 2);
+            | (u8::from(self.scheduled_for.is_some()) << 2)
+            | (u8::from(!self.history.is_empty()) << 3);
         out.push(flags);
         put_str(&mut out, &self.signal);
         if let Some(sender) = &self.sender {
@@ -199,8 +248,30 @@ impl Envelope {
         if let Some(at) = self.scheduled_for {
             out.extend_from_slice(&crate::engine::unix_ms(at).to_le_bytes());
         }
+        if !self.history.is_empty() {
+            out.extend_from_slice(&(self.history.len() as u32).to_le_bytes());
+            for f in &self.history {
+                out.extend_from_slice(&f.attempt.to_le_bytes());
+                out.extend_from_slice(&crate::engine::unix_ms(f.at).to_le_bytes());
+                put_str(&mut out, &f.receiver);
+                put_str(&mut out, &f.error);
+            }
+        }
         out.extend_from_slice(args);
         out
+    }
+
+    fn history_len(&self) -> usize {
+        let entries: usize = self
+            .history
+            .iter()
+            .map(|f| 4 + 8 + 4 + f.receiver.len() + 4 + f.error.len())
+            .sum();
+        if entries == 0 {
+            0
+        } else {
+            4 + entries
+        }
     }
 
     /// Decodes bytes taken from a queue. The error says what is wrong, for the dead letter.
@@ -254,6 +325,7 @@ impl Envelope {
                 attempt,
                 owed: wire.owed,
                 scheduled_for: wire.scheduled_for_ms.map(crate::engine::from_unix_ms),
+                history: wire.history.into_iter().map(FailedAttempt::from).collect(),
                 args: Payload::Json(wire.args),
             })
         } else if bytes.len() >= 4 && bytes.starts_with(b"SQ\x01") {
@@ -302,6 +374,23 @@ impl Envelope {
         } else {
             None
         };
+        let history = if flags & 8 != 0 {
+            let n = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes"));
+            let mut history = Vec::with_capacity(n.min(HISTORY_KEPT as u32) as usize);
+            for _ in 0..n {
+                let attempt = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes"));
+                let ms = u64::from_le_bytes(take(&mut b, 8)?.try_into().expect("8 bytes"));
+                history.push(FailedAttempt {
+                    attempt,
+                    at: crate::engine::from_unix_ms(ms),
+                    receiver: take_str(&mut b)?,
+                    error: take_str(&mut b)?,
+                });
+            }
+            history
+        } else {
+            Vec::new()
+        };
         Ok(Envelope {
             id: EnvelopeId(ulid::Ulid(id)),
             signal,
@@ -310,6 +399,7 @@ impl Envelope {
             attempt,
             owed,
             scheduled_for,
+            history,
             args: Payload::Bincode(b.to_vec()),
         })
     }
@@ -362,6 +452,18 @@ fn describe_byte(b: u8) -> String {
     }
 }
 
+/// `s` cut to at most `max` bytes at a character boundary, `…` marking the cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
@@ -396,7 +498,42 @@ struct JsonWire<'a> {
     owed: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scheduled_for_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    history: Vec<JsonFailure>,
     args: &'a serde_json::Value,
+}
+
+/// One failed attempt in a JSON envelope: times in ms since the Unix epoch, as elsewhere in
+/// the frame.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonFailure {
+    attempt: u32,
+    receiver: String,
+    error: String,
+    at_ms: u64,
+}
+
+impl From<&FailedAttempt> for JsonFailure {
+    fn from(f: &FailedAttempt) -> Self {
+        JsonFailure {
+            attempt: f.attempt,
+            receiver: f.receiver.clone(),
+            error: f.error.clone(),
+            at_ms: crate::engine::unix_ms(f.at),
+        }
+    }
+}
+
+impl From<JsonFailure> for FailedAttempt {
+    fn from(f: JsonFailure) -> Self {
+        FailedAttempt {
+            attempt: f.attempt,
+            receiver: f.receiver,
+            error: f.error,
+            at: crate::engine::from_unix_ms(f.at_ms),
+        }
+    }
 }
 
 /// The JSON frame as read: everything but `v`, `signal` and `args` may be left out by a
@@ -421,6 +558,8 @@ struct JsonWireOwned {
     owed: Option<Vec<String>>,
     #[serde(default)]
     scheduled_for_ms: Option<u64>,
+    #[serde(default)]
+    history: Vec<JsonFailure>,
     args: serde_json::Value,
 }
 
@@ -490,6 +629,46 @@ mod tests {
             Envelope::decode(br#"{"v":1,"signal":"s","scheduled_for_ms":1764265230000,"args":{}}"#)
                 .unwrap();
         assert_eq!(d.scheduled_for, Some(at));
+    }
+
+    #[test]
+    fn the_history_round_trips_bounded_and_old_envelopes_have_none() {
+        let at = crate::engine::from_unix_ms(1_764_265_230_000);
+        for args in [
+            Payload::Bincode(vec![9, 8]),
+            Payload::Json(serde_json::json!({"a": 1})),
+        ] {
+            let plain = sample(args.clone());
+            let before = plain.encode();
+            let mut failed = plain.clone();
+            failed.record_failure(1, "a::r1", "boom", at);
+            failed.record_failure(2, "a::r1", &"é".repeat(HISTORY_ERROR_BYTES), at);
+            let d = Envelope::decode(&failed.encode()).unwrap();
+            assert_eq!(d.history, failed.history);
+            assert_eq!(d.args, args);
+            assert_eq!(d.last_failure().unwrap().attempt, 2);
+            let long = &d.history[1].error;
+            assert!(
+                long.len() <= HISTORY_ERROR_BYTES && long.ends_with('…'),
+                "{long}"
+            );
+            // Without failures the bytes are those of earlier builds, which decode to none.
+            assert!(Envelope::decode(&before).unwrap().history.is_empty());
+            assert!(!String::from_utf8_lossy(&before).contains("history"));
+        }
+        let mut e = sample(Payload::Bincode(vec![]));
+        for n in 1..=HISTORY_KEPT as u32 + 5 {
+            e.record_failure(n, "r", "x", at);
+        }
+        assert_eq!(e.history.len(), HISTORY_KEPT);
+        assert_eq!(e.history[0].attempt, 6, "the latest attempts are kept");
+        // As a producer in another language (or a reader by eye) sees it.
+        let d = Envelope::decode(
+            br#"{"v":1,"signal":"s","attempt":2,"history":[{"attempt":1,"receiver":"r","error":"boom","at_ms":1764265230000}],"args":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(d.history[0].error, "boom");
+        assert_eq!(d.history[0].at, at);
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub mod transaction;
 pub use crate::codec::Codec;
 pub use crate::config::Config;
 pub use crate::dispatch::{DispatchReport, Outcome, ReceiverOutcome};
-pub use crate::envelope::{Envelope, EnvelopeId, Payload};
+pub use crate::envelope::{Envelope, EnvelopeId, FailedAttempt, Payload};
 pub use crate::error::Error;
 pub use crate::mapping::{Mapping, Model, OnMissing, Ref, Stores};
 pub use crate::receiver::{Delivery, ReceiverDef};

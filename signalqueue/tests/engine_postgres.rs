@@ -15,7 +15,7 @@ mod postgres_server;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use signalqueue::engine::{self, Colocation, EngineError, EngineOptions, SharedEngine};
+use signalqueue::engine::{self, Colocation, EngineError, EngineOptions, Section, SharedEngine};
 use signalqueue::Error;
 
 use contract::{claim_all, counts, item, items, texts, tokens, LONG_LEASE};
@@ -236,7 +236,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let version: i32 = rows[0].get(1);
     let instance: String = rows[0].get(2);
     assert_eq!(component, "queue");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     for engine in &engines {
         assert_eq!(
             engine.colocation(),
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
         .await
         .expect("read migrations");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 4);
+    assert_eq!(rows[0].get::<_, i32>(0), 5);
     assert_eq!(rows[0].get::<_, String>(1), instance);
 }
 
@@ -285,7 +285,7 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(err.contains("newer than this build"), "{err}");
     assert!(err.contains("upgrade signalqueue"), "{err}");
-    assert!(err.contains("version 5"), "{err}");
+    assert!(err.contains("version 6"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,9 +690,26 @@ async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
         .await
         .expect("read migrations")
         .get(0);
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // The same entries in the same states: the delayed ones are scheduled, the claim is kept.
     assert_eq!(engine.counts().await.expect("counts"), counts(2, 2, 1, 0));
+    // Browsed in the same sections; the claim made before step 5 has no recorded holder.
+    let browse = engine.browse().expect("browse");
+    let listed = |section| async move {
+        let page = browse.page(section, None, 10).await.expect("page");
+        texts_of(&page.entries)
+    };
+    assert_eq!(listed(Section::Pending).await, ["ready", "due"]);
+    assert_eq!(listed(Section::Scheduled).await, ["later", "retry"]);
+    let held = browse
+        .page(Section::InFlight, None, 10)
+        .await
+        .expect("page")
+        .entries;
+    assert_eq!(texts_of(&held), ["claimed"]);
+    let holder = held[0].holder.clone().expect("holder");
+    assert_eq!((holder.worker, holder.since), (None, None));
+    assert!(holder.lease_until > SystemTime::now() + Duration::from_secs(3000));
     let got = engine
         .claim(10, LONG_LEASE, Duration::ZERO)
         .await
@@ -726,6 +743,26 @@ async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
         .expect("claim");
     assert_eq!(texts(&got), ["old-writer"]);
     assert_eq!(engine.counts().await.expect("counts"), counts(0, 2, 2, 0));
+    // A claim from now on records its holder.
+    let found = browse
+        .find(&got[0].token.key)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.section, Section::InFlight);
+    let holder = found.holder.expect("holder");
+    assert_eq!(
+        holder.worker.as_deref(),
+        Some(signalqueue::engine::consumer_id())
+    );
+}
+
+/// The payloads of listed entries, as strings, in order.
+fn texts_of(listed: &[signalqueue::engine::Listed]) -> Vec<String> {
+    listed
+        .iter()
+        .map(|l| String::from_utf8_lossy(&l.payload).into_owned())
+        .collect()
 }
 
 /// How many notifications the schema's channel carries while `during` runs.

@@ -11,7 +11,7 @@ use std::slice;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use signalqueue::engine::{EngineError, EngineOptions, Outgoing, SharedEngine};
+use signalqueue::engine::{EngineError, EngineOptions, Outgoing, Section, SharedEngine};
 use signalqueue::{Envelope, EnvelopeId, Payload};
 
 use crate::contract::{claim_all, claim_one, counts, item, items, texts, tokens, LONG_LEASE};
@@ -373,6 +373,145 @@ async fn keys_carry_the_hash_tag_and_nothing_is_left_after_acks() {
             "{scheme}: only the counter stays"
         );
     }
+}
+
+/// The pending section is the pending list, read by position: a page starts after wherever the
+/// cursor's entry is now, so claims from the head meanwhile make it skip nothing. An entry
+/// shown without an id yet (pushed by hand, as another language sends) is given one, which
+/// stays its key: its claim carries that key, and the holder is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_pages_follow_the_list_and_hand_pushed_entries_keep_their_key() {
+    let server = RedisServer::start();
+    for scheme in ["redis", "redis-set"] {
+        let options = queue("browse-list");
+        let pending = format!("{{sq:{}}}:pending", options.queue);
+        let engine = open(&server.url(scheme), options).await;
+        let browse = engine.browse().expect("browse");
+        engine.enqueue(&items("p", 4)).await.expect("enqueue");
+        let mut conn = raw(&server).await;
+        for i in 4..6 {
+            redis::cmd("RPUSH")
+                .arg(&pending)
+                .arg(format!("p-{i}"))
+                .query_async::<()>(&mut conn)
+                .await
+                .expect("push by hand");
+        }
+
+        let first = browse.page(Section::Pending, None, 2).await.expect("page");
+        assert_eq!(texts_of(&first.entries), ["p-0", "p-1"], "{scheme}");
+        // Both shown entries are claimed before the next page is asked for.
+        let claimed = engine
+            .claim(2, LONG_LEASE, Duration::ZERO)
+            .await
+            .expect("claim");
+        assert_eq!(texts(&claimed), ["p-0", "p-1"]);
+        let second = browse
+            .page(Section::Pending, first.next.as_deref(), 2)
+            .await
+            .expect("page");
+        assert_eq!(
+            texts_of(&second.entries),
+            ["p-2", "p-3"],
+            "{scheme}: no skip"
+        );
+        let third = browse
+            .page(Section::Pending, second.next.as_deref(), 2)
+            .await
+            .expect("page");
+        assert_eq!(texts_of(&third.entries), ["p-4", "p-5"], "{scheme}");
+        assert!(third.next.is_none());
+
+        // The hand-pushed entry keeps the key its page gave it, through its claim.
+        let key = third.entries[0].key.clone();
+        let found = browse.find(&key).await.expect("find").expect("found");
+        assert_eq!(
+            (found.section, found.payload.as_slice()),
+            (Section::Pending, b"p-4".as_slice())
+        );
+        assert_eq!(counts_now(&engine).await, counts(4, 0, 2, 0));
+        let rest = claim_all(&engine, 10).await;
+        assert_eq!(texts(&rest), ["p-2", "p-3", "p-4", "p-5"]);
+        assert_eq!(rest[2].token.key, key);
+        assert_eq!(rest[2].deliveries, 1);
+        let held = browse.find(&key).await.expect("find").expect("found");
+        assert_eq!(held.section, Section::InFlight);
+        let holder = held.holder.expect("holder");
+        assert_eq!(
+            holder.worker.as_deref(),
+            Some(signalqueue::engine::consumer_id())
+        );
+        assert_eq!(
+            engine.ack(&tokens(&rest)).await.expect("ack"),
+            vec![true; 4]
+        );
+        assert_eq!(
+            engine.ack(&tokens(&claimed)).await.expect("ack"),
+            vec![true; 2]
+        );
+        assert_eq!(counts_now(&engine).await, counts(0, 0, 0, 0));
+    }
+}
+
+/// A claim made by a build that recorded no holders (its claim script knew no `holders` key)
+/// is still found and browsed in flight, with its lease and no holder, and finishes as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_without_a_recorded_holder_are_still_browsed() {
+    let server = RedisServer::start();
+    let options = queue("browse-old-claim");
+    let holders = format!("{{sq:{}}}:holders", options.queue);
+    let engine = open(&server.url("redis"), options).await;
+    let browse = engine.browse().expect("browse");
+    engine.enqueue(&items("old", 2)).await.expect("enqueue");
+    let claimed = claim_all(&engine, 10).await;
+    let mut conn = raw(&server).await;
+    let recorded: usize = redis::cmd("HLEN")
+        .arg(&holders)
+        .query_async(&mut conn)
+        .await
+        .expect("HLEN");
+    assert_eq!(recorded, 2, "the claim records both holders");
+    redis::cmd("DEL")
+        .arg(&holders)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("forget the holders, as an older build never wrote them");
+
+    let found = browse
+        .find(&claimed[1].token.key)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.section, Section::InFlight);
+    let holder = found.holder.expect("holder");
+    assert_eq!((holder.worker, holder.since), (None, None));
+    assert!(holder.lease_until > std::time::SystemTime::now() + LONG_LEASE / 2);
+    let page = browse
+        .page(Section::InFlight, None, 10)
+        .await
+        .expect("page");
+    assert_eq!(texts_of(&page.entries), ["old-0", "old-1"]);
+    assert_eq!(
+        engine.ack(&tokens(&claimed)).await.expect("ack"),
+        [true, true]
+    );
+    assert!(browse
+        .find(&claimed[0].token.key)
+        .await
+        .expect("find")
+        .is_none());
+}
+
+/// The payloads of listed entries, as strings, in order.
+fn texts_of(listed: &[signalqueue::engine::Listed]) -> Vec<String> {
+    listed
+        .iter()
+        .map(|l| String::from_utf8_lossy(&l.payload).into_owned())
+        .collect()
+}
+
+async fn counts_now(engine: &SharedEngine) -> signalqueue::engine::Counts {
+    engine.counts().await.expect("counts")
 }
 
 /// A worker killed with -9 leaves its claims leased; after the lease they go to whoever claims

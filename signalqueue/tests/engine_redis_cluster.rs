@@ -158,5 +158,11 @@ async fn the_engine_contract_holds_on_a_cluster() {
         contract::concurrent_ticks(&f).await;
         contract::ticks_survive_reopening(&f).await;
         contract::delayed_tick(&f).await;
+        contract::browse_sections_agree_with_counts(&f).await;
+        contract::browse_expired_lease_is_pending(&f).await;
+        contract::browse_find(&f).await;
+        contract::browse_delete(&f).await;
+        contract::browse_delete_races_claims(&f).await;
+        contract::browse_run_now(&f).await;
     }
 }

@@ -186,6 +186,37 @@ async fn receivers_that_always_fail_or_panic_end_in_dead_letters_and_replay_brin
     let dead = sb.run(BIN, &["dead", "list"]).ok().stdout;
     let lines: Vec<&str> = dead.lines().collect();
     assert_eq!(lines.len(), 2, "{dead}");
+    // The worker wrote each failed attempt into the envelope: `dead list --json` shows them.
+    let letters: serde_json::Value =
+        serde_json::from_str(&sb.run(BIN, &["dead", "list", "--json"]).ok().stdout).unwrap();
+    let bad_letter = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["reason"].as_str().unwrap().contains("failed as asked"))
+        .unwrap_or_else(|| panic!("{letters:#}"));
+    let history: Vec<(u64, &str, &str)> = bad_letter["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{bad_letter:#}"))
+        .iter()
+        .map(|h| {
+            (
+                h["attempt"].as_u64().unwrap(),
+                h["receiver"].as_str().unwrap(),
+                h["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let failed = "failed: flaky bad failed as asked";
+    assert_eq!(
+        history,
+        [1, 2, 3].map(|n| (n, "shop_receivers::flaky", failed)),
+        "{bad_letter:#}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("\t3 failed attempts")),
+        "{dead}"
+    );
     let bad = lines
         .iter()
         .find(|l| l.contains("failed as asked"))

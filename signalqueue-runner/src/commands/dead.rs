@@ -41,12 +41,18 @@ pub(crate) async fn list(args: DeadListArgs) -> Result<ExitCode, Error> {
         println!("queue {} has no dead letters", args.queue);
     }
     for d in &dead {
-        let (signal, id) = match Envelope::decode(&d.payload) {
-            Ok(e) => (e.signal, e.id.to_string()),
-            Err(_) => ("<malformed>".to_string(), "-".to_string()),
+        let (signal, id, failed) = match Envelope::decode(&d.payload) {
+            Ok(e) => (e.signal, e.id.to_string(), e.history.len()),
+            Err(_) => ("<malformed>".to_string(), "-".to_string(), 0),
+        };
+        // One line per dead letter, for scripts; the attempts themselves are in `--json`.
+        let history = match failed {
+            0 => String::new(),
+            1 => "\t1 failed attempt".to_string(),
+            n => format!("\t{n} failed attempts"),
         };
         println!(
-            "{}\t{signal}\t{id}\t{}\t{}",
+            "{}\t{signal}\t{id}\t{}\t{}{history}",
             d.key,
             rfc3339(d.died_at),
             d.reason

@@ -42,6 +42,8 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
         json!(envelope.scheduled_for.map(rfc3339)),
     );
     obj.insert("owed".into(), json!(envelope.owed));
+    // The failed attempts so far, oldest first (empty for a first attempt).
+    obj.insert("history".into(), history_json(&envelope));
     let decoded = match registry.signal(&envelope.signal) {
         None => Err(format!(
             "no signal named `{}` is linked into this program",
@@ -70,6 +72,23 @@ pub(crate) fn entry_json(key: &str, payload: &[u8], registry: &Registry) -> Valu
     Value::Object(obj)
 }
 
+/// An envelope's failed attempts as JSON: `[{"attempt", "receiver", "error", "at"}]`, times as
+/// RFC 3339.
+pub(crate) fn history_json(envelope: &Envelope) -> Value {
+    envelope
+        .history
+        .iter()
+        .map(|f| {
+            json!({
+                "attempt": f.attempt,
+                "receiver": f.receiver,
+                "error": f.error,
+                "at": rfc3339(f.at),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +101,23 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-27T18:09:31.123Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn an_entry_shows_its_failed_attempts() {
+        let mut e = Envelope::new("s", None, Payload::Json(json!({})));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_802_971_123);
+        e.record_failure(1, "r", "boom", at);
+        let shown = entry_json("k", &e.encode(), Registry::global());
+        assert_eq!(
+            shown["history"],
+            json!([{"attempt": 1, "receiver": "r", "error": "boom", "at": "2026-11-27T18:09:31.123Z"}])
+        );
+        let plain = Envelope::new("s", None, Payload::Json(json!({})));
+        assert_eq!(
+            entry_json("k", &plain.encode(), Registry::global())["history"],
+            json!([])
+        );
     }
 
     #[test]

@@ -1,19 +1,12 @@
-//! The read-only JSON API: health, queues with their counts, pending entries, dead letters.
+//! The read-only JSON API: health and the queues with their counts (the entry views are
+//! `views.rs`).
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use signalqueue::engine::Counts;
 
-use super::api_error::ApiError;
-use super::entries::EntryView;
 use super::{App, ServedQueue};
-
-/// How many entries a list returns when the request does not say.
-const DEFAULT_LIMIT: usize = 100;
-/// The most a list returns, so one request cannot make the worker read a whole queue.
-const MAX_LIMIT: usize = 1000;
 
 /// `GET /`: answers as long as the server runs; it does not touch the engines, so a load
 /// balancer's health check stays cheap and says "the process is up", nothing more.
@@ -72,87 +65,4 @@ pub(super) async fn queues(State(app): State<App>) -> Json<serde_json::Value> {
         views.push(QueueView::read(&app, q).await);
     }
     Json(serde_json::json!({ "queues": views }))
-}
-
-/// The query of the list endpoints. `limit` is text so a bad value gets our error message.
-#[derive(Debug, Deserialize)]
-pub(super) struct ListParams {
-    limit: Option<String>,
-}
-
-impl ListParams {
-    fn limit(&self) -> Result<usize, ApiError> {
-        match self.limit.as_deref() {
-            None | Some("") => Ok(DEFAULT_LIMIT),
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("`limit` must be a number from 1 to {MAX_LIMIT}, not `{text}`"),
-                )),
-            },
-        }
-    }
-}
-
-/// `GET /api/queues/NAME/pending?limit=N`: pending (and scheduled) entries, oldest first.
-pub(super) async fn pending(
-    State(app): State<App>,
-    Path(name): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    list(&app, &name, &params, Listed::Pending).await
-}
-
-/// `GET /api/queues/NAME/dead?limit=N`: dead letters, oldest first, with why they died.
-pub(super) async fn dead(
-    State(app): State<App>,
-    Path(name): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    list(&app, &name, &params, Listed::Dead).await
-}
-
-/// Which entries a list shows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Listed {
-    Pending,
-    Dead,
-}
-
-/// The first `limit` entries of a list of `queue`, decoded for showing (bounded in time).
-pub(super) async fn entries(
-    queue: &ServedQueue,
-    listed: Listed,
-    limit: usize,
-) -> Result<Vec<EntryView>, signalqueue::engine::EngineError> {
-    match listed {
-        Listed::Pending => queue
-            .bounded(queue.engine.pending(limit))
-            .await
-            .map(|all| all.iter().map(EntryView::pending).collect()),
-        Listed::Dead => queue
-            .bounded(queue.engine.dead(limit))
-            .await
-            .map(|all| all.iter().map(EntryView::dead).collect()),
-    }
-}
-
-/// The answer of a list endpoint: up to `limit` entries of queue `name`, decoded.
-async fn list(
-    app: &App,
-    name: &str,
-    params: &ListParams,
-    listed: Listed,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let queue = app.queue(name)?;
-    let limit = params.limit()?;
-    let entries = entries(queue, listed, limit)
-        .await
-        .map_err(|e| ApiError::engine(name, &e))?;
-    Ok(Json(serde_json::json!({
-        "queue": name,
-        "limit": limit,
-        "entries": entries,
-    })))
 }

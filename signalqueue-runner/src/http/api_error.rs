@@ -26,6 +26,11 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, for a page that shows the error in place.
+    pub(super) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(super) fn unknown_queue(name: &str, queues: &[ServedQueue]) -> Self {
         let known: Vec<String> = queues.iter().map(|q| q.name.clone()).collect();
         let listed = if known.is_empty() {

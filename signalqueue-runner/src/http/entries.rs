@@ -6,7 +6,7 @@
 //! needs to see, so it is shown with a printable preview of its bytes and the decode error.
 
 use serde::Serialize;
-use signalqueue::engine::{DeadEntry, Entry};
+use signalqueue::engine::{DeadEntry, Entry, Listed};
 
 pub(super) use crate::commands::render::rfc3339;
 use signalqueue::{Envelope, Payload, Registry};
@@ -48,6 +48,41 @@ pub(super) struct EntryView {
     /// Dead letters only: when it died, RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) died_at: Option<String>,
+    /// Dead letters only: why it died in one word (`receiver`, `decode`, `malformed`,
+    /// `unknown_signal`, `unknown_receiver`, `poison`; `other` for a reason this build did not
+    /// write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) kind: Option<&'static str>,
+    /// Where the entry is (`pending`, `scheduled`, `in_flight`, `dead`), when the engine browses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) section: Option<&'static str>,
+    /// A scheduled entry's (or retry's) due time: when it becomes claimable, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) due: Option<String>,
+    /// In flight: the worker holding it (its consumer id), when the engine recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) worker: Option<String>,
+    /// In flight: when the current claim was made, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) since: Option<String>,
+    /// In flight: when the lease runs out unless renewed, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) lease_until: Option<String>,
+    /// How many times the engine handed the entry out, where it counts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) deliveries: Option<u32>,
+    /// The failed attempts so far, oldest first (from the envelope).
+    pub(super) history: Vec<Failure>,
+}
+
+/// One failed attempt, for JSON and HTML.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Failure {
+    pub(super) attempt: u32,
+    pub(super) receiver: String,
+    pub(super) error: String,
+    /// RFC 3339.
+    pub(super) at: String,
 }
 
 impl EntryView {
@@ -59,9 +94,38 @@ impl EntryView {
         EntryView {
             reason: Some(entry.reason.clone()),
             died_at: Some(rfc3339(entry.died_at)),
+            kind: Some(dead_kind(&entry.reason)),
             ..decode(&entry.key, &entry.payload)
         }
     }
+
+    /// An entry as browsing found it, with what the engine knows of its place.
+    pub(super) fn listed(entry: &Listed) -> Self {
+        let mut view = decode(&entry.key, &entry.payload);
+        view.section = Some(entry.section.name());
+        view.due = entry.due.map(rfc3339);
+        if let Some(holder) = &entry.holder {
+            view.worker = holder.worker.clone();
+            view.since = holder.since.map(rfc3339);
+            view.lease_until = Some(rfc3339(holder.lease_until));
+        }
+        if let Some(death) = &entry.death {
+            view.reason = Some(death.reason.clone());
+            view.died_at = Some(rfc3339(death.died_at));
+            view.kind = Some(dead_kind(&death.reason));
+        }
+        view.deliveries = entry.deliveries;
+        view
+    }
+
+    /// The latest failed attempt, if any.
+    pub(super) fn last_failure(&self) -> Option<&Failure> {
+        self.history.last()
+    }
+}
+
+fn dead_kind(reason: &str) -> &'static str {
+    crate::worker::DeadKind::of_reason(reason).map_or("other", |k| k.as_str())
 }
 
 fn decode(key: &str, bytes: &[u8]) -> EntryView {
@@ -81,6 +145,14 @@ fn decode(key: &str, bytes: &[u8]) -> EntryView {
         size: bytes.len(),
         reason: None,
         died_at: None,
+        kind: None,
+        section: None,
+        due: None,
+        worker: None,
+        since: None,
+        lease_until: None,
+        deliveries: None,
+        history: Vec::new(),
     };
     let envelope = match Envelope::decode(bytes) {
         Ok(envelope) => envelope,
@@ -96,6 +168,16 @@ fn decode(key: &str, bytes: &[u8]) -> EntryView {
     view.enqueued_at = Some(rfc3339(envelope.enqueued_at));
     view.scheduled_for = envelope.scheduled_for.map(rfc3339);
     view.owed = envelope.owed.clone();
+    view.history = envelope
+        .history
+        .iter()
+        .map(|f| Failure {
+            attempt: f.attempt,
+            receiver: f.receiver.clone(),
+            error: f.error.clone(),
+            at: rfc3339(f.at),
+        })
+        .collect();
     view.codec = Some(match envelope.args {
         Payload::Bincode(_) => "bincode",
         Payload::Json(_) => "json",

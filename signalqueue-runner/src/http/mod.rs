@@ -6,11 +6,13 @@
 //! - `GET /status`: the status page, one self-contained HTML document that updates itself
 //!   from `GET /events` (Server-Sent Events: a JSON snapshot of counts and rates about every
 //!   500 ms);
-//! - `GET /api/queues`, `GET /api/queues/NAME/pending?limit=N`,
-//!   `GET /api/queues/NAME/dead?limit=N`: JSON;
-//! - `POST /api/queues/NAME/dead/replay` (optional body `{"keys": [...]}`) and
-//!   `POST /api/queues/NAME/dead/purge`: need `Authorization: Bearer TOKEN`, see
-//!   [`AdminState::token`];
+//! - `GET /api/queues`: JSON;
+//! - `GET /api/queues/NAME/VIEW?after=CURSOR&limit=N&signal=S&sender=S&id=ID` for the views
+//!   `pending`, `scheduled`, `retries`, `in_flight`, `dead` (keyset pages, filtered), and
+//!   `GET /api/queues/NAME/entry?key=KEY` (one entry, with its history): JSON;
+//! - `POST /api/queues/NAME/dead/replay` (optional body `{"keys": [...]}`),
+//!   `POST /api/queues/NAME/dead/purge`, and `POST /api/queues/NAME/VIEW/delete|run_now` (body
+//!   `{"keys": [...]}`): need `Authorization: Bearer TOKEN`, see [`AdminState::token`];
 //! - `GET /api/outboxes`, `GET /api/schedules`: the outboxes the worker relays and the periodic
 //!   signals it links, JSON;
 //! - `GET /api/receivers` (runs, failures, run times, last error per receiver) and
@@ -38,6 +40,7 @@ mod api_error;
 mod auth;
 mod charts;
 mod entries;
+mod entry_actions;
 mod events;
 mod host;
 mod outboxes;
@@ -45,6 +48,8 @@ mod prometheus;
 mod receivers;
 mod schedules;
 mod status_page;
+mod view_html;
+mod views;
 mod workers;
 
 /// The environment variable holding the token that enables the `POST` actions.
@@ -143,7 +148,8 @@ fn router(app: App) -> Router {
     Router::new()
         .route("/", get(api::health))
         .route("/status", get(status_page::page))
-        .route("/status/queues/{queue}/{list}", get(status_page::rows))
+        .route("/status/queues/{queue}/entry", get(view_html::detail))
+        .route("/status/queues/{queue}/{view}", get(view_html::rows))
         .route("/status/receivers", get(receivers::rows))
         .route("/status/chart", get(charts::fragment))
         .route("/status/workers", get(workers::rows))
@@ -155,8 +161,12 @@ fn router(app: App) -> Router {
         .route("/api/receivers", get(receivers::api))
         .route("/api/history", get(charts::api))
         .route("/api/workers", get(workers::api))
-        .route("/api/queues/{queue}/pending", get(api::pending))
-        .route("/api/queues/{queue}/dead", get(api::dead))
+        .route("/api/queues/{queue}/entry", get(views::entry_api))
+        .route("/api/queues/{queue}/{view}", get(views::api))
+        .route(
+            "/api/queues/{queue}/{view}/{action}",
+            post(entry_actions::act),
+        )
         .route(
             "/api/queues/{queue}/dead/replay",
             post(actions::replay_dead),
@@ -207,6 +217,14 @@ impl ServedQueue {
 }
 
 impl App {
+    /// Whether the actions are enabled (a token is configured), for the page's buttons.
+    fn actions_enabled(&self) -> bool {
+        self.admin
+            .token
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty())
+    }
+
     /// The served queue called `name`, or the 404 that names the known ones.
     fn queue(&self, name: &str) -> Result<&ServedQueue, api_error::ApiError> {
         self.queues

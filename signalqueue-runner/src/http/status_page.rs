@@ -2,27 +2,27 @@
 //!
 //! The server renders the whole page (so it is useful from `curl` and without JavaScript),
 //! with its stylesheet and script inline: the page loads nothing else and works on a machine
-//! without internet access. The script then keeps it current from `/events` and, when a
-//! queue's counts change, swaps in that list's rows as this module renders them
-//! (`GET /status/queues/NAME/pending|dead`): one renderer for first load and updates.
+//! without internet access. The script then keeps it current from `/events` and swaps in the
+//! rows of the view shown, as `view_html.rs` renders them (`GET /status/queues/NAME/VIEW`),
+//! every few seconds and after every action: one renderer for first load and updates.
 //!
 //! Elements a test or a script may read carry data attributes that do not change between
 //! versions: `data-queue="NAME"` with `data-count="pending|scheduled|in_flight|dead"`,
-//! `data-rate="handled"`, `data-list="pending|dead"` (a table whose rows carry `data-key`),
-//! and `#live` whose `data-live` is `connecting`, `live` or `offline`.
+//! `data-rate="handled"`, `data-list="pending|scheduled|retries|in_flight|dead"` (a table
+//! whose rows carry `data-key`; see `view_html.rs`), and `#live` whose `data-live` is
+//! `connecting`, `live` or `offline`.
 
 use std::fmt::Write;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Html;
 use signalqueue::engine::Counts;
 use signalqueue::Registry;
 
-// The page's entry lists are the API's.
-use super::api::{Listed as List, QueueView};
+use super::api::QueueView;
 use super::api_error::ApiError;
-use super::entries::EntryView;
+use super::views::{self, View, ViewQuery};
 use super::{App, ServedQueue};
 
 /// The stylesheet, inlined into the page.
@@ -37,11 +37,7 @@ pub(super) async fn page(State(app): State<App>) -> Html<String> {
     let mut out = String::with_capacity(16 * 1024);
     let metrics = &app.admin.metrics;
     let rate = app.live.borrow().handled_per_second();
-    let actions = app
-        .admin
-        .token
-        .as_deref()
-        .is_some_and(|t| !t.trim().is_empty());
+    let actions = app.actions_enabled();
     let _ = write!(
         out,
         r#"<!doctype html>
@@ -140,32 +136,19 @@ async fn render_queue(out: &mut String, app: &App, queue: &ServedQueue) {
     // An engine that did not answer the counts is not asked for its lists: the page renders
     // at once, says so, and the live updates fill the lists in when the engine answers again.
     let reachable = view.counts.is_some();
-    // The engine lists retries waiting for their time with the pending entries, and the counts
-    // tell the two apart: the heading names both, so "pending 0" beside a listed retry is not
-    // a contradiction.
-    let _ = writeln!(
-        out,
-        "<h3>Waiting: pending and scheduled <small>(oldest {PAGE_ENTRIES} at most)</small></h3>"
-    );
-    render_list(
-        out,
-        &q,
-        List::Pending,
-        read_list(queue, List::Pending, reachable).await,
-    );
-    let _ = write!(
-        out,
-        "<h3>Dead letters <small>(oldest {PAGE_ENTRIES} at most)</small></h3>\n\
-         <p class=\"actions\" data-queue=\"{q}\"><button type=\"button\" data-action=\"replay\" data-queue=\"{q}\">Replay all</button> \
-         <button type=\"button\" data-action=\"purge\" data-queue=\"{q}\">Purge all</button> \
-         <span class=\"action-result\" data-queue=\"{q}\"></span></p>\n"
-    );
-    render_list(
-        out,
-        &q,
-        List::Dead,
-        read_list(queue, List::Dead, reachable).await,
-    );
+    let pages = futures_util::future::join_all(View::ALL.into_iter().map(|v| async move {
+        let page = if reachable {
+            views::read(queue, v, &ViewQuery::default(), PAGE_ENTRIES).await
+        } else {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not read: the engine did not answer (see above); the list fills in when it does",
+            ))
+        };
+        (v, page)
+    }))
+    .await;
+    super::view_html::render_views(out, &q, app.actions_enabled(), pages);
     out.push_str("</section>\n");
 }
 
@@ -178,160 +161,9 @@ fn count_fields(c: &Counts) -> [(&'static str, &'static str, u64); 4] {
     ]
 }
 
-/// What the page needs of each list beyond the API's.
-impl List {
-    fn name(self) -> &'static str {
-        match self {
-            List::Pending => "pending",
-            List::Dead => "dead",
-        }
-    }
-
-    fn columns(self) -> usize {
-        match self {
-            List::Pending => 6,
-            List::Dead => 8,
-        }
-    }
-}
-
-/// The first [`PAGE_ENTRIES`] entries of a list, or why they cannot be shown.
-async fn read_list(
-    queue: &ServedQueue,
-    list: List,
-    reachable: bool,
-) -> Result<Vec<EntryView>, String> {
-    if !reachable {
-        return Err(
-            "not read: the engine did not answer (see above); the list fills in when it does"
-                .to_string(),
-        );
-    }
-    super::api::entries(queue, list, PAGE_ENTRIES)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// A table of entries. Its rows are also served alone ([`rows`]), which the script puts in
-/// place when a list changes: the page has one renderer, this one.
-fn render_list(out: &mut String, q: &str, list: List, entries: Result<Vec<EntryView>, String>) {
-    let kind = list.name();
-    let _ = write!(
-        out,
-        r#"<table class="entries" id="{kind}-{q}" data-queue="{q}" data-list="{kind}">
-<thead><tr><th>id</th><th>signal</th><th>sender</th><th>attempt</th><th>enqueued at</th><th>arguments</th>{extra}</tr></thead>
-<tbody>
-"#,
-        extra = if list == List::Dead {
-            "<th>reason</th><th>died at</th>"
-        } else {
-            ""
-        },
-    );
-    render_rows(out, list, entries);
-    out.push_str("</tbody>\n</table>\n");
-}
-
-/// The rows of a list: its entries, "none", or the error that kept them from being read.
-fn render_rows(out: &mut String, list: List, entries: Result<Vec<EntryView>, String>) {
-    let columns = list.columns();
-    match entries {
-        Err(e) => {
-            let _ = writeln!(
-                out,
-                r#"<tr class="error"><td colspan="{columns}">{}</td></tr>"#,
-                escape(&e)
-            );
-        }
-        Ok(entries) if entries.is_empty() => {
-            let _ = writeln!(
-                out,
-                r#"<tr class="empty"><td colspan="{columns}">none</td></tr>"#
-            );
-        }
-        Ok(entries) => {
-            for e in &entries {
-                render_row(out, e, list == List::Dead);
-            }
-        }
-    }
-}
-
-/// `GET /status/queues/NAME/pending` and `.../dead`: the rows of that list as the page shows
-/// them (an HTML fragment), for the script to swap in.
-pub(super) async fn rows(
-    State(app): State<App>,
-    Path((name, kind)): Path<(String, String)>,
-) -> Result<Html<String>, ApiError> {
-    let queue = app.queue(&name)?;
-    let list = match kind.as_str() {
-        "pending" => List::Pending,
-        "dead" => List::Dead,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no list `{other}`; the lists are `pending` and `dead`"),
-            ))
-        }
-    };
-    let mut out = String::new();
-    render_rows(&mut out, list, read_list(queue, list, true).await);
-    Ok(Html(out))
-}
-
-fn render_row(out: &mut String, e: &EntryView, dead: bool) {
-    let opt = |v: &Option<String>| escape(v.as_deref().unwrap_or("—"));
-    let _ = write!(
-        out,
-        r#"<tr data-key="{key}"{undecoded}><td class="id">{id}</td><td class="signal">{signal}</td><td>{sender}</td><td>{attempt}</td><td class="time">{at}{due}</td><td class="args">"#,
-        key = escape(&e.key),
-        undecoded = if e.error.is_some() {
-            r#" class="undecoded""#
-        } else {
-            ""
-        },
-        id = opt(&e.id),
-        signal = opt(&e.signal),
-        sender = opt(&e.sender),
-        attempt = e.attempt.map_or("—".to_string(), |a| a.to_string()),
-        at = opt(&e.enqueued_at),
-        // A delayed send: its due time under the time it was sent.
-        due = e
-            .scheduled_for
-            .as_deref()
-            .map_or(String::new(), |due| format!(
-                r#"<span class="due">due {}</span>"#,
-                escape(due)
-            )),
-    );
-    if let Some(args) = &e.args {
-        let _ = write!(
-            out,
-            "<pre class=\"json\">{}</pre>",
-            escape(&args_text(args))
-        );
-    }
-    if let Some(error) = &e.error {
-        let _ = write!(out, "<p class=\"decode-error\">{}</p>", escape(error));
-    }
-    if let Some(raw) = &e.raw {
-        let _ = write!(out, "<pre class=\"raw\">{}</pre>", escape(raw));
-    }
-    out.push_str("</td>");
-    if dead {
-        let _ = write!(
-            out,
-            "<td class=\"reason\">{}</td><td class=\"time\">{}</td>",
-            opt(&e.reason),
-            opt(&e.died_at)
-        );
-    }
-    out.push_str("</tr>\n");
-}
-
 /// Arguments on one line when short, indented otherwise: most signals carry an id or two, and
 /// one line per entry keeps the list scannable.
-fn args_text(args: &serde_json::Value) -> String {
+pub(super) fn args_text(args: &serde_json::Value) -> String {
     let compact = args.to_string();
     if compact.len() <= ARGS_ONE_LINE {
         compact
@@ -348,12 +180,13 @@ fn render_actions_help(out: &mut String, enabled: bool) {
         out.push_str(
             "<section id=\"token\"><h2>Actions</h2><p><label>Admin token \
              <input type=\"password\" id=\"token-input\" autocomplete=\"off\"></label> \
-             (kept in this tab only) is needed to replay or purge dead letters.</p></section>\n",
+             (kept in this tab only) is needed to act on entries: replay, delete, run now, \
+             purge.</p></section>\n",
         );
     } else {
         out.push_str(
-            "<section id=\"token\"><h2>Actions</h2><p class=\"muted\">Replaying and purging dead \
-             letters is disabled: set SIGNALQUEUE_ADMIN_TOKEN on the worker.</p></section>\n",
+            "<section id=\"token\"><h2>Actions</h2><p class=\"muted\">Acting on entries (replay, \
+             delete, run now, purge) is disabled: set SIGNALQUEUE_ADMIN_TOKEN on the worker.</p></section>\n",
         );
     }
 }
@@ -427,7 +260,7 @@ fn duration_text(secs: u64) -> String {
 }
 
 /// Escapes text for HTML content and double- or single-quoted attributes.
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     html_escape::encode_quoted_attribute(s).into_owned()
 }
 

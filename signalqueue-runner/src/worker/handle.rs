@@ -63,6 +63,31 @@ impl DeadKind {
     }
 }
 
+impl DeadKind {
+    /// The kind of a dead letter from its reason, as the worker words them (the engines keep
+    /// the reason, not the kind); `None` for a reason this build does not write. Kept here,
+    /// beside the reasons' wording, so that the two change together.
+    pub fn of_reason(reason: &str) -> Option<DeadKind> {
+        if reason.starts_with("gave up after ") {
+            Some(DeadKind::Receiver)
+        } else if reason.starts_with("malformed entry: ") {
+            Some(DeadKind::Malformed)
+        } else if reason.starts_with("claimed ") && reason.contains(" without finishing") {
+            Some(DeadKind::Poison)
+        } else if reason.starts_with("no signal named ") {
+            Some(DeadKind::UnknownSignal)
+        } else if reason.starts_with('`')
+            && reason.contains("` is owed this signal but is not linked")
+        {
+            Some(DeadKind::UnknownReceiver)
+        } else if reason.starts_with("signal `") {
+            Some(DeadKind::Decode)
+        } else {
+            None
+        }
+    }
+}
+
 /// What to do with a claim once its receivers ran.
 #[derive(Debug)]
 pub(crate) enum Disposition {
@@ -398,13 +423,24 @@ fn decide(
         }
         .encode()
     };
+    // A failed receiver's pieces carry its failure in their history (bounded by the
+    // envelope), so the console, `dump` and `dead list` can say what happened on any engine.
+    let failed = |f: &Failure, attempt_after: u32| {
+        let mut next = Envelope {
+            attempt: attempt_after,
+            owed: Some(vec![f.receiver.clone()]),
+            ..envelope.clone()
+        };
+        next.record_failure(attempt, &f.receiver, &f.error, now);
+        next.encode()
+    };
     let mut pieces = Pieces::default();
     for f in failures {
         // Attempt N is the first run plus N - 1 retries, so `retries = R` allows R + 1 attempts.
         if attempt <= f.retries {
             let delay = retry_delay(attempt, cx.settings.retry_base, cx.settings.retry_max);
             pieces.retries.push(Retry {
-                payload: owing(vec![f.receiver.clone()], attempt + 1),
+                payload: failed(&f, attempt + 1),
                 receiver: f.receiver,
                 not_before: now + delay,
                 delay,
@@ -419,7 +455,7 @@ fn decide(
                     f.error,
                     f.retries
                 ),
-                payload: owing(vec![f.receiver], 1),
+                payload: failed(&f, 1),
                 kind: DeadKind::Receiver,
             });
         }
@@ -546,6 +582,70 @@ mod tests {
         );
         assert_eq!(owed(&dead.payload), (1, vec!["a".to_string()]));
         assert!(p.given_back.is_none());
+    }
+
+    #[test]
+    fn retries_and_dead_letters_carry_the_failures_so_far() {
+        let mut e = envelope(2);
+        e.record_failure(1, "a", "first", SystemTime::UNIX_EPOCH);
+        let p = pieces(decide_with(
+            &e,
+            vec![failure("a", 5), failure("b", 1)],
+            &[],
+            Duration::ZERO,
+        ));
+        let retry = Envelope::decode(&p.retries[0].payload).unwrap();
+        let errors: Vec<_> = retry
+            .history
+            .iter()
+            .map(|f| (f.attempt, f.receiver.as_str(), f.error.as_str()))
+            .collect();
+        assert_eq!(errors, [(1, "a", "first"), (2, "a", "failed: boom")]);
+        let dead = Envelope::decode(&p.dead[0].payload).unwrap();
+        assert_eq!(dead.attempt, 1);
+        let last = dead.last_failure().unwrap();
+        assert_eq!((last.attempt, last.receiver.as_str()), (2, "b"));
+    }
+
+    #[test]
+    fn the_kind_of_a_dead_letter_is_read_back_from_its_reason() {
+        let e = envelope(1);
+        let p = pieces(decide_with(
+            &e,
+            vec![failure("a", 0)],
+            &["x"],
+            Duration::ZERO,
+        ));
+        let kinds: Vec<_> = p
+            .dead
+            .iter()
+            .map(|d| (d.kind, DeadKind::of_reason(&d.reason)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (DeadKind::Receiver, Some(DeadKind::Receiver)),
+                (DeadKind::UnknownReceiver, Some(DeadKind::UnknownReceiver))
+            ]
+        );
+        for (reason, kind) in [
+            (
+                "malformed entry: not a signalqueue envelope",
+                DeadKind::Malformed,
+            ),
+            (
+                "claimed 9 times for attempt 1 without finishing: ...",
+                DeadKind::Poison,
+            ),
+            (
+                "no signal named `x` is linked into the workers",
+                DeadKind::UnknownSignal,
+            ),
+            ("signal `x`: arguments do not decode", DeadKind::Decode),
+        ] {
+            assert_eq!(DeadKind::of_reason(reason), Some(kind), "{reason}");
+        }
+        assert_eq!(DeadKind::of_reason("put there by hand"), None);
     }
 
     #[test]

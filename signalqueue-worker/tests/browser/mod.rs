@@ -175,6 +175,17 @@ impl Cdp {
         std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
     }
 
+    /// Makes the page `width` CSS pixels wide (the headless default is 800), as a desktop
+    /// browser window would be, for tables as wide as the console's and for screenshots.
+    pub async fn set_width(&mut self, session: &str, width: u32) {
+        self.call(
+            Some(session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    }
+
     pub async fn eval(&mut self, session: &str, expression: &str) -> Value {
         let result = self
             .call(

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+pub mod pg_schema;
+
+/// The shared PostgreSQL server of the tests (each test in a schema of its own, `pg_schema`).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
 // Each test crate uses some of these.
 #[allow(unused_imports)]
 pub use sandbox::{registered_banner, Out, Running, Sandbox, DEADLINE};

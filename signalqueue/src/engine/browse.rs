@@ -25,7 +25,8 @@ pub enum Section {
     /// Waiting for a time in the future: delayed sends and retries (an envelope's attempt tells
     /// them apart), by due time.
     Scheduled,
-    /// Claimed by a worker whose lease has not been taken back, by lease deadline.
+    /// Claimed by a worker whose lease has not run out, by lease deadline. An entry whose lease
+    /// ran out is claimable again by anyone, so it is pending, as `counts` counts it.
     InFlight,
     /// Dead letters, oldest first.
     Dead,
@@ -189,7 +190,12 @@ impl Page {
 ///
 /// Pages are keyset pages: `after` is an opaque cursor the engine returned as [`Page::next`],
 /// so a page is found by an index and entries moving meanwhile never make a page skip or
-/// repeat the ones that stayed.
+/// repeat the ones that stayed. (The pending section of Redis, a list, is read by position
+/// from the cursor's entry: `docs/engines.md`, "Browsing entries", says what that means.)
+///
+/// Sections agree with [`Engine::counts`](crate::engine::Engine::counts): an entry listed in
+/// a section is counted in it. `delete` and `run_now` act on each key atomically against a
+/// concurrent claim: an entry claimed meanwhile is no longer in the section, and is skipped.
 #[async_trait]
 pub trait Browse: Send + Sync {
     /// Up to `limit` entries of `section` in its order, from the start (`after` = `None`) or
@@ -212,4 +218,56 @@ pub trait Browse: Send + Sync {
     /// Makes the given scheduled entries claimable now, as if their time had come; returns how
     /// many moved. Keys not scheduled (any more) are skipped.
     async fn run_now(&self, keys: &[String]) -> Result<u64, EngineError>;
+}
+
+/// A keyset position inside a section: the value the section is ordered by (a time in ms, a
+/// row id, a list position) and the key that breaks ties. Spelt `AT:KEY` in [`Page::next`];
+/// callers treat it as opaque.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) at: u64,
+    pub(crate) key: String,
+}
+
+impl Cursor {
+    pub(crate) fn new(at: u64, key: impl Into<String>) -> Cursor {
+        Cursor {
+            at,
+            key: key.into(),
+        }
+    }
+
+    /// Reads a cursor this module wrote; `engine` names the engine in the error.
+    pub(crate) fn parse(text: &str, engine: impl Into<String>) -> Result<Cursor, EngineError> {
+        text.split_once(':')
+            .and_then(|(at, key)| Some(Cursor::new(at.parse().ok()?, key)))
+            .ok_or_else(|| EngineError::Failed {
+                engine: engine.into(),
+                message: format!(
+                    "`{text}` is not a page cursor; give back the `next` of the page before"
+                ),
+            })
+    }
+
+    /// Reads an optional cursor (`None`: from the start).
+    pub(crate) fn parse_after(
+        after: Option<&str>,
+        engine: impl Into<String>,
+    ) -> Result<Option<Cursor>, EngineError> {
+        after.map(|text| Cursor::parse(text, engine)).transpose()
+    }
+
+    pub(crate) fn text(&self) -> String {
+        format!("{}:{}", self.at, self.key)
+    }
+}
+
+/// What the keys of dead letters start with on engines whose dead letters have ids of their
+/// own, apart from the entries' (SQLite, PostgreSQL): `dead-ID`.
+pub(crate) const DEAD_PREFIX: &str = "dead-";
+
+/// The dead letter's id in a key: `dead-ID` as browsing writes it, or the bare `ID` that
+/// `Engine::dead` (and so `dead list`) gives.
+pub(crate) fn dead_id(key: &str) -> Option<i64> {
+    key.strip_prefix(DEAD_PREFIX).unwrap_or(key).parse().ok()
 }

@@ -133,11 +133,11 @@ pub struct DeadEntry {
 /// How many entries an engine holds, by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
-    /// Waiting to be claimed now.
+    /// Claimable now, entries whose lease ran out included (anyone may claim them again).
     pub pending: u64,
-    /// Waiting for a retry time in the future.
+    /// Waiting for a time in the future: delayed sends and retries.
     pub scheduled: u64,
-    /// Claimed by a worker, lease not yet expired (or expired but not yet reclaimed).
+    /// Claimed by a worker whose lease has not run out.
     pub in_flight: u64,
     /// Dead letters kept.
     pub dead: u64,

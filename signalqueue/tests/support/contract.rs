@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use signalqueue::engine::{
-    from_unix_ms, ClaimToken, Claimed, Counts, DeadLetter, EngineOptions, Outgoing, SharedEngine,
-    Ticks,
+    consumer_id, from_unix_ms, Browse, ClaimToken, Claimed, Counts, DeadLetter, EngineOptions,
+    Listed, Outgoing, Section, SharedEngine, Ticks,
 };
 use signalqueue::EnvelopeId;
 
@@ -1358,6 +1358,523 @@ pub(crate) async fn heartbeats_list_live_workers(f: &impl Fixture) {
     }
 }
 
+/// The engine's [`Browse`], or `None` (said on stderr) when it has none.
+pub(crate) fn browse_of(engine: &SharedEngine) -> Option<&dyn Browse> {
+    let browse = engine.browse();
+    if browse.is_none() {
+        eprintln!("{} has no browse(): skipping the check", engine.describe());
+    }
+    browse
+}
+
+/// Every entry of `section`, page after page of `limit`: no page is longer than `limit`, only
+/// the last one is shorter, and no key comes twice.
+pub(crate) async fn browse_all(browse: &dyn Browse, section: Section, limit: usize) -> Vec<Listed> {
+    let mut all: Vec<Listed> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = browse
+            .page(section, after.as_deref(), limit)
+            .await
+            .expect("page");
+        assert!(page.entries.len() <= limit, "a page longer than `limit`");
+        for listed in &page.entries {
+            assert_eq!(listed.section, section, "{listed:?}");
+            assert!(
+                all.iter().all(|seen| seen.key != listed.key),
+                "{section:?}: key {} listed twice",
+                listed.key
+            );
+        }
+        all.extend(page.entries.iter().cloned());
+        match page.next {
+            Some(next) => {
+                assert_eq!(
+                    page.entries.len(),
+                    limit,
+                    "a short page that is not the last"
+                );
+                after = Some(next);
+            }
+            None => return all,
+        }
+    }
+}
+
+/// The payloads of listed entries, as strings, sorted.
+pub(crate) fn listed_texts(listed: &[Listed]) -> Vec<String> {
+    let mut texts: Vec<String> = listed
+        .iter()
+        .map(|l| String::from_utf8_lossy(&l.payload).into_owned())
+        .collect();
+    texts.sort();
+    texts
+}
+
+/// The listed entry whose payload is `payload`.
+pub(crate) fn listed_with<'a>(listed: &'a [Listed], payload: &str) -> &'a Listed {
+    listed
+        .iter()
+        .find(|l| l.payload == payload.as_bytes())
+        .unwrap_or_else(|| panic!("`{payload}` is not listed in {listed:?}"))
+}
+
+/// `a` and `b` are the same time within `slack` (stores keep milliseconds, or microseconds).
+pub(crate) fn near(a: SystemTime, b: SystemTime, slack: Duration) -> bool {
+    let gap = a.duration_since(b).or_else(|_| b.duration_since(a));
+    gap.is_ok_and(|gap| gap <= slack)
+}
+
+/// Browsing lists every entry in the section `counts` puts it in, exactly once across page
+/// boundaries: delayed sends, a retry and a split piece waiting for their time are scheduled
+/// with their due time (never pending), a claimed entry is in flight with this process as its
+/// holder, its claim's start and its lease deadline, dead letters carry their reason.
+pub(crate) async fn browse_sections_agree_with_counts(f: &impl Fixture) {
+    let engine = f.open(options("browse-sections")).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let empty = browse.page(Section::Pending, None, 10).await.expect("page");
+    assert!(empty.entries.is_empty() && empty.next.is_none());
+
+    engine.enqueue(&items("browse", 8)).await.expect("enqueue");
+    let claim_started = SystemTime::now();
+    let claimed = engine
+        .claim(4, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    let claim_returned = SystemTime::now();
+    assert_eq!(claimed.len(), 4);
+    let hour = Duration::from_secs(3600);
+    let retry_due = SystemTime::now() + hour;
+    assert!(engine
+        .retry(&claimed[0].token, b"browse-0-retry", retry_due)
+        .await
+        .expect("retry"));
+    assert!(engine
+        .dead_letter(&claimed[1].token, &claimed[1].payload, "browse-1 gave up")
+        .await
+        .expect("dead_letter"));
+    let piece_due = SystemTime::now() + 3 * hour;
+    assert!(engine
+        .split(
+            &claimed[3].token,
+            &[item("browse-3-later").not_before(Some(piece_due))],
+            &[dead_letter("browse-3-dead", "browse-3 piece gave up")],
+        )
+        .await
+        .expect("split"));
+    let sent_due: Vec<SystemTime> = (0..3)
+        .map(|i| SystemTime::now() + 2 * hour + Duration::from_secs(i))
+        .collect();
+    let sent: Vec<Outgoing> = sent_due
+        .iter()
+        .enumerate()
+        .map(|(i, due)| delayed(format!("browse-delayed-{i}"), *due))
+        .collect();
+    engine.enqueue(&sent).await.expect("enqueue");
+    assert_eq!(engine.counts().await.expect("counts"), counts(4, 5, 1, 2));
+
+    for limit in [1, 2, 3, 100] {
+        let pending = browse_all(browse, Section::Pending, limit).await;
+        assert_eq!(
+            listed_texts(&pending),
+            ["browse-4", "browse-5", "browse-6", "browse-7"],
+            "pending, pages of {limit}"
+        );
+        for listed in &pending {
+            assert!(listed.due.is_none() && listed.holder.is_none() && listed.death.is_none());
+        }
+
+        let scheduled = browse_all(browse, Section::Scheduled, limit).await;
+        assert_eq!(
+            listed_texts(&scheduled),
+            [
+                "browse-0-retry",
+                "browse-3-later",
+                "browse-delayed-0",
+                "browse-delayed-1",
+                "browse-delayed-2"
+            ],
+            "scheduled, pages of {limit}"
+        );
+        let dues: Vec<SystemTime> = scheduled
+            .iter()
+            .map(|l| l.due.unwrap_or_else(|| panic!("no due time: {l:?}")))
+            .collect();
+        assert!(
+            dues.windows(2).all(|w| w[0] <= w[1]),
+            "by due time: {dues:?}"
+        );
+        // Engines that reckon due times on a server's clock (Redis, PostgreSQL) turn them into
+        // delays when sent: the round trip moves them a little.
+        let slack = Duration::from_secs(1);
+        let due_of = |payload: &str| listed_with(&scheduled, payload).due.expect("due");
+        assert!(near(due_of("browse-0-retry"), retry_due, slack));
+        assert!(near(due_of("browse-3-later"), piece_due, slack));
+        for (i, due) in sent_due.iter().enumerate() {
+            assert!(near(due_of(&format!("browse-delayed-{i}")), *due, slack));
+        }
+        // Where the engine counts deliveries: the retry was claimed once, the others never.
+        for listed in &scheduled {
+            let claimed_before = u32::from(listed.payload == b"browse-0-retry");
+            if let Some(deliveries) = listed.deliveries {
+                assert_eq!(deliveries, claimed_before, "{listed:?}");
+            }
+        }
+
+        let in_flight = browse_all(browse, Section::InFlight, limit).await;
+        assert_eq!(
+            listed_texts(&in_flight),
+            ["browse-2"],
+            "in flight, pages of {limit}"
+        );
+        assert_eq!(in_flight[0].key, claimed[2].token.key);
+        let holder = in_flight[0].holder.clone().expect("a holder");
+        assert_eq!(holder.worker.as_deref(), Some(consumer_id()));
+        // The engine's clock may be a server's on this machine: allow a little skew.
+        let skew = Duration::from_secs(1);
+        let since = holder.since.expect("since");
+        assert!(
+            since + skew >= claim_started && since <= claim_returned + skew,
+            "claimed at {since:?}, between {claim_started:?} and {claim_returned:?}"
+        );
+        assert!(
+            near(holder.lease_until, since + LONG_LEASE, skew),
+            "{holder:?}"
+        );
+        if let Some(deliveries) = in_flight[0].deliveries {
+            assert_eq!(deliveries, 1);
+        }
+
+        let dead = browse_all(browse, Section::Dead, limit).await;
+        assert_eq!(
+            listed_texts(&dead),
+            ["browse-1", "browse-3-dead"],
+            "dead, pages of {limit}"
+        );
+        let death = listed_with(&dead, "browse-3-dead")
+            .death
+            .clone()
+            .expect("death");
+        assert_eq!(death.reason, "browse-3 piece gave up");
+        assert!(death.died_at + skew >= claim_started && death.died_at <= SystemTime::now() + skew);
+    }
+    assert_eq!(
+        engine.counts().await.expect("counts"),
+        counts(4, 5, 1, 2),
+        "browsing changes nothing"
+    );
+}
+
+/// An entry whose lease ran out is claimable again: browsed as pending, as `counts` counts
+/// it, with no holder; so is a delayed send come due, and pages cover them all.
+pub(crate) async fn browse_expired_lease_is_pending(f: &impl Fixture) {
+    let engine = f.open(options("browse-expired")).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    engine.enqueue(&[item("expired-0")]).await.expect("enqueue");
+    let claimed = claim_one(&engine, SHORT_LEASE).await;
+    let due = SystemTime::now() + SHORT_LEASE;
+    engine
+        .enqueue(&[item("ready-0"), delayed("due-0", due)])
+        .await
+        .expect("enqueue");
+    tokio::time::sleep(SHORT_LEASE * 3).await;
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 0, 0, 0));
+    for limit in [1, 2, 10] {
+        let pending = browse_all(browse, Section::Pending, limit).await;
+        assert_eq!(listed_texts(&pending), ["due-0", "expired-0", "ready-0"]);
+    }
+    let pending = browse_all(browse, Section::Pending, 10).await;
+    let expired = listed_with(&pending, "expired-0");
+    assert_eq!(expired.key, claimed.token.key);
+    assert!(expired.holder.is_none());
+    assert!(browse_all(browse, Section::InFlight, 10).await.is_empty());
+    let found = browse.find(&claimed.token.key).await.expect("find");
+    assert_eq!(found.map(|l| l.section), Some(Section::Pending));
+}
+
+/// `find` returns an entry in whichever section it is, with the details its page shows, and
+/// `None` for keys that name nothing.
+pub(crate) async fn browse_find(f: &impl Fixture) {
+    let engine = f.open(options("browse-find")).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let due = SystemTime::now() + Duration::from_secs(3600);
+    engine
+        .enqueue(&[
+            item("find-pending"),
+            item("find-held"),
+            item("find-dead"),
+            delayed("find-later", due),
+        ])
+        .await
+        .expect("enqueue");
+    let claimed = engine
+        .claim(3, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&claimed), ["find-pending", "find-held", "find-dead"]);
+    engine
+        .release(&[claimed[0].token.clone()])
+        .await
+        .expect("release");
+    assert!(engine
+        .dead_letter(&claimed[2].token, &claimed[2].payload, "found dead")
+        .await
+        .expect("dead_letter"));
+    let mut seen = 0;
+    for section in Section::ALL {
+        for listed in browse_all(browse, section, 10).await {
+            let found = browse
+                .find(&listed.key)
+                .await
+                .expect("find")
+                .unwrap_or_else(|| panic!("{listed:?} not found"));
+            assert_eq!(found.key, listed.key);
+            assert_eq!(found.section, section, "{found:?}");
+            assert_eq!(found.payload, listed.payload);
+            assert_eq!(found.due, listed.due);
+            assert_eq!(found.holder, listed.holder);
+            assert_eq!(found.death, listed.death);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
+    for nothing in ["no-such-key", "999999999", ""] {
+        assert!(
+            browse.find(nothing).await.expect("find").is_none(),
+            "`{nothing}` names an entry"
+        );
+    }
+}
+
+/// `delete` removes pending, scheduled and dead entries by key, and skips keys that are not in
+/// the section named: an entry claimed meanwhile stays with its worker.
+pub(crate) async fn browse_delete(f: &impl Fixture) {
+    let engine = f.open(options("browse-delete")).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let due = SystemTime::now() + Duration::from_secs(3600);
+    engine
+        .enqueue(&[
+            item("delete-held"),
+            item("delete-dead"),
+            item("delete-pending-0"),
+            item("delete-pending-1"),
+            delayed("delete-later", due),
+        ])
+        .await
+        .expect("enqueue");
+    // Listed while pending, then claimed before the delete comes.
+    let listed = browse_all(browse, Section::Pending, 10).await;
+    let held_key = listed_with(&listed, "delete-held").key.clone();
+    let claimed = engine
+        .claim(2, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&claimed), ["delete-held", "delete-dead"]);
+    assert!(engine
+        .dead_letter(&claimed[1].token, &claimed[1].payload, "to be deleted")
+        .await
+        .expect("dead_letter"));
+    let key_in = |section: Section, payload: &'static str| async move {
+        listed_with(&browse_all(browse, section, 10).await, payload)
+            .key
+            .clone()
+    };
+    let pending_key = key_in(Section::Pending, "delete-pending-0").await;
+    let other_pending_key = key_in(Section::Pending, "delete-pending-1").await;
+    let scheduled_key = key_in(Section::Scheduled, "delete-later").await;
+    let dead_key = key_in(Section::Dead, "delete-dead").await;
+
+    let delete = |section: Section, keys: Vec<String>| async move {
+        browse.delete(section, &keys).await.expect("delete")
+    };
+    assert_eq!(
+        delete(Section::Pending, vec![held_key.clone()]).await,
+        0,
+        "claimed meanwhile"
+    );
+    assert_eq!(
+        delete(Section::InFlight, vec![held_key.clone()]).await,
+        0,
+        "in flight"
+    );
+    assert_eq!(
+        delete(Section::Scheduled, vec![pending_key.clone()]).await,
+        0,
+        "wrong section"
+    );
+    assert_eq!(
+        delete(Section::Dead, vec![scheduled_key.clone()]).await,
+        0,
+        "wrong section"
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 1, 1, 1));
+
+    assert_eq!(
+        delete(
+            Section::Pending,
+            vec![pending_key.clone(), "no-such-key".into()]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        delete(Section::Scheduled, vec![scheduled_key.clone()]).await,
+        1
+    );
+    assert_eq!(delete(Section::Dead, vec![dead_key.clone()]).await, 1);
+    assert_eq!(
+        delete(Section::Dead, vec![dead_key.clone()]).await,
+        0,
+        "gone already"
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 1, 0));
+    for key in [&pending_key, &scheduled_key, &dead_key] {
+        assert!(
+            browse.find(key).await.expect("find").is_none(),
+            "{key} still found"
+        );
+    }
+    assert_eq!(
+        browse
+            .find(&other_pending_key)
+            .await
+            .expect("find")
+            .map(|l| l.section),
+        Some(Section::Pending)
+    );
+    // The worker's claim was left alone.
+    assert_eq!(
+        engine.ack(&[claimed[0].token.clone()]).await.expect("ack"),
+        [true]
+    );
+    assert_eq!(texts(&claim_all(&engine, 10).await), ["delete-pending-1"]);
+}
+
+/// Deleting pending entries while another handle claims them: every entry ends either deleted
+/// or claimed, never both, and each claim still finishes.
+pub(crate) async fn browse_delete_races_claims(f: &impl Fixture) {
+    let opts = options("browse-race");
+    let engine = f.open(opts.clone()).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let claimer = f.open(opts).await;
+    const N: usize = 200;
+    engine.enqueue(&items("race", N)).await.expect("enqueue");
+    let keys: Vec<String> = browse_all(browse, Section::Pending, 50)
+        .await
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert_eq!(keys.len(), N);
+    let claims = tokio::spawn(async move {
+        let mut claimed = Vec::new();
+        loop {
+            let got = claimer
+                .claim(7, LONG_LEASE, Duration::ZERO)
+                .await
+                .expect("claim");
+            if got.is_empty() {
+                return (claimer, claimed);
+            }
+            claimed.extend(got);
+        }
+    });
+    let mut deleted = 0;
+    // From the back, so deletions and claims meet in the middle.
+    for chunk in keys.rchunks(5) {
+        deleted += browse
+            .delete(Section::Pending, chunk)
+            .await
+            .expect("delete");
+    }
+    let (claimer, claimed) = claims.await.expect("claim task");
+    assert_eq!(
+        deleted + claimed.len() as u64,
+        N as u64,
+        "{deleted} deleted, {} claimed",
+        claimed.len()
+    );
+    assert_eq!(
+        claimer.ack(&tokens(&claimed)).await.expect("ack"),
+        vec![true; claimed.len()],
+        "a claimed entry was deleted under its worker"
+    );
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
+/// `run_now` makes a scheduled entry (a delayed send, a retry) claimable at once, waking a
+/// claim that waits, and skips entries that are not scheduled.
+pub(crate) async fn browse_run_now(f: &impl Fixture) {
+    let engine = f.open(options("browse-run-now")).await;
+    let Some(browse) = browse_of(&engine) else {
+        return;
+    };
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    engine
+        .enqueue(&[
+            item("now-0"),
+            delayed("later-0", later),
+            delayed("later-1", later),
+        ])
+        .await
+        .expect("enqueue");
+    let retried = claim_one(&engine, LONG_LEASE).await;
+    assert!(engine
+        .retry(&retried.token, b"now-0-retry", later)
+        .await
+        .expect("retry"));
+    assert_nothing_claimable(&engine).await;
+    let scheduled = browse_all(browse, Section::Scheduled, 10).await;
+    assert_eq!(
+        listed_texts(&scheduled),
+        ["later-0", "later-1", "now-0-retry"]
+    );
+    let key_of = |payload: &str| listed_with(&scheduled, payload).key.clone();
+
+    assert_eq!(
+        browse
+            .run_now(&[
+                key_of("now-0-retry"),
+                key_of("later-0"),
+                "no-such-key".into()
+            ])
+            .await
+            .expect("run_now"),
+        2
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 1, 0, 0));
+    let mut moved = texts(&claim_all(&engine, 10).await);
+    moved.sort();
+    assert_eq!(moved, ["later-0", "now-0-retry"]);
+    assert_eq!(
+        browse.run_now(&[key_of("later-0")]).await.expect("run_now"),
+        0,
+        "no longer scheduled"
+    );
+
+    // A claim already waiting gets the entry run now.
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.claim(1, LONG_LEASE, EVENTUALLY).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        browse.run_now(&[key_of("later-1")]).await.expect("run_now"),
+        1
+    );
+    let woken = waiting.await.expect("claim task").expect("claim");
+    assert_eq!(texts(&woken), ["later-1"]);
+}
+
 /// Generates one `#[tokio::test]` per contract check. `$fixture` is an `async fn() -> impl
 /// Fixture` called afresh by every test. With `optional:` it is an `async fn() -> Option<impl
 /// Fixture>`, and a test whose fixture is `None` (a server that is not there, said loudly by
@@ -1401,6 +1918,12 @@ macro_rules! engine_contract_tests {
             ticks_survive_reopening,
             delayed_tick,
             heartbeats_list_live_workers,
+            browse_sections_agree_with_counts,
+            browse_expired_lease_is_pending,
+            browse_find,
+            browse_delete,
+            browse_delete_races_claims,
+            browse_run_now,
         );
     };
     (@each $fixture:path; $($check:ident),* $(,)?) => {

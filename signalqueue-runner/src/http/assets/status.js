@@ -1,15 +1,22 @@
 // The status page's live view. Inlined into the page by status_page.rs.
 //
-// Counts and rates come from `events` (Server-Sent Events, about every 500 ms). When a
-// queue's pending or dead count changes, that list's rows are fetched as the server renders
-// them (status/queues/NAME/KIND, an HTML fragment) and swapped in: the markup has one
-// renderer, status_page.rs. All URLs are relative, so the page also works behind a reverse
-// proxy under a path prefix.
+// Counts and rates come from `events` (Server-Sent Events, about every 500 ms). The entry
+// views are rendered by the server (view_html.rs): this script only asks for the rows of the
+// view shown (status/queues/NAME/VIEW?after=&signal=&sender=&id=, an HTML fragment) and swaps
+// them in: when a count changes, every few seconds whatever the counts say (entries can die
+// again, leases move, with every count as it was), and after every action. All URLs are
+// relative, so the page also works behind a reverse proxy under a path prefix.
 "use strict";
 (function () {
   const last = new Map(); // queue -> counts last shown
-  const loading = new Map(); // "queue/kind" -> a refresh is running
-  const again = new Set(); // "queue/kind" -> refresh once more when it ends
+  const loading = new Map(); // "queue/view" -> a refresh is running
+  const again = new Set(); // "queue/view" -> refresh once more when it ends
+  const cursors = new Map(); // "queue/view" -> the page shown (its `after`), "" for the first
+  const filters = new Map(); // queue -> URLSearchParams of the filter
+  // The views each count is about: the scheduled count holds delayed sends and retries.
+  const VIEWS_OF_COUNT = {
+    pending: ["pending"], scheduled: ["scheduled", "retries"], in_flight: ["in_flight"], dead: ["dead"],
+  };
 
   function q(sel) { return document.querySelectorAll(sel); }
   function attr(name, value) { return "[" + name + '="' + CSS.escape(value) + '"]'; }
@@ -49,38 +56,123 @@
       });
       const before = last.get(name);
       last.set(name, queue.counts);
-      // No counts before (the engine did not answer when the page was made): fill both lists.
-      if (!before) { refresh(name, "pending"); refresh(name, "dead"); return; }
-      // In-flight changes move entries out of the pending list too.
-      if (before.pending !== queue.counts.pending || before.scheduled !== queue.counts.scheduled ||
-          before.in_flight !== queue.counts.in_flight) refresh(name, "pending");
-      if (before.dead !== queue.counts.dead) refresh(name, "dead");
+      // No counts before (the engine did not answer when the page was made): fill every view.
+      if (!before) { views(name).forEach(function (v) { refresh(name, v); }); return; }
+      // The view shown, and every view whose count moved, so that a tab opened later is
+      // already current.
+      const stale = new Set();
+      Object.keys(VIEWS_OF_COUNT).forEach(function (k) {
+        if (before[k] !== queue.counts[k]) {
+          stale.add(shown(name));
+          VIEWS_OF_COUNT[k].forEach(function (v) { stale.add(v); });
+        }
+      });
+      stale.forEach(function (v) { refresh(name, v); });
     });
   }
 
-  // One refresh per list at a time; a change during a refresh asks for one more after it.
-  function refresh(queue, kind) {
-    const key = queue + "/" + kind;
+  function views(queue) {
+    return Array.from(q("div.view" + attr("data-queue", queue))).map(function (d) { return d.dataset.view; });
+  }
+
+  function shown(queue) {
+    const div = document.querySelector("div.view" + attr("data-queue", queue) + ":not([hidden])");
+    return div ? div.dataset.view : "pending";
+  }
+
+  function table(queue, view) {
+    return document.querySelector("table" + attr("data-queue", queue) + attr("data-list", view));
+  }
+
+  // One refresh per view at a time; a change during a refresh asks for one more after it.
+  function refresh(queue, view) {
+    const key = queue + "/" + view;
     if (loading.get(key)) { again.add(key); return; }
     loading.set(key, true);
-    fetch("status/queues/" + encodeURIComponent(queue) + "/" + kind)
+    const params = new URLSearchParams(filters.get(queue) || "");
+    const after = cursors.get(key);
+    if (after) params.set("after", after);
+    const query = params.toString();
+    fetch("status/queues/" + encodeURIComponent(queue) + "/" + view + (query ? "?" + query : ""))
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.text();
       })
       .then(function (rows) {
-        const table = document.querySelector("table" + attr("data-queue", queue) + attr("data-list", kind));
+        const t = table(queue, view);
+        if (!t) return;
+        const body = t.tBodies[0];
+        // Unchanged rows are left alone, so a selection or a click in progress survives.
+        if (body.dataset.html === rows) return;
+        const selected = new Set(Array.from(body.querySelectorAll("input[data-select]:checked"))
+          .map(function (c) { return c.value; }));
         // The server escaped every value it wrote into these rows.
-        if (table) table.tBodies[0].innerHTML = rows;
+        body.innerHTML = rows;
+        body.dataset.html = rows;
+        body.querySelectorAll("input[data-select]").forEach(function (c) {
+          c.checked = selected.has(c.value);
+        });
       })
-      .catch(function () { /* the next change retries */ })
+      .catch(function () { /* the next round retries */ })
       .finally(function () {
         loading.set(key, false);
-        if (again.delete(key)) refresh(queue, kind);
+        if (again.delete(key)) refresh(queue, view);
       });
   }
 
-  // Dead-letter actions: the token stays in this tab (sessionStorage), never in the page.
+  function token() {
+    const input = document.getElementById("token-input");
+    return input ? input.value : "";
+  }
+
+  // Every action goes through here: the token from this tab, the answer shown, the view
+  // (and the detail, if open) read again at once rather than at the next count change.
+  function post(queue, url, body, out, describe) {
+    fetch(url, {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + token(), "Content-Type": "application/json" },
+      body: body === null ? undefined : JSON.stringify(body),
+    })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        if (out) out.textContent = answer.error ? answer.error : describe(answer);
+        views(queue).forEach(function (v) { refresh(queue, v); });
+        const detail = document.querySelector("div.detail" + attr("data-queue", queue));
+        if (detail && !detail.hidden && detail.dataset.key) openDetail(queue, detail.dataset.key);
+      })
+      .catch(function (e) { if (out) out.textContent = String(e); });
+  }
+
+  function actOn(queue, view, action, keys, out) {
+    if (!keys.length) { if (out) out.textContent = "select entries first"; return; }
+    if (action === "delete" && !confirm("Delete " + keys.length + " entr" + (keys.length === 1 ? "y" : "ies") + " of queue " + queue + "?")) return;
+    const base = "api/queues/" + encodeURIComponent(queue) + "/";
+    const url = action === "replay" ? base + "dead/replay" : base + view + "/" + action;
+    post(queue, url, { keys: keys }, out, function (a) {
+      return action === "replay" ? a.replayed + " replayed" :
+        action === "delete" ? a.deleted + " deleted" : a.moved + " moved to pending";
+    });
+  }
+
+  function openDetail(queue, key) {
+    const detail = document.querySelector("div.detail" + attr("data-queue", queue));
+    if (!detail) return;
+    detail.dataset.key = key;
+    fetch("status/queues/" + encodeURIComponent(queue) + "/entry?key=" + encodeURIComponent(key))
+      .then(function (r) {
+        return r.ok ? r.text() : r.json().then(function (b) { throw new Error(b.error || "HTTP " + r.status); });
+      })
+      .then(function (html) { detail.innerHTML = html; detail.hidden = false; })
+      .catch(function (e) {
+        detail.hidden = false;
+        detail.textContent = String(e.message || e);
+        const close = document.createElement("button");
+        close.type = "button"; close.dataset.close = ""; close.textContent = "close";
+        detail.appendChild(close);
+      });
+  }
+
+  // The token stays in this tab (sessionStorage), never in the page.
   const tokenInput = document.getElementById("token-input");
   if (tokenInput) {
     tokenInput.value = sessionStorage.getItem("signalqueue-admin-token") || "";
@@ -88,29 +180,77 @@
       sessionStorage.setItem("signalqueue-admin-token", tokenInput.value);
     });
   }
-  q("button[data-action]").forEach(function (button) {
-    const enabled = document.body.dataset.actions === "true";
-    button.disabled = !enabled;
-    button.addEventListener("click", function () {
-      const queue = button.dataset.queue, action = button.dataset.action;
-      const out = document.querySelector(".action-result" + attr("data-queue", queue));
+
+  // One listener for every button and link of the views, including rows swapped in later.
+  document.addEventListener("click", function (ev) {
+    const el = ev.target.closest("button, a, input[data-select-all]");
+    if (!el) return;
+    const section = el.closest("section.queue");
+    if (!section) return;
+    const queue = section.dataset.queue;
+    if (el.matches("nav.views button[data-view]")) {
+      section.querySelectorAll("nav.views button").forEach(function (b) {
+        b.setAttribute("aria-selected", String(b === el));
+      });
+      section.querySelectorAll("div.view").forEach(function (d) { d.hidden = d.dataset.view !== el.dataset.view; });
+      refresh(queue, el.dataset.view);
+    } else if (el.matches("a[data-after]")) {
+      ev.preventDefault();
+      const view = el.closest("div.view").dataset.view;
+      cursors.set(queue + "/" + view, el.dataset.after);
+      refresh(queue, view);
+    } else if (el.matches("a[data-detail]")) {
+      ev.preventDefault();
+      openDetail(queue, el.dataset.detail);
+    } else if (el.matches("button[data-close]")) {
+      const detail = el.closest("div.detail");
+      detail.hidden = true;
+      delete detail.dataset.key;
+    } else if (el.matches("input[data-select-all]")) {
+      const view = el.closest("div.view");
+      view.querySelectorAll("input[data-select]").forEach(function (c) { c.checked = el.checked; });
+    } else if (el.matches("button[data-entry-action]")) {
+      const inDetail = el.closest("div.detail");
+      const out = inDetail ? inDetail.querySelector(".action-result") :
+        el.closest("div.view").querySelector(".action-result");
+      actOn(queue, el.dataset.view, el.dataset.entryAction, [el.dataset.key], out);
+    } else if (el.matches("button[data-bulk]")) {
+      const view = el.closest("div.view");
+      const keys = Array.from(view.querySelectorAll("input[data-select]:checked")).map(function (c) { return c.value; });
+      actOn(queue, view.dataset.view, el.dataset.bulk, keys, view.querySelector(".action-result"));
+    } else if (el.matches("button[data-action]")) {
+      const action = el.dataset.action;
       if (action === "purge" && !confirm("Remove every dead letter of queue " + queue + "?")) return;
-      fetch("api/queues/" + encodeURIComponent(queue) + "/dead/" + action, {
-        method: "POST",
-        headers: { "Authorization": "Bearer " + (tokenInput ? tokenInput.value : "") },
-      })
-        .then(function (r) { return r.json(); })
-        .then(function (body) {
-          out.textContent = body.error ? body.error :
-            action === "replay" ? body.replayed + " replayed" : body.purged + " purged";
-          // Replayed entries may die again before the next snapshot, leaving the dead count
-          // as it was: show the lists as they are now rather than wait for a count to change.
-          refresh(queue, "dead");
-          refresh(queue, "pending");
-        })
-        .catch(function (e) { out.textContent = String(e); });
-    });
+      post(queue, "api/queues/" + encodeURIComponent(queue) + "/dead/" + action, null,
+        el.closest("div.view").querySelector(".action-result"),
+        function (a) { return action === "replay" ? a.replayed + " replayed" : a.purged + " purged"; });
+    }
   });
+
+  // The filter applies to every view of its queue, from their first pages.
+  q("form.filter").forEach(function (form) {
+    const queue = form.dataset.queue;
+    function apply() {
+      const params = new URLSearchParams();
+      form.querySelectorAll("input[name]").forEach(function (i) {
+        if (i.value.trim()) params.set(i.name, i.value.trim());
+      });
+      filters.set(queue, params.toString());
+      views(queue).forEach(function (v) { cursors.delete(queue + "/" + v); refresh(queue, v); });
+    }
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); apply(); });
+    form.addEventListener("reset", function () { setTimeout(apply, 0); });
+  });
+
+  // Rows as the server rendered them, so the first refresh swaps only what changed.
+  q("table.entries").forEach(function (t) { t.tBodies[0].dataset.html = t.tBodies[0].innerHTML; });
+
+  // Whatever the counts say, the view shown is read again every few seconds.
+  setInterval(function () {
+    q("section.queue").forEach(function (section) {
+      refresh(section.dataset.queue, shown(section.dataset.queue));
+    });
+  }, 2000);
 
   // Seed "last" with what the server rendered, so the first snapshot refreshes only lists
   // whose counts changed since the page was made.

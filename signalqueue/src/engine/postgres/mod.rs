@@ -29,6 +29,7 @@
 //! restart the next calls get fresh connections; while the server is down calls fail with
 //! [`EngineError::Unavailable`] within the connect timeout.
 
+mod browse;
 pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
@@ -239,7 +240,12 @@ impl PostgresEngine {
             .query_on(
                 &self.lease,
                 &self.sql.claim,
-                &[&self.options.queue, &limit, &millis(lease)],
+                &[
+                    &self.options.queue,
+                    &limit,
+                    &millis(lease),
+                    &crate::engine::consumer_id(),
+                ],
             )
             .await?;
         if !rows.is_empty() {
@@ -409,7 +415,8 @@ impl Sql {
                      delayed = false,
                      fence = greatest(e.fence + 1,
                                       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
-                     deliveries = e.deliveries + 1
+                     deliveries = e.deliveries + 1,
+                     claimed_by = $4, claimed_at = now()
                  FROM picked WHERE e.id = picked.id
                  RETURNING e.id, e.fence, e.deliveries, e.payload"
             ),
@@ -491,13 +498,14 @@ impl Sql {
                      RETURNING e.id, e.fence)
                  SELECT id, fence, pg_notify($4, $1)::text FROM done"
             ),
+            // A claim whose lease ended is claimable again: pending, as browsing lists it.
             counts: format!(
                 "SELECT
                      count(*) FILTER (WHERE (lease_until IS NULL AND available_at <= now())
-                                         OR (fence = 0 AND lease_until <= now())),
+                                         OR lease_until <= now()),
                      count(*) FILTER (WHERE (lease_until IS NULL AND available_at > now())
                                          OR (fence = 0 AND lease_until > now())),
-                     count(*) FILTER (WHERE lease_until IS NOT NULL AND fence > 0),
+                     count(*) FILTER (WHERE lease_until > now() AND fence > 0),
                      (SELECT count(*) FROM {s}.dead WHERE queue = $1)
                  FROM {s}.entries WHERE queue = $1"
             ),
@@ -579,6 +587,10 @@ impl Engine for PostgresEngine {
     }
 
     fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
+        Some(self)
+    }
+
+    fn browse(&self) -> Option<&dyn crate::engine::Browse> {
         Some(self)
     }
 
@@ -889,8 +901,11 @@ impl Engine for PostgresEngine {
 
     async fn replay_dead(&self, keys: Option<&[String]>) -> Result<u64, EngineError> {
         // Keys that are not dead-letter ids match nothing.
-        let ids: Option<Vec<i64>> =
-            keys.map(|keys| keys.iter().filter_map(|k| k.parse().ok()).collect());
+        let ids: Option<Vec<i64>> = keys.map(|keys| {
+            keys.iter()
+                .filter_map(|k| crate::engine::browse::dead_id(k))
+                .collect()
+        });
         let replayed = self
             .execute(&self.sql.replay, &[&self.options.queue, &ids])
             .await?;

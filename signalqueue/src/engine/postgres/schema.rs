@@ -126,6 +126,12 @@ pub(crate) const QUEUE_STEPS: &[&str] = &[
     CREATE INDEX entries_delayed ON {schema}.entries (queue, available_at) WHERE delayed;
     ALTER TABLE {schema}.entries SET (fillfactor = 50);
     "#,
+    // Step 5: browsing (`browse.rs`). A claim records who made it and when, beside its lease:
+    // two columns no index holds, so a claim stays a HOT update. Their values mean something
+    // only while the lease runs. Nullable without a default: added without rewriting the table.
+    r#"
+    ALTER TABLE {schema}.entries ADD COLUMN claimed_by text, ADD COLUMN claimed_at timestamptz;
+    "#,
 ];
 
 /// Why [`migrate`] failed.

@@ -14,7 +14,7 @@ pub(crate) struct QueueKeys {
 
 /// How many keys a queue has; every script gets all of them, so the Lua side can name them in
 /// one shared prelude.
-const KEY_COUNT: usize = 10;
+const KEY_COUNT: usize = 11;
 
 /// The suffixes after `{sq:QUEUE}:`, in `KEYS` order. `lua/prelude.lua` names them in this
 /// same order.
@@ -40,6 +40,9 @@ const SUFFIXES: [&str; KEY_COUNT] = [
     "dead:payloads",
     // HASH entry id -> reason of a dead letter.
     "dead:reasons",
+    // HASH entry id -> "FENCE:SINCE_MS:CONSUMER": who holds a claim and since when, for
+    // browsing; written by the claim, removed when the claim ends.
+    "holders",
 ];
 
 impl QueueKeys {

@@ -17,6 +17,7 @@
 //! `redis-set://` differs only in enqueueing: payloads wait in a hash keyed by the hash of their
 //! content, so identical pending signals collapse into one until it is claimed.
 
+mod browse;
 mod connection;
 mod content_hash;
 mod heartbeats;
@@ -268,7 +269,10 @@ impl RedisEngine {
     ) -> Result<(Option<Duration>, Vec<Claimed>), EngineError> {
         let reply = self
             .script(&scripts::CLAIM, |inv| {
-                inv.arg(max).arg(millis(lease).max(1)).arg(SWEEP);
+                inv.arg(max)
+                    .arg(millis(lease).max(1))
+                    .arg(SWEEP)
+                    .arg(crate::engine::consumer_id());
             })
             .await?;
         let bad = || self.malformed("claim");
@@ -371,6 +375,10 @@ impl Engine for RedisEngine {
     }
 
     fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
+        Some(self)
+    }
+
+    fn browse(&self) -> Option<&dyn crate::engine::Browse> {
         Some(self)
     }
 
@@ -563,7 +571,7 @@ impl Engine for RedisEngine {
         let (max, ttl) = self.dead_retention();
         let reply = self
             .script(&scripts::COUNTS, |inv| {
-                inv.arg(max).arg(ttl);
+                inv.arg(max).arg(ttl).arg(SWEEP);
             })
             .await?;
         let Value::Array(items) = reply else {

@@ -18,6 +18,20 @@ macro_rules! script {
     };
 }
 
+/// A browsing script: the prelude, the browse helpers (`lua/browse.lua`), then its own file.
+macro_rules! browse_script {
+    ($(#[$doc:meta])* $name:ident, $file:literal) => {
+        $(#[$doc])*
+        pub(crate) static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("lua/prelude.lua"),
+                include_str!("lua/browse.lua"),
+                include_str!($file)
+            ))
+        });
+    };
+}
+
 script!(
     /// `redis-set://` enqueue: collapses payloads whose content is already waiting.
     ENQUEUE_SET,
@@ -30,7 +44,7 @@ script!(
 );
 script!(
     /// Enqueue of one tick of a periodic signal, once: the tick's key `SET NX`, then the entry
-    /// as `ENQUEUE_DELAYED` stores it. Takes two keys more than the queue's ten.
+    /// as `ENQUEUE_DELAYED` stores it. Takes two keys more than the queue's eleven.
     ENQUEUE_TICK,
     "lua/enqueue_tick.lua"
 );
@@ -98,4 +112,24 @@ script!(
     /// Moves dead letters back to the queue.
     REPLAY_DEAD,
     "lua/replay_dead.lua"
+);
+browse_script!(
+    /// One page of a section, after sweeping as a claim does.
+    BROWSE_PAGE,
+    "lua/browse_page.lua"
+);
+browse_script!(
+    /// One entry by key, in whichever section.
+    BROWSE_FIND,
+    "lua/browse_find.lua"
+);
+browse_script!(
+    /// Removes entries of one section by key.
+    BROWSE_DELETE,
+    "lua/browse_delete.lua"
+);
+script!(
+    /// Moves scheduled entries to the tail of the pending list.
+    BROWSE_RUN_NOW,
+    "lua/browse_run_now.lua"
 );

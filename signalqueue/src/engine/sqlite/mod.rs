@@ -55,13 +55,14 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::engine::{
-    unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, DeadLetter, Engine, EngineError,
-    EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
+    consumer_id, unix_ms, ClaimToken, Claimed, Colocation, Counts, DeadEntry, DeadLetter, Engine,
+    EngineError, EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 
 use self::group_commit::GroupCommit;
 
+mod browse;
 mod busy;
 mod group_commit;
 mod heartbeats;
@@ -149,6 +150,17 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         PRIMARY KEY (queue, worker)
     ) WITHOUT ROWID;
+    ",
+    // Version 5: browsing (`browse.rs`). A claim records who made it and when, next to its
+    // lease; both stay as they were once the lease ends (they mean something only while the
+    // lease runs). `entries_retrying` lists retries waiting for their time by due time, for
+    // the console's scheduled page: only entries that were claimed and put back (a retry or a
+    // release) are in it, so a send, a claim and an ack never touch it.
+    "
+    ALTER TABLE entries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE entries ADD COLUMN claimed_at INTEGER;
+    CREATE INDEX entries_retrying ON entries (queue, available_at)
+        WHERE lease_until IS NULL AND fence > 0;
     ",
 ];
 
@@ -313,7 +325,8 @@ impl SqliteEngine {
             let mut claimed = {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE entries
-                     SET lease_until = ?3 + ?4, fence = fence + 1, deliveries = deliveries + 1
+                     SET lease_until = ?3 + ?4, fence = fence + 1, deliveries = deliveries + 1,
+                         claimed_by = ?5, claimed_at = ?3
                      WHERE id IN (
                          SELECT id FROM (
                              SELECT id FROM entries
@@ -328,19 +341,21 @@ impl SqliteEngine {
                          LIMIT ?2)
                      RETURNING id, fence, deliveries, payload",
                 )?;
-                let rows = stmt.query_map(params![queue, max, now, lease], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        Claimed {
-                            token: ClaimToken {
-                                key: row.get::<_, i64>(0)?.to_string(),
-                                fence: row.get::<_, i64>(1)? as u64,
+                let rows =
+                    stmt.query_map(params![queue, max, now, lease, consumer_id()], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            Claimed {
+                                token: ClaimToken {
+                                    key: row.get::<_, i64>(0)?.to_string(),
+                                    fence: row.get::<_, i64>(1)? as u64,
+                                },
+                                deliveries: u32::try_from(row.get::<_, i64>(2)?)
+                                    .unwrap_or(u32::MAX),
+                                payload: row.get(3)?,
                             },
-                            deliveries: u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX),
-                            payload: row.get(3)?,
-                        },
-                    ))
-                })?;
+                        ))
+                    })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
             tx.commit()?;
@@ -625,6 +640,10 @@ impl Engine for SqliteEngine {
     }
 
     fn heartbeats(&self) -> Option<&dyn crate::engine::Heartbeats> {
+        Some(self)
+    }
+
+    fn browse(&self) -> Option<&dyn crate::engine::Browse> {
         Some(self)
     }
 
@@ -919,20 +938,20 @@ impl Engine for SqliteEngine {
             Self::trim_dead(&tx, &queue, &options)?;
             let now = now_ms();
             let (pending, scheduled, in_flight) = tx.query_row(
-                // A lease with fence 0 was never claimed: a delayed entry, due or not yet.
+                // A lease with fence 0 was never claimed: a delayed entry, due or not yet. A
+                // claim whose lease ended is claimable again: pending, as browsing lists it.
                 "SELECT
                      (SELECT count(*) FROM entries
                       WHERE queue = ?1 AND lease_until IS NULL AND available_at <= ?2)
                    + (SELECT count(*) FROM entries
-                      WHERE queue = ?1 AND lease_until IS NOT NULL AND lease_until <= ?2
-                        AND fence = 0),
+                      WHERE queue = ?1 AND lease_until IS NOT NULL AND lease_until <= ?2),
                      (SELECT count(*) FROM entries
                       WHERE queue = ?1 AND lease_until IS NULL AND available_at > ?2)
                    + (SELECT count(*) FROM entries
                       WHERE queue = ?1 AND lease_until IS NOT NULL AND lease_until > ?2
                         AND fence = 0),
                      (SELECT count(*) FROM entries
-                      WHERE queue = ?1 AND lease_until IS NOT NULL AND fence > 0)",
+                      WHERE queue = ?1 AND lease_until > ?2 AND fence > 0)",
                 params![queue, now],
                 |row| {
                     Ok((
@@ -1045,7 +1064,10 @@ impl Engine for SqliteEngine {
         // Keys that are not dead-letter ids match nothing. Sorted so that replayed entries keep
         // the order in which they died; deduplicated so that one is not replayed twice.
         let ids: Option<Vec<i64>> = keys.map(|keys| {
-            let mut ids: Vec<i64> = keys.iter().filter_map(|k| k.parse().ok()).collect();
+            let mut ids: Vec<i64> = keys
+                .iter()
+                .filter_map(|k| crate::engine::browse::dead_id(k))
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             ids
@@ -1155,6 +1177,7 @@ mod tests {
                 "index dead_by_queue",
                 "index entries_leased",
                 "index entries_ready",
+                "index entries_retrying",
                 "table dead",
                 "table entries",
                 "table ticks",

@@ -1,7 +1,7 @@
 -- Finishes claims: ARGV = id1, fence1, id2, fence2, ...
 -- Returns one 1 (done) or 0 (lease lost: refused, the entry is left to its new owner) per pair.
 -- A token given twice is done once: its second answer is 0, as if sent in a later call.
--- Batched (one ZMSCORE, one ZREM, two HDELs), so acknowledging 100 costs little more than 1.
+-- Batched (one ZMSCORE, one ZREM, three HDELs), so acknowledging 100 costs little more than 1.
 local now = now_ms()
 local members = {}
 for i = 1, #ARGV, 2 do
@@ -23,4 +23,5 @@ end
 call_chunked('ZREM', K_LEASES, done)
 call_chunked('HDEL', K_ENTRIES, ids)
 call_chunked('HDEL', K_DELIVERIES, ids)
+call_chunked('HDEL', K_HOLDERS, ids)
 return out

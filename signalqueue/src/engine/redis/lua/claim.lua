@@ -1,12 +1,13 @@
--- Claims up to ARGV[1] entries for ARGV[2] ms. First returns expired leases to the head of the
--- pending list and due retries and delayed sends to its tail (at most ARGV[3] of each), so any claimer recovers
--- the claims of a dead worker.
+-- Claims up to ARGV[1] entries for ARGV[2] ms for the consumer ARGV[4]. First returns expired
+-- leases to the head of the pending list and due retries and delayed sends to its tail (at most
+-- ARGV[3] of each: `sweep_due`), so any claimer recovers the claims of a dead worker.
 -- Returns { hint, id, fence, deliveries, payload, ... }: hint is 0 when something was claimed,
 -- else the ms until the next lease expiry or due retry (-1 when there is none), so a blocking
 -- claimer knows how long it may sleep.
 local max = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local sweep = tonumber(ARGV[3])
+local consumer = ARGV[4]
 local now = now_ms()
 
 -- A wake marker has done its work once a claim runs.
@@ -14,29 +15,7 @@ if redis.call('LINDEX', K_PENDING, 0) == WAKE then
   redis.call('LPOP', K_PENDING)
 end
 
-local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, sweep)
-if #expired > 0 then
-  call_chunked('ZREM', K_LEASES, expired)
-  -- Pushed latest-deadline first, so the oldest claim ends up at the head. Each of these
-  -- deliveries ended without an ack: counted here, so the next claim reports one more.
-  local refs = {}
-  for i = #expired, 1, -1 do
-    local id = string.match(expired[i], '^(.*):')
-    redis.call('HINCRBY', K_DELIVERIES, id, 1)
-    refs[#refs + 1] = REF_ID .. id
-  end
-  call_chunked('LPUSH', K_PENDING, refs)
-end
-
-local due = redis.call('ZRANGEBYSCORE', K_SCHEDULED, '-inf', now, 'LIMIT', 0, sweep)
-if #due > 0 then
-  call_chunked('ZREM', K_SCHEDULED, due)
-  local refs = {}
-  for i = 1, #due do
-    refs[i] = REF_ID .. due[i]
-  end
-  call_chunked('RPUSH', K_PENDING, refs)
-end
+sweep_due(now, sweep)
 
 local popped = redis.call('LPOP', K_PENDING, max)
 if popped then
@@ -128,8 +107,10 @@ local next_seq = redis.call('INCRBY', K_SEQ, need) - need + 1
 -- Numbers handed to redis.call are formatted with `%.17g`, which costs more than the rest of
 -- a claim's per-entry work: the deadline is formatted once, as an integer.
 local deadline = int(now + lease)
+-- Who holds each claim and since when, for browsing: one string for the batch but the fence.
+local since = ':' .. int(now) .. ':' .. consumer
 local out = { 0 }
-local new_entries, leases = {}, {}
+local new_entries, leases, holders = {}, {}, {}
 for i = 1, #popped do
   local id, payload, n = ids[i], payloads[i] or popped[i], deliveries[i]
   if not id then
@@ -143,6 +124,8 @@ for i = 1, #popped do
   next_seq = next_seq + 1
   leases[#leases + 1] = deadline
   leases[#leases + 1] = lease_member(id, fence)
+  holders[#holders + 1] = id
+  holders[#holders + 1] = fence .. since
   out[#out + 1] = id
   out[#out + 1] = fence
   out[#out + 1] = n
@@ -152,4 +135,5 @@ end
 -- a delivery that ends without an ack (expired lease, retry) is counted, on that rarer path.
 call_chunked('HSET', K_ENTRIES, new_entries)
 call_chunked('ZADD', K_LEASES, leases)
+call_chunked('HSET', K_HOLDERS, holders)
 return out

@@ -9,6 +9,7 @@ if not live(member, now) then
   return 0
 end
 redis.call('ZREM', K_LEASES, member)
+redis.call('HDEL', K_HOLDERS, id)
 redis.call('HDEL', K_ENTRIES, id)
 redis.call('HDEL', K_DELIVERIES, id)
 redis.call('ZADD', K_DEAD, now, id)

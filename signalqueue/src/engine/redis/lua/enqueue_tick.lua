@@ -1,9 +1,9 @@
 -- Enqueues the entry of one tick of a periodic signal, unless that tick was enqueued before.
--- Besides the queue's ten keys: KEYS[11] the tick's key (`tick:SCHEDULE:MS`), KEYS[12] the hash
+-- Besides the queue's eleven keys: KEYS[12] the tick's key (`tick:SCHEDULE:MS`), KEYS[13] the hash
 -- schedule -> latest tick (ms), both under the queue's hash tag. ARGV = schedule, tick_ms,
 -- ttl_ms, then one triple as `enqueue_triples` takes it. Returns 1 when this call enqueued the
 -- tick, 0 when it was enqueued before (or is too old to tell).
-local K_TICK, K_LAST_TICKS = KEYS[11], KEYS[12]
+local K_TICK, K_LAST_TICKS = KEYS[12], KEYS[13]
 local schedule, tick, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local last = redis.call('HGET', K_LAST_TICKS, schedule)
 last = last and tonumber(last)

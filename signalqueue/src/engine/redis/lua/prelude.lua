@@ -1,5 +1,5 @@
 -- Shared by every script of signalqueue's Redis engines (prepended at build time).
--- KEYS are always the ten keys of one queue, in the order of `keys.rs`; they share one hash tag.
+-- KEYS are always the eleven keys of one queue, in the order of `keys.rs`; they share one hash tag.
 local K_PENDING = KEYS[1]     -- LIST: raw payloads, or references to stored entries
 local K_WAITING = KEYS[2]     -- HASH content hash -> payload (redis-set: waiting, deduplicated)
 local K_SCHEDULED = KEYS[3]   -- ZSET id -> due ms (retries)
@@ -10,6 +10,7 @@ local K_SEQ = KEYS[7]         -- STRING counter for ids and fences
 local K_DEAD = KEYS[8]        -- ZSET id -> died at ms
 local K_DEAD_PAYLOADS = KEYS[9]
 local K_DEAD_REASONS = KEYS[10]
+local K_HOLDERS = KEYS[11]    -- HASH id -> "fence:since ms:consumer" of the claim in flight
 
 -- References in the pending list start with a NUL byte, which no envelope (binary `SQ...` or
 -- JSON `{...`) starts with. A hand-pushed value that merely looks like a reference but names
@@ -83,6 +84,38 @@ end
 local function live(member, now)
   local deadline = redis.call('ZSCORE', K_LEASES, member)
   return deadline and tonumber(deadline) > now
+end
+
+-- Returns expired leases to the head of the pending list and due retries and delayed sends to
+-- its tail, at most `sweep` of each: what every claim does first, so that any claimer recovers
+-- the claims of a dead worker, and what browsing does first, so that its sections are the ones
+-- a claim would see.
+local function sweep_due(now, sweep)
+  local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, sweep)
+  if #expired > 0 then
+    call_chunked('ZREM', K_LEASES, expired)
+    -- Pushed latest-deadline first, so the oldest claim ends up at the head. Each of these
+    -- deliveries ended without an ack: counted here, so the next claim reports one more.
+    local refs, ids = {}, {}
+    for i = #expired, 1, -1 do
+      local id = string.match(expired[i], '^(.*):')
+      redis.call('HINCRBY', K_DELIVERIES, id, 1)
+      refs[#refs + 1] = REF_ID .. id
+      ids[#ids + 1] = id
+    end
+    call_chunked('LPUSH', K_PENDING, refs)
+    call_chunked('HDEL', K_HOLDERS, ids)
+  end
+
+  local due = redis.call('ZRANGEBYSCORE', K_SCHEDULED, '-inf', now, 'LIMIT', 0, sweep)
+  if #due > 0 then
+    call_chunked('ZREM', K_SCHEDULED, due)
+    local refs = {}
+    for i = 1, #due do
+      refs[i] = REF_ID .. due[i]
+    end
+    call_chunked('RPUSH', K_PENDING, refs)
+  end
 end
 
 -- Drops dead letters past their retention: older than `ttl` ms, or beyond the newest `max`.

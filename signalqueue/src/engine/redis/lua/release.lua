@@ -8,6 +8,7 @@ for i = #ARGV - 1, 1, -2 do
   if live(member, now) then
     -- Not counted in K_DELIVERIES: the next claim reports the same delivery number again.
     redis.call('ZREM', K_LEASES, member)
+    redis.call('HDEL', K_HOLDERS, id)
     redis.call('LPUSH', K_PENDING, REF_ID .. id)
     n = n + 1
   end

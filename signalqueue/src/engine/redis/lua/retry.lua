@@ -9,6 +9,7 @@ if not live(member, now) then
   return 0
 end
 redis.call('ZREM', K_LEASES, member)
+redis.call('HDEL', K_HOLDERS, id)
 redis.call('HSET', K_ENTRIES, id, ARGV[3])
 -- This delivery ended without an ack: the next claim reports one more.
 redis.call('HINCRBY', K_DELIVERIES, id, 1)

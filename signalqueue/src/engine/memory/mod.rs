@@ -14,9 +14,11 @@ use tokio::sync::Notify;
 
 use crate::engine::ticks::TICKS_KEPT;
 use crate::engine::{
-    unix_ms, Beat, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    unix_ms, Beat, Browse, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
     EngineOptions, Entry, Heartbeats, Outgoing, SharedEngine, Ticks,
 };
+
+mod browse;
 
 /// The in-memory engine. Open one with `memory://NAME` or [`MemoryEngine::new`].
 pub struct MemoryEngine {
@@ -36,8 +38,8 @@ struct State {
     ready: VecDeque<u64>,
     /// Keys waiting for a time (retries, delayed sends), by (time, key).
     scheduled: BTreeMap<(SystemTime, u64), ()>,
-    /// Claimed keys with the instant their lease ends and the fence of the claim.
-    in_flight: HashMap<u64, (Instant, u64)>,
+    /// Claimed keys with their leases.
+    in_flight: HashMap<u64, Lease>,
     dead: VecDeque<(u64, DeadEntry)>,
     /// The ticks of periodic signals enqueued, by schedule: the latest [`TICKS_KEPT`] of each.
     ticks: HashMap<String, BTreeSet<u64>>,
@@ -48,6 +50,29 @@ struct State {
 struct Stored {
     payload: Vec<u8>,
     deliveries: u32,
+}
+
+/// One claim of an entry.
+struct Lease {
+    /// When the lease ends, for expiry (immune to wall-clock jumps).
+    until: Instant,
+    /// The fence of the claim.
+    fence: u64,
+    /// When the lease ends and when the claim was made, on the wall clock, for browsing. The
+    /// holder is always this process ([`consumer_id`]): the queue lives in its memory.
+    until_wall: SystemTime,
+    since: SystemTime,
+}
+
+impl Lease {
+    fn new(fence: u64, lease: Duration, now: Instant, wall: SystemTime) -> Lease {
+        Lease {
+            until: now + lease,
+            fence,
+            until_wall: wall + lease,
+            since: wall,
+        }
+    }
 }
 
 impl MemoryEngine {
@@ -118,7 +143,7 @@ impl State {
         let expired: Vec<u64> = self
             .in_flight
             .iter()
-            .filter(|(_, (until, _))| *until <= now)
+            .filter(|(_, lease)| lease.until <= now)
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
@@ -132,7 +157,7 @@ impl State {
     fn take_claim(&mut self, token: &ClaimToken, now: Instant) -> Option<u64> {
         let key: u64 = token.key.parse().ok()?;
         match self.in_flight.get(&key) {
-            Some((until, fence)) if *fence == token.fence && *until > now => {
+            Some(lease) if lease.fence == token.fence && lease.until > now => {
                 self.in_flight.remove(&key);
                 Some(key)
             }
@@ -188,6 +213,10 @@ impl Engine for MemoryEngine {
         Some(self)
     }
 
+    fn browse(&self) -> Option<&dyn Browse> {
+        Some(self)
+    }
+
     async fn ping(&self) -> Result<(), EngineError> {
         Ok(())
     }
@@ -220,8 +249,9 @@ impl Engine for MemoryEngine {
             let notified = self.arrived.notified();
             {
                 let now = Instant::now();
+                let wall = SystemTime::now();
                 let mut s = self.lock();
-                s.promote(now, SystemTime::now());
+                s.promote(now, wall);
                 let mut out = Vec::new();
                 while out.len() < max {
                     let Some(key) = s.ready.pop_front() else {
@@ -229,7 +259,7 @@ impl Engine for MemoryEngine {
                     };
                     s.next_fence += 1;
                     let fence = s.next_fence;
-                    s.in_flight.insert(key, (now + lease, fence));
+                    s.in_flight.insert(key, Lease::new(fence, lease, now, wall));
                     let stored = s.entries.get_mut(&key).expect("ready key has an entry");
                     stored.deliveries += 1;
                     out.push(Claimed {
@@ -261,6 +291,7 @@ impl Engine for MemoryEngine {
         lease: Duration,
     ) -> Result<Vec<bool>, EngineError> {
         let now = Instant::now();
+        let wall = SystemTime::now();
         let mut s = self.lock();
         Ok(tokens
             .iter()
@@ -269,8 +300,9 @@ impl Engine for MemoryEngine {
                     return false;
                 };
                 match s.in_flight.get_mut(&key) {
-                    Some((until, fence)) if *fence == t.fence && *until > now => {
-                        *until = now + lease;
+                    Some(held) if held.fence == t.fence && held.until > now => {
+                        held.until = now + lease;
+                        held.until_wall = wall + lease;
                         true
                     }
                     _ => false,
@@ -380,6 +412,8 @@ impl Engine for MemoryEngine {
 
     async fn counts(&self) -> Result<Counts, EngineError> {
         let mut s = self.lock();
+        // Due entries and ended leases are claimable: counted (and browsed) as pending.
+        s.promote(Instant::now(), SystemTime::now());
         s.trim_dead(&self.options);
         Ok(Counts {
             pending: s.ready.len() as u64,
