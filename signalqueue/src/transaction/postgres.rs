@@ -79,8 +79,10 @@ impl Plan {
 
     /// Inserts into the queue's table, only if the schema is the queue's own instance: returns
     /// the number of rows written (0 when it is another instance). Parameters: queue name,
-    /// payloads, instance, due times (see [`due_ms`]). A delayed entry is written as the engine
-    /// writes it (`engine/postgres`): `delayed`, claimable from its due time.
+    /// payloads, instance, due times (see [`due_ms`]). A delayed entry (due in the future) is
+    /// moved by the trigger on `entries` into the queue's `delayed` table (schema step 5),
+    /// claimable from its due time; the row count still counts it, which is what says the
+    /// instance matched.
     pub(crate) fn queue_insert_sql(&self) -> Option<(String, &str)> {
         let (schema, instance) = self.queue.as_ref()?;
         Some((
