@@ -236,7 +236,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let version: i32 = rows[0].get(1);
     let instance: String = rows[0].get(2);
     assert_eq!(component, "queue");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     for engine in &engines {
         assert_eq!(
             engine.colocation(),
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
         .await
         .expect("read migrations");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 5);
+    assert_eq!(rows[0].get::<_, i32>(0), 6);
     assert_eq!(rows[0].get::<_, String>(1), instance);
 }
 
@@ -687,7 +687,7 @@ async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
         .await
         .expect("read migrations")
         .get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     // The same entries in the same states: the delayed ones are scheduled, the claim is kept.
     assert_eq!(engine.counts().await.expect("counts"), counts(2, 2, 1, 0));
     // The delayed ones (the one already due included) now wait out of the claim's table
