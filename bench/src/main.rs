@@ -469,6 +469,7 @@ impl Bench {
                 continue;
             }
             let (mut alone, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
+            let mut added_ms = Vec::new();
             for _ in 0..s.send_runs {
                 let t = Target::fresh(Kind::Postgres, &self.servers).await?;
                 let rates = async {
@@ -481,6 +482,9 @@ impl Bench {
                 alone.push(a);
                 with.push(w);
                 added.push((a / w - 1.0) * 100.0);
+                // Each connection runs one transaction at a time, so a transaction of a kind
+                // takes `clients / rate` seconds.
+                added_ms.push((1.0 / w - 1.0 / a) * clients as f64 * 1000.0);
             }
             let how = if clients == 1 {
                 "one connection".to_string()
@@ -496,6 +500,9 @@ impl Bench {
             emit(m, Kind::Postgres, scales, &["insert_c1"]);
             Measurement::runs(format!("{name}_added"), Kind::Postgres, n, "%", added)
                 .note("how much longer a transaction takes with send_in: app-only rate / with rate - 1, per run")
+                .emit();
+            Measurement::runs(format!("{name}_added_ms"), Kind::Postgres, n, "ms", added_ms)
+                .note("the same in time: what send_in adds to one transaction, whatever the disk's flush takes, per run")
                 .emit();
         }
         Ok(())

@@ -236,7 +236,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let version: i32 = rows[0].get(1);
     let instance: String = rows[0].get(2);
     assert_eq!(component, "queue");
-    assert_eq!(version, 5);
+    assert_eq!(version, 7);
     for engine in &engines {
         assert_eq!(
             engine.colocation(),
@@ -260,7 +260,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
         .await
         .expect("read migrations");
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 5);
+    assert_eq!(rows[0].get::<_, i32>(0), 7);
     assert_eq!(rows[0].get::<_, String>(1), instance);
 }
 
@@ -271,10 +271,7 @@ async fn a_newer_schema_is_refused() {
     pg.client()
         .await
         .execute(
-            &format!(
-                "UPDATE {} SET version = version + 1",
-                pg.table("migrations")
-            ),
+            &format!("UPDATE {} SET version = 1000", pg.table("migrations")),
             &[],
         )
         .await
@@ -285,7 +282,7 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(err.contains("newer than this build"), "{err}");
     assert!(err.contains("upgrade signalqueue"), "{err}");
-    assert!(err.contains("version 6"), "{err}");
+    assert!(err.contains("version 1000"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,10 +687,24 @@ async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
         .await
         .expect("read migrations")
         .get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 7);
     // The same entries in the same states: the delayed ones are scheduled, the claim is kept.
     assert_eq!(engine.counts().await.expect("counts"), counts(2, 2, 1, 0));
-    // Browsed in the same sections; the claim made before step 5 has no recorded holder.
+    // The delayed ones (the one already due included) now wait out of the claim's table
+    // (step 5).
+    let moved: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {}", pg.table("delayed")),
+            &[],
+        )
+        .await
+        .expect("read delayed")
+        .get(0);
+    assert_eq!(
+        moved, 3,
+        "the delayed entries were not moved out of `entries`"
+    );
+    // Browsed in the same sections; the claim made before step 7 has no recorded holder.
     let browse = engine.browse().expect("browse");
     let listed = |section| async move {
         let page = browse.page(section, None, 10).await.expect("page");
@@ -716,6 +727,22 @@ async fn a_schema_made_by_an_earlier_build_upgrades_in_place() {
         .expect("claim");
     assert_eq!(texts(&got), ["ready", "due"]);
     assert_eq!(got[1].deliveries, 1);
+    // Both claims recorded their holder: "due", moved from `delayed` and claimed by the same
+    // statement, as well as "ready".
+    for claimed in &got {
+        let found = browse
+            .find(&claimed.token.key)
+            .await
+            .expect("find")
+            .expect("found");
+        assert_eq!(found.section, Section::InFlight);
+        let holder = found.holder.expect("holder");
+        assert_eq!(
+            holder.worker.as_deref(),
+            Some(signalqueue::engine::consumer_id())
+        );
+        assert!(holder.since.is_some());
+    }
     assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true, true]);
     let waiting: Vec<String> = engine
         .pending(10)
@@ -892,4 +919,271 @@ async fn a_role_that_may_only_insert_can_send_and_wake_a_waiting_claim() {
         .expect("the waiting claim was woken, not left to its 600 s poll")
         .expect("claim task");
     assert_eq!(texts(&got), ["from-a-narrow-role"]);
+}
+
+/// How many rows `table` of the test's schema holds.
+async fn rows_in(pg: &Pg, table: &str) -> i64 {
+    pg.client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {}", pg.table(table)), &[])
+        .await
+        .expect("count rows")
+        .get(0)
+}
+
+/// Another language's one `INSERT` with a future `available_at` (nothing else: no `delayed`
+/// flag) is a delayed send: counted by the command as one row, kept out of the claim's table
+/// until due, scheduled meanwhile, and claimed at its time by a claim already waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_insert_due_later_waits_out_of_the_claims_table() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let got = engine
+                .claim(10, LONG_LEASE, Duration::from_secs(120))
+                .await
+                .expect("claim");
+            (got, SystemTime::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let due = SystemTime::now() + Duration::from_millis(1500);
+    let written = pg
+        .client()
+        .await
+        .execute(
+            &format!(
+                "INSERT INTO {} (queue, payload, available_at)
+                 VALUES ('default', 'by-hand-later', now() + interval '1.5 s')",
+                pg.table("entries")
+            ),
+            &[],
+        )
+        .await
+        .expect("insert by hand");
+    assert_eq!(written, 1, "the inserting program is told of its row");
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 1, 0, 0));
+    assert_eq!(
+        (rows_in(&pg, "entries").await, rows_in(&pg, "delayed").await),
+        (0, 1)
+    );
+    let (got, at) = waiting.await.expect("claim task");
+    assert_eq!(texts(&got), ["by-hand-later"]);
+    assert!(
+        at + Duration::from_millis(50) >= due,
+        "claimed before its time"
+    );
+    assert!(
+        at.duration_since(due).unwrap_or_default() < Duration::from_secs(5),
+        "the waiting claim slept past the due time"
+    );
+    assert_eq!(
+        (rows_in(&pg, "entries").await, rows_in(&pg, "delayed").await),
+        (1, 0)
+    );
+    assert_eq!(engine.ack(&tokens(&got)).await.expect("ack"), [true]);
+}
+
+/// A retry due later leaves the claim's table under its key, is listed and counted as
+/// scheduled, keeps its place in the FIFO once due, and is purged with the pending entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_due_later_waits_out_of_the_claims_table() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    engine
+        .enqueue(&[item("first"), item("second")])
+        .await
+        .expect("enqueue");
+    let got = engine
+        .claim(1, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&got), ["first"]);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    assert!(engine
+        .retry(&got[0].token, b"first-again", later)
+        .await
+        .expect("retry"));
+    assert_eq!(
+        (rows_in(&pg, "entries").await, rows_in(&pg, "delayed").await),
+        (1, 1)
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 1, 0, 0));
+    let listed = engine.pending(10).await.expect("pending");
+    let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[1], got[0].token.key, "the retry keeps its key");
+    assert_eq!(listed[1].payload, b"first-again");
+    // Due now: moved back by the next claim, ahead of the entry sent after it.
+    pg.client()
+        .await
+        .execute(
+            &format!("UPDATE {} SET available_at = now()", pg.table("delayed")),
+            &[],
+        )
+        .await
+        .expect("make it due");
+    // A busy engine moves due entries at most every 10 ms: let that pass since the last claim.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::from_secs(5))
+        .await
+        .expect("claim");
+    assert_eq!(texts(&got), ["first-again", "second"]);
+    assert_eq!(got[0].deliveries, 2, "the retry's deliveries are kept");
+    assert!(engine
+        .retry(&got[0].token, b"first-later", later)
+        .await
+        .expect("retry"));
+    engine.release(&tokens(&got[1..])).await.expect("release");
+    assert_eq!(engine.purge_pending().await.expect("purge"), 2);
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+}
+
+/// Browsing reads both tables of schema step 5 as `counts` does: rows of `delayed` not yet due
+/// are scheduled, due ones not yet moved by a claim are pending (after the ready entries, by
+/// due time), and so are the rows a build of step 4 still flags `delayed` in `entries`; `find`,
+/// `delete` and `run_now` reach every one of them by its key, and `run_now` moves a row of
+/// `delayed` into `entries`, where any claim takes it, with its holder recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_reads_the_delayed_table_and_rows_of_step_4() {
+    let Some(pg) = Pg::new().await else { return };
+    let engine = contract::Fixture::open(&pg, no_polling()).await;
+    let browse = engine.browse().expect("browse");
+    let hour = Duration::from_secs(3600);
+    engine
+        .enqueue(&[
+            item("ready"),
+            contract::delayed("later", SystemTime::now() + hour),
+            contract::delayed("soon", SystemTime::now() + Duration::from_millis(300)),
+            item("legacy-due"),
+            item("legacy-later"),
+            contract::delayed("gone", SystemTime::now() + hour),
+        ])
+        .await
+        .expect("enqueue");
+    // What a build of step 4 leaves when it retries in place: flagged `delayed` in `entries`.
+    pg.client()
+        .await
+        .batch_execute(&format!(
+            "UPDATE {t} SET delayed = true, available_at = now() - interval '1 s'
+                 WHERE payload = 'legacy-due';
+             UPDATE {t} SET delayed = true, available_at = now() + interval '2 h'
+                 WHERE payload = 'legacy-later';",
+            t = pg.table("entries")
+        ))
+        .await
+        .expect("rows as a build of step 4 leaves them");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // "soon" is due, but no claim ran to move it.
+    assert_eq!(
+        (rows_in(&pg, "entries").await, rows_in(&pg, "delayed").await),
+        (3, 3)
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(3, 3, 0, 0));
+    for limit in [1, 2, 10] {
+        let pending = contract::browse_all(browse, Section::Pending, limit).await;
+        assert_eq!(
+            texts_of(&pending),
+            ["ready", "legacy-due", "soon"],
+            "pending, pages of {limit}"
+        );
+        let scheduled = contract::browse_all(browse, Section::Scheduled, limit).await;
+        assert_eq!(
+            texts_of(&scheduled),
+            ["later", "gone", "legacy-later"],
+            "scheduled, pages of {limit}"
+        );
+    }
+    let scheduled = contract::browse_all(browse, Section::Scheduled, 10).await;
+    let pending = contract::browse_all(browse, Section::Pending, 10).await;
+    let key_of = |listed: &[signalqueue::engine::Listed], payload: &str| {
+        contract::listed_with(listed, payload).key.clone()
+    };
+    let section_of = |key: String| async move {
+        browse
+            .find(&key)
+            .await
+            .expect("find")
+            .map(|listed| listed.section)
+    };
+    assert_eq!(
+        section_of(key_of(&scheduled, "later")).await,
+        Some(Section::Scheduled)
+    );
+    assert_eq!(
+        section_of(key_of(&pending, "soon")).await,
+        Some(Section::Pending)
+    );
+
+    // Deleted from `delayed`, by section.
+    let gone = key_of(&scheduled, "gone");
+    let soon = key_of(&pending, "soon");
+    assert_eq!(
+        browse
+            .delete(Section::Pending, std::slice::from_ref(&gone))
+            .await
+            .expect("delete"),
+        0,
+        "not pending"
+    );
+    assert_eq!(
+        browse
+            .delete(Section::Scheduled, &[gone.clone(), soon.clone()])
+            .await
+            .expect("delete"),
+        1,
+        "only `gone` is scheduled"
+    );
+    assert_eq!(
+        browse
+            .delete(Section::Pending, &[soon])
+            .await
+            .expect("delete"),
+        1
+    );
+    assert_eq!(section_of(gone).await, None);
+    assert_eq!(engine.counts().await.expect("counts"), counts(2, 2, 0, 0));
+
+    // Run now: the row of `delayed` moves into `entries` under its key; the flagged one is
+    // made due in place.
+    let later = key_of(&scheduled, "later");
+    let legacy_later = key_of(&scheduled, "legacy-later");
+    assert_eq!(
+        browse
+            .run_now(&[later.clone(), legacy_later.clone()])
+            .await
+            .expect("run_now"),
+        2
+    );
+    assert_eq!(
+        (rows_in(&pg, "entries").await, rows_in(&pg, "delayed").await),
+        (4, 0)
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(4, 0, 0, 0));
+    let pending = contract::browse_all(browse, Section::Pending, 1).await;
+    assert_eq!(
+        texts_of(&pending),
+        ["ready", "later", "legacy-due", "legacy-later"],
+        "`later` by its id among the ready ones, the flagged ones by due time"
+    );
+    // Claims take them from `entries`, and record their holder on each.
+    let got = engine
+        .claim(10, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    let mut claimed = texts(&got);
+    claimed.sort();
+    assert_eq!(claimed, ["later", "legacy-due", "legacy-later", "ready"]);
+    for key in [later, legacy_later] {
+        let found = browse.find(&key).await.expect("find").expect("found");
+        assert_eq!(found.section, Section::InFlight);
+        assert_eq!(
+            found.holder.and_then(|h| h.worker).as_deref(),
+            Some(signalqueue::engine::consumer_id())
+        );
+    }
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 4, 0));
 }

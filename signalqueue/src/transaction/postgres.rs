@@ -4,8 +4,11 @@
 //! Two statements per send, one round trip each (sent with their parameter types, so nothing
 //! is prepared first: on a busy server a round trip is a large part of a short transaction).
 //! A probe that cannot fail (so it never aborts the app's transaction) finds which of the
-//! queue's table and the outboxes exist in the transaction's database; then one `INSERT` writes
-//! the batch. The insert into the queue's table also checks
+//! queue's table and the outboxes exist in the transaction's database; then one statement
+//! writes the batch. Into the queue's table that is a call of the schema's function
+//! `send_in` (schema step 6), whose insert PostgreSQL plans once per connection rather than at
+//! every send, as it did the same `INSERT` sent as a statement (schemas made before step 6
+//! still get that `INSERT`). The insert into the queue's table also checks
 //! the schema's instance id, so a database that merely has a signalqueue schema of its own (a
 //! queue of another deployment) is never written as if it were this queue's.
 
@@ -25,6 +28,8 @@ pub(crate) struct Probe {
     pub(crate) database: String,
     /// Whether the queue's `schema.entries` exists there.
     pub(crate) has_queue: bool,
+    /// Whether the queue's schema has the function `send_in` (schema step 6).
+    pub(crate) has_send_in: bool,
     /// The first configured outbox schema whose `outbox` table exists there.
     pub(crate) outbox: Option<String>,
 }
@@ -60,9 +65,14 @@ impl Plan {
     /// outbox schema that is. Schemas are plain identifiers (checked where configured), so
     /// they are written into the text; `to_regclass` answers NULL rather than failing.
     pub(crate) fn probe_sql(&self) -> String {
-        let has_queue = match &self.queue {
-            Some((schema, _)) => format!("to_regclass('\"{schema}\".entries') IS NOT NULL"),
-            None => "false".into(),
+        let (has_queue, has_send_in) = match &self.queue {
+            Some((schema, _)) => (
+                format!("to_regclass('\"{schema}\".entries') IS NOT NULL"),
+                format!(
+                    "to_regprocedure('\"{schema}\".send_in(text, bytea[], text, float8[])') IS NOT NULL"
+                ),
+            ),
+            None => ("false".into(), "false".into()),
         };
         let outbox = if self.outboxes.is_empty() {
             "NULL::text".to_string()
@@ -74,13 +84,35 @@ impl Plan {
                 .collect();
             format!("CASE {} END", cases.join(" "))
         };
-        format!("SELECT current_database()::text, {has_queue}, {outbox}")
+        format!("SELECT current_database()::text, {has_queue}, {outbox}, {has_send_in}")
+    }
+
+    /// How to write into the queue's table: the call of the schema's `send_in` when the probe
+    /// found it, else the `INSERT` of [`queue_insert_sql`](Self::queue_insert_sql); the same
+    /// parameters either way.
+    pub(crate) fn queue_write(&self, has_send_in: bool) -> Option<QueueWrite<'_>> {
+        let (schema, instance) = self.queue.as_ref()?;
+        if !has_send_in {
+            let (sql, instance) = self.queue_insert_sql()?;
+            return Some(QueueWrite {
+                sql,
+                instance,
+                answers_count: false,
+            });
+        }
+        Some(QueueWrite {
+            sql: format!("SELECT \"{schema}\".send_in($1, $2, $3, $4)"),
+            instance,
+            answers_count: true,
+        })
     }
 
     /// Inserts into the queue's table, only if the schema is the queue's own instance: returns
     /// the number of rows written (0 when it is another instance). Parameters: queue name,
-    /// payloads, instance, due times (see [`due_ms`]). A delayed entry is written as the engine
-    /// writes it (`engine/postgres`): `delayed`, claimable from its due time.
+    /// payloads, instance, due times (see [`due_ms`]). A delayed entry (due in the future) is
+    /// moved by the trigger on `entries` into the queue's `delayed` table (schema step 5),
+    /// claimable from its due time; the row count still counts it, which is what says the
+    /// instance matched.
     pub(crate) fn queue_insert_sql(&self) -> Option<(String, &str)> {
         let (schema, instance) = self.queue.as_ref()?;
         Some((
@@ -95,6 +127,16 @@ impl Plan {
             instance.as_str(),
         ))
     }
+}
+
+/// The statement that writes a batch into the queue's table.
+pub(crate) struct QueueWrite<'p> {
+    /// Parameters: queue name, payloads, instance, due times (see [`due_ms`]).
+    pub(crate) sql: String,
+    pub(crate) instance: &'p str,
+    /// The statement answers one row holding how many entries it wrote (the call of
+    /// `send_in`), rather than a row count (the `INSERT`).
+    pub(crate) answers_count: bool,
 }
 
 /// Inserts into an outbox. Parameters: queue name, envelope ids, payloads, due times (see
@@ -142,6 +184,7 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
         database: row.get(0),
         has_queue: row.get(1),
         outbox: row.get(2),
+        has_send_in: row.get(3),
     };
     let payloads: Vec<&[u8]> = placement
         .entries
@@ -150,19 +193,25 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
         .collect();
     let due = due_ms(&placement);
     if probe.has_queue {
-        if let Some((sql, instance)) = plan.queue_insert_sql() {
-            let written = client
-                .execute_typed(
-                    sql.as_str(),
-                    &[
-                        (&placement.queue, Type::TEXT),
-                        (&payloads, Type::BYTEA_ARRAY),
-                        (&instance, Type::TEXT),
-                        (&due, Type::FLOAT8_ARRAY),
-                    ],
-                )
-                .await
-                .map_err(|e| failed(&placement, e))?;
+        if let Some(write) = plan.queue_write(probe.has_send_in) {
+            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+                (&placement.queue, Type::TEXT),
+                (&payloads, Type::BYTEA_ARRAY),
+                (&write.instance, Type::TEXT),
+                (&due, Type::FLOAT8_ARRAY),
+            ];
+            let written = if write.answers_count {
+                let row = client
+                    .query_typed_one(write.sql.as_str(), &params)
+                    .await
+                    .map_err(|e| failed(&placement, e))?;
+                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+            } else {
+                client
+                    .execute_typed(write.sql.as_str(), &params)
+                    .await
+                    .map_err(|e| failed(&placement, e))?
+            };
             if written as usize == placement.entries.len() {
                 return Ok(());
             }

@@ -10,7 +10,7 @@ use crate::transaction::{AppTransaction, Placement};
 
 async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Error> {
     let plan = Plan::new(&placement);
-    let (database, has_queue, outbox): (String, bool, Option<String>) =
+    let (database, has_queue, outbox, has_send_in): (String, bool, Option<String>, bool) =
         sqlx::query_as(&plan.probe_sql())
             .fetch_one(&mut *conn)
             .await
@@ -22,16 +22,28 @@ async fn place(conn: &mut PgConnection, placement: Placement) -> Result<(), Erro
         .collect();
     let due = due_ms(&placement);
     if has_queue {
-        if let Some((sql, instance)) = plan.queue_insert_sql() {
-            let written = sqlx::query(&sql)
-                .bind(&placement.queue)
-                .bind(&payloads)
-                .bind(instance)
-                .bind(&due)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| failed(&placement, e))?
-                .rows_affected();
+        if let Some(write) = plan.queue_write(has_send_in) {
+            let written = if write.answers_count {
+                let count: i64 = sqlx::query_scalar(&write.sql)
+                    .bind(&placement.queue)
+                    .bind(&payloads)
+                    .bind(write.instance)
+                    .bind(&due)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| failed(&placement, e))?;
+                u64::try_from(count).unwrap_or(0)
+            } else {
+                sqlx::query(&write.sql)
+                    .bind(&placement.queue)
+                    .bind(&payloads)
+                    .bind(write.instance)
+                    .bind(&due)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| failed(&placement, e))?
+                    .rows_affected()
+            };
             if written as usize == placement.entries.len() {
                 return Ok(());
             }

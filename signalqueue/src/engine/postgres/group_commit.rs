@@ -41,9 +41,10 @@ use crate::engine::EngineError;
 /// The enqueues of one engine, grouped into shared statements.
 pub(super) struct GroupCommit {
     pool: Pool,
-    /// The engine's enqueue statement: `$1` the queue, `$2` the payloads in order, `$3` their
-    /// due times (NULL: ready now).
-    sql: String,
+    /// The engine's enqueue statements: `$1` the queue, `$2` the payloads in order, `$3` their
+    /// due times (NULL: ready now); the first for groups of ready entries only, the second for
+    /// groups with delayed ones.
+    sql: [String; 2],
     queue: String,
     /// The engine's URL, redacted, for errors.
     shown: String,
@@ -72,7 +73,7 @@ struct Request {
 impl GroupCommit {
     pub(super) fn new(
         pool: Pool,
-        sql: String,
+        sql: [String; 2],
         queue: String,
         shown: String,
         arrived: Arc<Notify>,
@@ -148,8 +149,9 @@ impl GroupCommit {
             .collect();
         let due: Vec<Option<SystemTime>> =
             batches.iter().flat_map(|b| b.due.iter().copied()).collect();
+        let sql = &self.sql[usize::from(due.iter().any(Option::is_some))];
         let statement = client
-            .prepare_cached(&self.sql)
+            .prepare_cached(sql)
             .await
             .map_err(|e| engine_error(&self.shown, &e))?;
         client

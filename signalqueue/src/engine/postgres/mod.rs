@@ -2,7 +2,8 @@
 //!
 //! The tables live in one schema (`signalqueue` unless the URL says `?schema=NAME`), created on
 //! first open by `schema::migrate`: `entries` holds the entries of every queue in the schema
-//! (column `queue`) in insertion order (`id`), `dead` the dead letters. Another program, in any
+//! (column `queue`) in insertion order (`id`), `delayed` the delayed ones until a claim moves
+//! them into `entries` once due (`claim.rs`), `dead` the dead letters. Another program, in any
 //! language, enqueues with one `INSERT INTO signalqueue.entries (queue, payload) VALUES (...)`,
 //! and an app's own transaction can insert there too (`send_in`), so the signal is queued if and
 //! only if that transaction commits.
@@ -30,6 +31,7 @@
 //! [`EngineError::Unavailable`] within the connect timeout.
 
 mod browse;
+mod claim;
 pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
@@ -107,6 +109,8 @@ pub struct PostgresEngine {
     idle: Arc<Idle>,
     /// Set once the heartbeat table exists (`heartbeats.rs`).
     workers_schema: tokio::sync::OnceCell<()>,
+    /// When a claim should next move due delayed entries into `entries` (`claim.rs`).
+    next_promotion: std::sync::Mutex<Instant>,
     _listener: Listener,
 }
 
@@ -149,7 +153,7 @@ impl PostgresEngine {
         let sql = Sql::new(&parsed.schema);
         let group = Arc::new(GroupCommit::new(
             pool.clone(),
-            sql.enqueue.clone(),
+            [sql.enqueue.clone(), sql.enqueue_later.clone()],
             options.queue.clone(),
             shown.clone(),
             arrived.clone(),
@@ -167,6 +171,7 @@ impl PostgresEngine {
             lease,
             arrived,
             workers_schema: tokio::sync::OnceCell::new(),
+            next_promotion: std::sync::Mutex::new(Instant::now()),
             _listener: listener,
         })
     }
@@ -236,10 +241,15 @@ impl PostgresEngine {
         lease: Duration,
     ) -> Result<(Vec<Claimed>, Option<Duration>), EngineError> {
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let sql = if self.promotion_due() {
+            &self.sql.claim_promoting
+        } else {
+            &self.sql.claim
+        };
         let rows = self
             .query_on(
                 &self.lease,
-                &self.sql.claim,
+                sql,
                 &[
                     &self.options.queue,
                     &limit,
@@ -276,6 +286,21 @@ impl PostgresEngine {
             .and_then(|row| row.get::<_, Option<f64>>(0))
             .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0));
         Ok((Vec::new(), due))
+    }
+
+    /// Whether this claim should also move due delayed entries into `entries`: at most once
+    /// per [`claim::PROMOTE_EVERY`], which every look after a waiting claim's nap is.
+    fn promotion_due(&self) -> bool {
+        let now = Instant::now();
+        let mut next = self
+            .next_promotion
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if now < *next {
+            return false;
+        }
+        *next = now + claim::PROMOTE_EVERY;
+        true
     }
 
     /// Deletes this queue's dead letters beyond `dead_max` and older than `dead_ttl`.
@@ -351,7 +376,9 @@ enum Extra {
 /// The engine's statements, with the schema written in.
 struct Sql {
     enqueue: String,
+    enqueue_later: String,
     claim: String,
+    claim_promoting: String,
     next_due: String,
     renew: String,
     ack: String,
@@ -376,60 +403,47 @@ impl Sql {
         let s = schema::quoted(schema);
         Sql {
             // One statement per batch; WITH ORDINALITY keeps the batch's order in the ids.
-            // A delayed entry (a due time in `$3`) is `delayed`: out of `entries_queue`, which
-            // the claim walks by id, and in `entries_delayed` by due time, where the claim's
-            // second arm takes it when due and a waiting claim finds the time to sleep until.
-            // So any number of them costs a claim of ready entries nothing.
+            // `$3` holds each entry's due time, all NULL for this statement (`enqueue_later`
+            // takes batches with delayed entries): inserting into `delayed` too would run its
+            // statement trigger, empty, at every send.
             enqueue: format!(
-                "INSERT INTO {s}.entries (queue, payload, available_at, delayed)
-                 SELECT $1, p, coalesce(d, now()), d IS NOT NULL
+                "INSERT INTO {s}.entries (queue, payload, available_at)
+                 SELECT $1, p, coalesce(d, now())
                  FROM unnest($2::bytea[], $3::timestamptz[]) WITH ORDINALITY AS t(p, d, n)
                  ORDER BY n"
             ),
-            // Two arms, each served by its own index: entries that are not delayed, in id
-            // order, unleased or with their lease ended (the in-flight ones are stepped over),
-            // and delayed entries that are due, earliest first, so that a million delayed sends
-            // falling due together are read in index order rather than sorted at every claim.
-            // The entries of either arm that other claimers hold locked right now are skipped,
-            // not waited for. The update changes no indexed column for an entry that was not
-            // delayed: a HOT update when its page has room (the table's fillfactor is 50).
-            // The new fence is at least the server's clock in µs, not merely the old one plus
-            // one: claims commit without waiting for the flush, so a server crash can undo a
-            // claim whose token a worker already holds, and the next claim of that entry must
-            // not hand out the same fence again (it would let the first worker's token finish
-            // the second's claim).
-            claim: format!(
-                "WITH fresh AS (
-                     SELECT id FROM {s}.entries
-                     WHERE queue = $1 AND NOT delayed AND available_at <= now()
-                       AND (lease_until IS NULL OR lease_until <= now())
-                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
-                 due AS (
-                     SELECT id FROM {s}.entries
-                     WHERE queue = $1 AND delayed AND available_at <= now()
-                     ORDER BY available_at LIMIT $2 FOR UPDATE SKIP LOCKED),
-                 picked AS (
-                     SELECT id FROM fresh UNION ALL SELECT id FROM due ORDER BY id LIMIT $2)
-                 UPDATE {s}.entries AS e
-                 SET lease_until = now() + $3::float8 * interval '1 millisecond',
-                     delayed = false,
-                     fence = greatest(e.fence + 1,
-                                      (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
-                     deliveries = e.deliveries + 1,
-                     claimed_by = $4, claimed_at = now()
-                 FROM picked WHERE e.id = picked.id
-                 RETURNING e.id, e.fence, e.deliveries, e.payload"
+            // A batch with delayed entries (a due time in `$3`): those go into `delayed`, by
+            // due time, out of the claim's table, its heap and its indexes; a claim moves them
+            // into `entries` once due, and a waiting claim finds there the time to sleep
+            // until. So any number of them costs a claim of ready entries nothing. Written
+            // here rather than through the trigger that moves delayed rows inserted into
+            // `entries` (`schema.rs`, step 5), which would leave a dead row in `entries` for
+            // each.
+            enqueue_later: format!(
+                "WITH batch AS (
+                     SELECT p, d, n
+                     FROM unnest($2::bytea[], $3::timestamptz[]) WITH ORDINALITY AS t(p, d, n)),
+                 later AS (
+                     INSERT INTO {s}.delayed (queue, payload, available_at)
+                     SELECT $1, p, d FROM batch WHERE d IS NOT NULL ORDER BY n)
+                 INSERT INTO {s}.entries (queue, payload)
+                 SELECT $1, p FROM batch WHERE d IS NULL ORDER BY n"
             ),
+            claim: claim::claim_sql(&s, false),
+            claim_promoting: claim::claim_sql(&s, true),
             // Milliseconds from the server's now, so the clocks of client and server need not
             // agree.
             // The first arm reads the entries that are not delayed, which when nothing could
-            // be claimed are those in flight (and entries other claimers hold right now).
+            // be claimed are those in flight (and entries other claimers hold right now); the
+            // last reads the head of `delayed`.
             next_due: format!(
                 "SELECT (extract(epoch FROM least(
                      (SELECT min(coalesce(lease_until, available_at)) FROM {s}.entries
                       WHERE queue = $1 AND NOT delayed),
                      (SELECT min(available_at) FROM {s}.entries
-                      WHERE queue = $1 AND delayed)) - now()) * 1000)::float8"
+                      WHERE queue = $1 AND delayed),
+                     (SELECT min(available_at) FROM {s}.delayed
+                      WHERE queue = $1)) - now()) * 1000)::float8"
             ),
             renew: format!(
                 "UPDATE {s}.entries AS e
@@ -445,17 +459,31 @@ impl Sql {
                  WHERE e.id = t.id AND e.queue = $1 AND e.fence = t.fence AND e.lease_until > now()
                  RETURNING e.id, e.fence"
             ),
+            // A retry due now stays in place; one due later moves to `delayed` under its id
+            // (so with its place in the FIFO once due), out of the claim's table. The two
+            // arms' conditions exclude each other, so one of them changes the row at most.
             // Notifies also when the retry is due later: waiting claims then sleep until it is
             // due rather than for their poll interval. In the same statement, so a retry is
             // never made without the notification.
             retry: format!(
-                "WITH done AS (
-                     UPDATE {s}.entries
-                     SET payload = $4, available_at = $5, lease_until = NULL,
-                         delayed = $5 > now()
+                "WITH later AS (
+                     DELETE FROM {s}.entries
                      WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
+                       AND $5::timestamptz > now()
+                     RETURNING id, queue, fence, deliveries, enqueued_at),
+                 moved AS (
+                     INSERT INTO {s}.delayed
+                         (id, queue, payload, available_at, fence, deliveries, enqueued_at)
+                     SELECT id, queue, $4, $5, fence, deliveries, enqueued_at FROM later
+                     RETURNING queue),
+                 ready AS (
+                     UPDATE {s}.entries
+                     SET payload = $4, available_at = $5, lease_until = NULL, delayed = false
+                     WHERE id = $1 AND queue = $2 AND fence = $3 AND lease_until > now()
+                       AND $5::timestamptz <= now()
                      RETURNING queue)
-                 SELECT pg_notify($6, queue)::text FROM done"
+                 SELECT pg_notify($6, queue)::text
+                 FROM (SELECT queue FROM moved UNION ALL SELECT queue FROM ready) AS done"
             ),
             dead_letter: format!(
                 "WITH gone AS (
@@ -498,20 +526,26 @@ impl Sql {
                      RETURNING e.id, e.fence)
                  SELECT id, fence, pg_notify($4, $1)::text FROM done"
             ),
-            // A claim whose lease ended is claimable again: pending, as browsing lists it.
+            // A claim whose lease ended is claimable again: pending, as browsing lists it. A
+            // row of `delayed` that fell due and was not yet moved is pending too.
             counts: format!(
                 "SELECT
                      count(*) FILTER (WHERE (lease_until IS NULL AND available_at <= now())
-                                         OR lease_until <= now()),
+                                         OR lease_until <= now())
+                         + (SELECT count(*) FROM {s}.delayed
+                            WHERE queue = $1 AND available_at <= now()),
                      count(*) FILTER (WHERE (lease_until IS NULL AND available_at > now())
-                                         OR (fence = 0 AND lease_until > now())),
+                                         OR (fence = 0 AND lease_until > now()))
+                         + (SELECT count(*) FROM {s}.delayed
+                            WHERE queue = $1 AND available_at > now()),
                      count(*) FILTER (WHERE lease_until > now() AND fence > 0),
                      (SELECT count(*) FROM {s}.dead WHERE queue = $1)
                  FROM {s}.entries WHERE queue = $1"
             ),
             // The waiting entries by id, then the delayed ones by due time (as Redis lists
             // them), each arm from its own index in order. (`fence = 0` with a lease: a delayed
-            // entry as builds before schema step 4 wrote it.)
+            // entry as builds before schema step 4 wrote it; `delayed` in `entries`: as builds
+            // of step 4 wrote it.)
             pending: format!(
                 "SELECT id, payload FROM (
                      (SELECT id, payload, 0 AS arm, id::float8 AS position FROM {s}.entries
@@ -521,6 +555,11 @@ impl Sql {
                      (SELECT id, payload, 1, extract(epoch FROM available_at)::float8
                       FROM {s}.entries
                       WHERE queue = $1 AND delayed
+                      ORDER BY available_at LIMIT $2)
+                     UNION ALL
+                     (SELECT id, payload, 1, extract(epoch FROM available_at)::float8
+                      FROM {s}.delayed
+                      WHERE queue = $1
                       ORDER BY available_at LIMIT $2)) AS listed
                  ORDER BY arm, position LIMIT $2"
             ),
@@ -529,7 +568,12 @@ impl Sql {
                  WHERE queue = $1 ORDER BY id LIMIT $2"
             ),
             purge_pending: format!(
-                "DELETE FROM {s}.entries WHERE queue = $1 AND (lease_until IS NULL OR fence = 0)"
+                "WITH later AS (DELETE FROM {s}.delayed WHERE queue = $1 RETURNING 1),
+                 waiting AS (
+                     DELETE FROM {s}.entries
+                     WHERE queue = $1 AND (lease_until IS NULL OR fence = 0)
+                     RETURNING 1)
+                 SELECT (SELECT count(*) FROM later) + (SELECT count(*) FROM waiting)"
             ),
             purge_dead: format!("DELETE FROM {s}.dead WHERE queue = $1"),
             // New rows, so new ids: replayed entries join the back of the queue as fresh
@@ -544,6 +588,17 @@ impl Sql {
             ),
             enqueue_tick: ticks::enqueue_tick_sql(&s),
             last_tick: ticks::last_tick_sql(&s),
+        }
+    }
+}
+
+impl Sql {
+    /// The enqueue statement for a batch with these due times.
+    fn enqueue_for(&self, due: &[Option<SystemTime>]) -> &str {
+        if due.iter().any(Option::is_some) {
+            &self.enqueue_later
+        } else {
+            &self.enqueue
         }
     }
 }
@@ -801,7 +856,7 @@ impl Engine for PostgresEngine {
             let due: Vec<Option<SystemTime>> =
                 entries.iter().map(|o| o.delayed_until(now)).collect();
             let statement = tx
-                .prepare_cached(&self.sql.enqueue)
+                .prepare_cached(self.sql.enqueue_for(&due))
                 .await
                 .map_err(|e| self.error(e))?;
             tx.execute(&statement, &[queue, &payloads, &due])
@@ -890,8 +945,12 @@ impl Engine for PostgresEngine {
     }
 
     async fn purge_pending(&self) -> Result<u64, EngineError> {
-        self.execute(&self.sql.purge_pending, &[&self.options.queue])
-            .await
+        let rows = self
+            .query(&self.sql.purge_pending, &[&self.options.queue])
+            .await?;
+        Ok(rows
+            .first()
+            .map_or(0, |row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
     }
 
     async fn purge_dead(&self) -> Result<u64, EngineError> {

@@ -126,9 +126,86 @@ pub(crate) const QUEUE_STEPS: &[&str] = &[
     CREATE INDEX entries_delayed ON {schema}.entries (queue, available_at) WHERE delayed;
     ALTER TABLE {schema}.entries SET (fillfactor = 50);
     "#,
-    // Step 5: browsing (`browse.rs`). A claim records who made it and when, beside its lease:
+    // Step 5: delayed entries in a table of their own. Step 4 kept them out of the claim's
+    // index, but not out of its heap: a million of them made `entries` (fillfactor 50) about
+    // 250 MB, past a default `shared_buffers`, and the pages of the ready rows were evicted
+    // and read back at every claim (`docs/benchmarks.md`, `scheduled_1m`). Now they wait in
+    // `delayed`, ids drawn from the same sequence as `entries` (so a key never changes and
+    // FIFO by id still holds), and a claim moves the due ones into `entries` in its own
+    // statement. Inserts into `entries` with a future `available_at` (another language's
+    // INSERT, `send_in`, a build of step 4 still running) are moved by a row trigger after the
+    // insert, so the inserter's row count and RETURNING stay as they were; the engine's own
+    // enqueue writes delayed rows into `delayed` directly. Inserts into `delayed` notify like
+    // inserts into `entries`, so a waiting claim learns of an earlier due time. `delayed` and
+    // `entries_delayed` stay on `entries` for rows a build of step 4 retries with a delay.
+    r#"
+    CREATE TABLE {schema}.delayed (
+        id           bigint      PRIMARY KEY,
+        queue        text        NOT NULL,
+        payload      bytea       NOT NULL,
+        available_at timestamptz NOT NULL,
+        fence        bigint      NOT NULL DEFAULT 0,
+        deliveries   int         NOT NULL DEFAULT 0,
+        enqueued_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX delayed_due ON {schema}.delayed (queue, available_at);
+    DO $$ BEGIN
+        EXECUTE format('ALTER TABLE {schema}.delayed ALTER COLUMN id SET DEFAULT nextval(%L::regclass)',
+                       pg_get_serial_sequence('{schema}.entries', 'id'));
+    END $$;
+    WITH moved AS (DELETE FROM {schema}.entries WHERE delayed AND lease_until IS NULL
+                   RETURNING id, queue, payload, available_at, fence, deliveries, enqueued_at)
+    INSERT INTO {schema}.delayed (id, queue, payload, available_at, fence, deliveries, enqueued_at)
+    SELECT id, queue, payload, available_at, fence, deliveries, enqueued_at FROM moved;
+    CREATE TRIGGER delayed_notify AFTER INSERT ON {schema}.delayed
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_entries();
+    -- SECURITY DEFINER, as `notify_entries`: a role allowed only to INSERT into `entries`.
+    CREATE FUNCTION {schema}.move_delayed() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS $$
+    BEGIN
+        DELETE FROM {schema}.entries WHERE id = NEW.id;
+        INSERT INTO {schema}.delayed (id, queue, payload, available_at, fence, deliveries, enqueued_at)
+        VALUES (NEW.id, NEW.queue, NEW.payload, NEW.available_at, NEW.fence, NEW.deliveries,
+                NEW.enqueued_at);
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER entries_move_delayed AFTER INSERT ON {schema}.entries
+        FOR EACH ROW WHEN (NEW.available_at > now() AND NEW.lease_until IS NULL)
+        EXECUTE FUNCTION {schema}.move_delayed();
+    "#,
+    // Step 6: `send_in`'s insert as a function. Sent as a statement of its own, the
+    // `INSERT ... SELECT FROM unnest(..) WHERE EXISTS (..)` was parsed and planned at every
+    // `send_in` (it runs on the app's connection, where no statement of ours stays prepared),
+    // about as much server time as the app's whole one-row transaction; a call is planned in
+    // microseconds. Not SECURITY DEFINER: it needs what the insert needed, `SELECT` on
+    // `migrations` and `INSERT` on `entries` (a delayed row is moved by the trigger of step 5).
+    // Returns how many rows it wrote: 0 when the schema is not the instance `inst`.
+    r#"
+    CREATE FUNCTION {schema}.send_in(q text, payloads bytea[], inst text, due float8[])
+    RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        written bigint;
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM {schema}.migrations
+                       WHERE component = 'queue' AND instance = inst) THEN
+            RETURN 0;
+        END IF;
+        INSERT INTO {schema}.entries (queue, payload, available_at)
+        SELECT q, p, coalesce(to_timestamp(d / 1000.0), now())
+        FROM unnest(payloads, due) WITH ORDINALITY AS t(p, d, n)
+        ORDER BY n;
+        GET DIAGNOSTICS written = ROW_COUNT;
+        RETURN written;
+    END
+    $$;
+    "#,
+    // Step 7: browsing (`browse.rs`). A claim records who made it and when, beside its lease:
     // two columns no index holds, so a claim stays a HOT update. Their values mean something
     // only while the lease runs. Nullable without a default: added without rewriting the table.
+    // Only on `entries`: a row of `delayed` is never claimed there, the claim that takes it
+    // writes it into `entries` with its holder (`claim.rs`).
     r#"
     ALTER TABLE {schema}.entries ADD COLUMN claimed_by text, ADD COLUMN claimed_at timestamptz;
     "#,

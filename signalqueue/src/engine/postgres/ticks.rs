@@ -21,8 +21,9 @@ use crate::engine::{from_unix_ms, unix_ms, EngineError, Outgoing, Ticks};
 /// dropped: refused, rather than risk enqueueing it twice. The trim reads the record as it was
 /// before this insert, so a schedule keeps at most one tick more than `TICKS_KEPT`.
 pub(super) fn enqueue_tick_sql(s: &str) -> String {
-    // The entry is inserted as `enqueue` inserts one (see `Sql::new`): a delayed one is
-    // `delayed`, claimable from its due time.
+    // The entry is inserted into `entries`, so that `RETURNING` says it was; a delayed one
+    // (due in the future) is moved into `delayed` by the trigger on `entries` (schema step 5),
+    // claimable from its due time.
     format!(
         "WITH oldest AS (
              SELECT tick FROM {s}.ticks WHERE queue = $1 AND schedule = $2
