@@ -242,22 +242,24 @@ impl Sent {
 }
 
 /// The codec glue a `SignalDef` points to. Not public API.
-#[doc(hidden)]
-pub mod glue {
+pub(crate) mod glue {
     use super::*;
 
+    /// [`SignalDef::decode`] for arguments `A`.
     pub fn decode<A: DeserializeOwned + Send + 'static>(
         payload: &Payload,
     ) -> Result<ErasedArgs, DecodeError> {
         crate::codec::decode::<A>(payload).map(|a| Box::new(a) as ErasedArgs)
     }
 
+    /// [`SignalDef::to_json`] for arguments `A`.
     pub fn to_json<A: DeserializeOwned + Serialize>(
         payload: &Payload,
     ) -> Result<serde_json::Value, DecodeError> {
         crate::codec::to_json::<A>(payload)
     }
 
+    /// [`SignalDef::from_json`] for arguments `A`: JSON in, the codec's bytes out.
     pub fn from_json<A: DeserializeOwned + Serialize>(
         value: serde_json::Value,
         codec: Codec,

@@ -7,12 +7,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use signalqueue::__private::{describe_missing, prepare, run_receivers, PrepareError, Prepared};
 use signalqueue::config::WorkerConfig;
-use signalqueue::dispatch::{
-    describe_missing, prepare, run_receivers, Outcome, PrepareError, Prepared,
-};
 use signalqueue::engine::Claimed;
-use signalqueue::{Delivery, Envelope, EnvelopeId, ReceiverDef, Registry};
+use signalqueue::{Delivery, Envelope, EnvelopeId, Outcome, ReceiverDef, Registry};
 
 use crate::metrics::{Metrics, RunResult};
 use crate::worker::backoff::retry_delay;
