@@ -269,7 +269,7 @@ async fn sync_runmode_failures_are_errors_and_arguments_go_through_the_codec() {
     assert!(text.contains("`shop.flaky`"), "{text}");
     assert!(text.contains("flaky sync-a failed as asked"), "{text}");
     match &err {
-        signalqueue::Error::ReceiversFailed { reports } => {
+        signalqueue::Error::ReceiversFailed { reports, .. } => {
             assert_eq!(reports.len(), 1);
             assert_eq!(reports[0].failures().count(), 1);
         }
@@ -318,7 +318,7 @@ async fn sync_runmode_failures_are_errors_and_arguments_go_through_the_codec() {
         .await
         .expect_err("a batch with failures");
     match &err {
-        signalqueue::Error::ReceiversFailed { reports } => assert_eq!(reports.len(), 2),
+        signalqueue::Error::ReceiversFailed { reports, .. } => assert_eq!(reports.len(), 2),
         other => panic!("{other:?}"),
     }
     assert_eq!(
