@@ -488,6 +488,17 @@ async fn the_hygiene_crates_receivers_run() {
 }
 
 #[test]
+fn the_hygiene_crate_builds_deliveries_and_configurations_from_outside() {
+    assert_eq!(hygiene::call_a_receiver_directly(), 2);
+    let config = hygiene::configure();
+    assert_eq!(config.runmode, signalqueue::Runmode::Sync);
+    assert_eq!(config.worker.retries, 3);
+    assert_eq!(config.queues["default"].url, "memory://hygiene");
+    assert_eq!(config.queues["default"].lease, Duration::from_secs(10));
+    assert!(!config.outbox.relay);
+}
+
+#[test]
 fn duplicate_wire_names_and_orphan_receivers_are_reported() {
     static FIRST: signalqueue::SignalDef = signalqueue::SignalDef {
         name: "dup.name",
