@@ -91,6 +91,7 @@ impl Payload {
 
 /// One signal as it travels through a queue.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// Unique, sortable by time.
     pub id: EnvelopeId,

@@ -77,7 +77,9 @@ impl ReceiverDef {
         }
     }
 
-    /// Starts the receiver on a delivery; the arguments are cloned before this returns.
+    /// Starts the receiver on a delivery; the arguments are cloned before this returns. Not
+    /// public API: the arguments are type-erased, for the worker's dispatch.
+    #[doc(hidden)]
     pub fn call(&self, delivery: Delivery, args: &ErasedArgs) -> ReceiverFuture {
         match (self.glue)(GlueRequest::Call(delivery, args)) {
             GlueResponse::Call(fut) => fut,

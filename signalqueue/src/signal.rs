@@ -65,7 +65,10 @@ impl SignalDef {
     }
 
     /// Decodes a payload into this signal's arguments; the error names the declared arguments,
-    /// so a producer can see what it should have sent.
+    /// so a producer can see what it should have sent. Not public API: the arguments are
+    /// type-erased, for the worker's dispatch (a tool checks a payload with
+    /// [`SignalDef::args_to_json`]).
+    #[doc(hidden)]
     pub fn decode_args(&self, payload: &Payload) -> Result<ErasedArgs, DecodeError> {
         (self.decode)(payload).map_err(|e| self.explain(e))
     }

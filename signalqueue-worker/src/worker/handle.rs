@@ -390,12 +390,10 @@ fn decide(
     }
     let attempt = envelope.attempt.max(1);
     let owing = |receivers: Vec<String>, attempt: u32| {
-        Envelope {
-            attempt,
-            owed: Some(receivers),
-            ..envelope.clone()
-        }
-        .encode()
+        let mut owing = envelope.clone();
+        owing.attempt = attempt;
+        owing.owed = Some(receivers);
+        owing.encode()
     };
     let mut pieces = Pieces::default();
     for f in failures {
