@@ -46,6 +46,18 @@
 //! reference (a [`Model`] row sent as [`Ref`], loaded again in the worker) or through a custom
 //! [`Mapping`]: see [`mapping`]. Longer topics live in `docs/`: `ARCHITECTURE.md`,
 //! `mappings.md`, `wire-format.md`, `engines.md`.
+//!
+//! # What is public
+//!
+//! An app needs the items at this crate's root and in [`config`], [`mapping`],
+//! [`transaction`] and [`outbox`]; a tool reading queues, [`envelope`] and [`codec`]; an engine
+//! author, [`engine`]. That is the whole public API. Types that will grow (errors, reports,
+//! [`Delivery`], the engine's values, the configuration) are `#[non_exhaustive]`: match their
+//! enums with a wildcard arm, and build their structs with their constructors (or as their
+//! `Default` with fields set), so that a minor release that adds a variant or a field does not
+//! break the build. A module named `__private` holds what the macros' expansions and the worker
+//! crate use; it is hidden, not public API, and changes in any release. `docs/ARCHITECTURE.md`
+//! ("The public surface") lists every item and the semver policy.
 
 // Generated code names `::signalqueue::...`; this makes that path work inside this crate too.
 extern crate self as signalqueue;

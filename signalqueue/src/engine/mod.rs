@@ -13,6 +13,16 @@
 //! - Every claim carries a fence. Acknowledging, renewing, retrying, dead-lettering or
 //!   splitting with a token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
 //!   workers never both complete one claim.
+//!
+//! An engine in another crate implements [`Engine`], registers its URL schemes with
+//! [`register_engine!`](crate::register_engine), and passes the contract suite
+//! (`signalqueue/tests/support/contract.rs`; `docs/engines.md`). The values it returns are
+//! `#[non_exhaustive]`, so that a field added later does not break it: it builds them with
+//! [`Claimed::new`], [`Entry::new`], [`DeadEntry::new`], [`Counts::new`],
+//! [`Beat::new`](heartbeats::Beat::new), [`EngineError::unavailable`] and
+//! [`EngineError::failed`]. Extra capabilities are extension traits an engine hands out from a
+//! method with a default (`None`), such as [`Engine::ticks`] and [`Engine::heartbeats`], so a
+//! new one never breaks an engine that does not have it.
 
 use std::fmt;
 use std::sync::Arc;
