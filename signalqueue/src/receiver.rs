@@ -13,6 +13,10 @@ use crate::BoxError;
 pub type ReceiverFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
 /// One receiver, as `#[receiver]` registers it.
+///
+/// Its fields are public to read. It is built only by the macros, as a `const` struct literal
+/// (so it cannot be `#[non_exhaustive]`): building one by hand is not public API, and a field
+/// may be added in any release.
 #[derive(Debug)]
 pub struct ReceiverDef {
     /// The receiver's name: its Rust path (`my_app::receivers::update_event_log`), or the

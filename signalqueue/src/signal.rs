@@ -21,6 +21,10 @@ use crate::schedule::ScheduleDef;
 pub type ErasedArgs = Box<dyn Any + Send>;
 
 /// Everything the runtime knows about one signal. One `static` per `#[async_signal]`.
+///
+/// Its fields are public to read. It is built only by the macros, as a `const` struct literal
+/// (so it cannot be `#[non_exhaustive]`): building one by hand is not public API, and a field
+/// may be added in any release.
 #[derive(Debug)]
 pub struct SignalDef {
     /// The wire name: what the envelope carries and the worker looks up.
@@ -89,7 +93,7 @@ impl SignalDef {
     }
 }
 
-/// One of a signal's `providing_args`.
+/// One of a signal's `providing_args`. Built by the macros only, like [`SignalDef`].
 #[derive(Debug)]
 pub struct ArgDef {
     /// The argument's name.
