@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
+use signalqueue::__private::RelayOptions;
 use signalqueue::engine::memory::MemoryEngine;
 use signalqueue::engine::{EngineOptions, SharedEngine};
-use signalqueue::outbox::relay::RelayOptions;
 use signalqueue::outbox::Outbox;
 use signalqueue::Runtime;
 
@@ -129,7 +129,7 @@ async fn latency_on(url: &str, count: usize, gap: Duration) -> Result<Vec<u64>, 
         .outbox(outbox.clone())
         .build();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = tokio::spawn(signalqueue::outbox::relay::run(
+    let relay = tokio::spawn(signalqueue::__private::run_relay(
         outbox,
         runtime.clone(),
         RelayOptions::default(),

@@ -4,6 +4,7 @@ use signalqueue::engine::EngineError;
 
 /// What can stop the worker or one of its commands.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The configuration, the registry or an engine URL is wrong (from `signalqueue`).
     #[error(transparent)]

@@ -593,11 +593,9 @@ async fn undecodable_entries_are_dead_lettered_with_their_raw_bytes_while_good_o
     let engine = sb.engine("default").await;
     let garbage = b"\x00garbage \xff bytes".to_vec();
     // Sent an hour ago, past `unknown_grace` (15 minutes): no worker that knows it is coming.
-    let unknown = Envelope {
-        enqueued_at: std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
-        ..Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3]))
-    }
-    .encode();
+    let mut unknown = Envelope::new("shop.gone", None, Payload::Bincode(vec![1, 2, 3]));
+    unknown.enqueued_at = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let unknown = unknown.encode();
     // `examples.form_submit` takes a `Ref<Order>`; these are the bytes of a `String`: its type
     // "changed" since this was sent.
     let changed = Envelope::new(

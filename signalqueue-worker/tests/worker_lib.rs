@@ -119,7 +119,7 @@ async fn an_entry_claimed_over_and_over_without_finishing_is_dead_lettered_as_po
         .unwrap();
     assert_eq!(summary.dead, 1, "{summary:?}");
     let seen = seen.lock().unwrap().clone();
-    let SignalResult::Dead { kind, reason } = &seen[0].result else {
+    let SignalResult::Dead { kind, reason, .. } = &seen[0].result else {
         panic!("{seen:?}")
     };
     assert_eq!(*kind, DeadKind::Poison);
@@ -251,11 +251,10 @@ async fn references_are_loaded_gone_rows_skipped_and_failed_loads_retried_then_d
         })
         .await;
     let (seen, hook) = collect();
-    let settings = signalqueue::config::WorkerConfig {
-        retry_base: Duration::from_millis(10),
-        retry_max: Duration::from_millis(20),
-        ..Default::default()
-    };
+    // `WorkerConfig` is `#[non_exhaustive]`: the defaults, then the fields this test sets.
+    let mut settings = signalqueue::config::WorkerConfig::default();
+    settings.retry_base = Duration::from_millis(10);
+    settings.retry_max = Duration::from_millis(20);
     let summary = Worker::builder()
         .runtime(runtime)
         .settings(settings)
@@ -437,12 +436,11 @@ async fn an_entry_of_an_unknown_signal_is_given_back_until_its_grace_ends_then_d
     let (seen, hook) = collect();
     let metrics = Arc::new(signalqueue_runner::metrics::Metrics::new());
     let grace = Duration::from_millis(700);
+    let mut settings = signalqueue::config::WorkerConfig::default();
+    settings.unknown_grace = grace;
     let summary = Worker::builder()
         .runtime(runtime)
-        .settings(signalqueue::config::WorkerConfig {
-            unknown_grace: grace,
-            ..Default::default()
-        })
+        .settings(settings)
         .metrics(metrics.clone())
         .halt(Halt::WhenExhausted)
         .claim_wait(Duration::from_millis(50))

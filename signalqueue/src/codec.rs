@@ -78,7 +78,7 @@ pub fn decode<A: DeserializeOwned>(payload: &Payload) -> Result<A, DecodeError> 
 }
 
 /// Decodes arguments and re-expresses them as JSON (for `dump` and the admin page).
-pub fn to_json<A: DeserializeOwned + Serialize>(
+pub(crate) fn to_json<A: DeserializeOwned + Serialize>(
     payload: &Payload,
 ) -> Result<serde_json::Value, DecodeError> {
     match payload {

@@ -37,6 +37,7 @@ pub const DEFAULT_WORKER_ADDR: &str = "127.0.0.1:11231";
 
 /// The whole configuration of a process.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// Where it came from (a file path, or "defaults"), for messages.
     pub source: String,
@@ -60,6 +61,7 @@ pub struct Config {
 
 /// The outboxes, and how workers relay them (`[outbox]` in the file).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct OutboxConfig {
     /// The databases holding an outbox (`url = "..."`, or `urls = [...]` for several);
     /// `SIGNALQUEUE_OUTBOX_URL` sets one.
@@ -83,6 +85,7 @@ impl Default for OutboxConfig {
 
 /// One queue's settings.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct QueueConfig {
     /// The engine URL.
     pub url: String,
@@ -129,6 +132,7 @@ impl QueueConfig {
 
 /// Settings of the worker (`[worker]` in the file).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct WorkerConfig {
     /// How many receivers run at once.
     pub concurrency: usize,

@@ -19,6 +19,7 @@ use crate::BoxError;
 
 /// How one receiver did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
     /// It returned `()` or `Ok(())`.
     Succeeded,
@@ -47,6 +48,7 @@ impl fmt::Display for Outcome {
 
 /// One receiver's run.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ReceiverOutcome {
     /// The receiver's name.
     pub receiver: &'static str,
@@ -58,6 +60,7 @@ pub struct ReceiverOutcome {
 
 /// How every receiver of one signal did, in the order they ran.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DispatchReport {
     /// The signal's id.
     pub id: EnvelopeId,

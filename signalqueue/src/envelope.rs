@@ -112,6 +112,7 @@ pub struct FailedAttempt {
 
 /// One signal as it travels through a queue.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// Unique, sortable by time.
     pub id: EnvelopeId,

@@ -4,9 +4,11 @@ use crate::engine::EngineError;
 
 /// What can go wrong when sending a signal or setting signalqueue up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid; `origin` names the file (or variable) and key.
     #[error("invalid configuration in {origin}: {message}")]
+    #[non_exhaustive]
     Config {
         /// Where the bad value came from: a file and key, or an environment variable.
         origin: String,
@@ -18,6 +20,7 @@ pub enum Error {
     Registry(String),
     /// The signal names a queue that is not configured.
     #[error("signal `{signal}` goes to queue `{queue}`, which is not configured; add `[queues.{queue}]` to signalqueue.toml")]
+    #[non_exhaustive]
     UnknownQueue {
         /// The signal's wire name.
         signal: String,
@@ -41,6 +44,7 @@ pub enum Error {
     /// A send asked for a due time in the future (`SendOptions::delay`, `SendOptions::at`)
     /// in the sync runmode, where receivers run inline and nothing could wait. Nothing ran.
     #[error("a delayed send of `{signal}` needs the async runmode: in the sync runmode the receivers run now, and nothing would wait {wait_ms} ms for them; send it without `delay`/`at`, or in the async runmode (`runmode = \"async\"`, or `SendOptions::runmode(Runmode::Async)`)")]
+    #[non_exhaustive]
     DelayedInSync {
         /// The signal's wire name.
         signal: String,
@@ -52,12 +56,14 @@ pub enum Error {
     Blocking(String),
     /// A model loader asked for a store that nothing provides.
     #[error("no store of type `{store}` is provided; declare it next to the type with `signalqueue::provide_store!(Type, || async {{ ... }})`, or provide it at start-up with `signalqueue::mapping::stores::provide(|| async {{ ... }})`")]
+    #[non_exhaustive]
     MissingStore {
         /// The store's type.
         store: &'static str,
     },
     /// A store's initialiser failed; the next use tries again.
     #[error("store `{store}` failed to open: {source}")]
+    #[non_exhaustive]
     StoreInit {
         /// The store's type.
         store: &'static str,
@@ -66,6 +72,7 @@ pub enum Error {
     },
     /// Two `provide_store!`s declare the same store type.
     #[error("store `{store}` is declared twice with `provide_store!` ({places}); keep one, or provide it at start-up with `signalqueue::mapping::stores::provide`, which overrides both")]
+    #[non_exhaustive]
     DuplicateStore {
         /// The store's type.
         store: &'static str,
@@ -76,6 +83,7 @@ pub enum Error {
     /// a worker, and did not come back: in the async runmode the worker would dead-letter the
     /// signal as undecodable.
     #[error("the arguments of `{signal}` do not survive the {codec} codec, so a worker could not decode them: {message}; fix the argument type's Serialize/Deserialize (or choose the other codec)")]
+    #[non_exhaustive]
     RoundTrip {
         /// The signal's wire name.
         signal: String,
@@ -87,6 +95,7 @@ pub enum Error {
     /// In the sync runmode, receivers ran here and some failed or panicked: what the worker
     /// would have retried. Each report says how every receiver of one signal did.
     #[error("{}", receivers_failed(reports))]
+    #[non_exhaustive]
     ReceiversFailed {
         /// One report per signal sent (one for `send`, one per signal for `send_many`) whose
         /// receivers did not all succeed.
@@ -94,6 +103,7 @@ pub enum Error {
     },
     /// [`install`](crate::install) was called when the process already had its runtime.
     #[error("a runtime is already installed for this process ({by}); call `signalqueue::install` once, at start-up, before anything sends (the first `send` or `init()` installs the one `signalqueue.toml` describes)")]
+    #[non_exhaustive]
     AlreadyInstalled {
         /// What installed it, as far as is known.
         by: &'static str,

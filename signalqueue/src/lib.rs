@@ -46,27 +46,42 @@
 //! reference (a [`Model`] row sent as [`Ref`], loaded again in the worker) or through a custom
 //! [`Mapping`]: see [`mapping`]. Longer topics live in `docs/`: `ARCHITECTURE.md`,
 //! `mappings.md`, `wire-format.md`, `engines.md`.
+//!
+//! # What is public
+//!
+//! An app needs the items at this crate's root and in [`config`], [`mapping`],
+//! [`transaction`] and [`outbox`]; a tool reading queues, [`envelope`] and [`codec`]; an engine
+//! author, [`engine`]. That is the whole public API. Types that will grow (errors, reports,
+//! [`Delivery`], the engine's values, the configuration) are `#[non_exhaustive]`: match their
+//! enums with a wildcard arm, and build their structs with their constructors (or as their
+//! `Default` with fields set), so that a minor release that adds a variant or a field does not
+//! break the build. A module named `__private` holds what the macros' expansions and the worker
+//! crate use; it is hidden, not public API, and changes in any release. `docs/ARCHITECTURE.md`
+//! ("The public surface") lists every item and the semver policy.
 
 // Generated code names `::signalqueue::...`; this makes that path work inside this crate too.
 extern crate self as signalqueue;
 
-#[doc(hidden)]
-pub mod backoff;
+// The public surface (docs/ARCHITECTURE.md, "The public surface"): the modules below that are
+// `pub` are namespaces a user or an engine author names; the private ones are reached through
+// the re-exports after them, so that each public item has one path, and what only the worker
+// crate or the macros need is under `__private`.
+mod backoff;
 pub mod codec;
 pub mod config;
-pub mod dispatch;
+mod dispatch;
 pub mod engine;
 pub mod envelope;
 mod error;
 pub mod mapping;
 pub mod outbox;
-pub mod receiver;
-pub mod registry;
-pub mod runmode;
-pub mod runtime;
-pub mod schedule;
+mod receiver;
+mod registry;
+mod runmode;
+mod runtime;
+mod schedule;
 mod send;
-pub mod signal;
+mod signal;
 pub mod transaction;
 
 pub use crate::codec::Codec;
@@ -78,9 +93,9 @@ pub use crate::mapping::{Mapping, Model, OnMissing, Ref, Stores};
 pub use crate::receiver::{Delivery, ReceiverDef};
 pub use crate::registry::Registry;
 pub use crate::runmode::Runmode;
-pub use crate::runtime::{init, install, Runtime};
+pub use crate::runtime::{init, install, Runtime, RuntimeBuilder};
 pub use crate::schedule::{CatchUp, ScheduleDef};
-pub use crate::signal::{SendOptions, Sender, Sent, Signal, SignalDef};
+pub use crate::signal::{ArgDef, SendOptions, Sender, Sent, Signal, SignalDef};
 pub use crate::transaction::AppTransaction;
 
 /// The error type receivers may return: any error, boxed.
@@ -182,13 +197,25 @@ pub use signalqueue_macros::async_signal;
 /// receiver's stable name; default: its Rust path).
 pub use signalqueue_macros::receiver;
 
-/// What generated code uses. Not public API: it changes without notice.
+/// What generated code and this workspace's worker crate use. Not public API: it changes
+/// without notice, in any release.
+///
+/// The macros' expansions name only paths under here, so users depend on `signalqueue` alone.
+/// The worker crate (`signalqueue-worker`) reaches the dispatch and relay internals through here
+/// too: it depends on this crate's exact version, so nothing here needs to stay stable.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::backoff::Backoff;
     pub use crate::codec::Codec;
+    pub use crate::dispatch::{
+        describe_missing, panic_message, prepare, resolve, run_receivers, PrepareError, Prepared,
+        TimedOut,
+    };
+    pub use crate::engine::schemes::EngineScheme;
     pub use crate::envelope::{DecodeError, Payload};
     pub use crate::mapping::glue::*;
     pub use crate::mapping::{OnMissing, Stores};
+    pub use crate::outbox::relay::{relay_once, run as run_relay, RelayOptions};
     pub use crate::receiver::{
         run_blocking, split, Delivery, GlueRequest, GlueResponse, IntoReceiverResult, ReceiverDef,
         ReceiverFuture, Split,
@@ -198,7 +225,7 @@ pub mod __private {
     pub use crate::send::*;
     pub use crate::signal::glue::*;
     pub use crate::signal::{ArgDef, ErasedArgs, SendOptions, Sent, Signal, SignalDef};
-    pub use crate::transaction::AppTransaction;
+    pub use crate::transaction::{AppTransaction, Placement};
     pub use crate::{BoxError, DispatchReport, EnvelopeId, Error};
     pub use ::core;
     pub use ::inventory;

@@ -13,6 +13,10 @@ use crate::BoxError;
 pub type ReceiverFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
 /// One receiver, as `#[receiver]` registers it.
+///
+/// Its fields are public to read. It is built only by the macros, as a `const` struct literal
+/// (so it cannot be `#[non_exhaustive]`): building one by hand is not public API, and a field
+/// may be added in any release.
 #[derive(Debug)]
 pub struct ReceiverDef {
     /// The receiver's name: its Rust path (`my_app::receivers::update_event_log`), or the
@@ -77,7 +81,9 @@ impl ReceiverDef {
         }
     }
 
-    /// Starts the receiver on a delivery; the arguments are cloned before this returns.
+    /// Starts the receiver on a delivery; the arguments are cloned before this returns. Not
+    /// public API: the arguments are type-erased, for the worker's dispatch.
+    #[doc(hidden)]
     pub fn call(&self, delivery: Delivery, args: &ErasedArgs) -> ReceiverFuture {
         match (self.glue)(GlueRequest::Call(delivery, args)) {
             GlueResponse::Call(fut) => fut,
@@ -97,6 +103,7 @@ impl ReceiverDef {
 /// What a receiver may ask for as its first parameter (`delivery: &Delivery`): which signal,
 /// which attempt, who sent it and when.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Delivery {
     /// The signal's id (the same across retries).
     pub id: EnvelopeId,
@@ -113,6 +120,44 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The first attempt of signal `signal` with id `id`, sent now by no one, due at once: what
+    /// a worker would pass a receiver, for calling one directly (in a test) or for an engine's
+    /// or a worker's own dispatch. The `with_*` methods set the rest.
+    pub fn new(id: EnvelopeId, signal: &'static str) -> Delivery {
+        Delivery {
+            id,
+            signal,
+            attempt: 1,
+            sender: None,
+            enqueued_at: SystemTime::now(),
+            scheduled_for: None,
+        }
+    }
+
+    /// The same delivery, as attempt `attempt` (from 1).
+    pub fn with_attempt(mut self, attempt: u32) -> Delivery {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The same delivery, sent by `sender`.
+    pub fn with_sender(mut self, sender: Option<String>) -> Delivery {
+        self.sender = sender;
+        self
+    }
+
+    /// The same delivery, sent at `enqueued_at`.
+    pub fn with_enqueued_at(mut self, enqueued_at: SystemTime) -> Delivery {
+        self.enqueued_at = enqueued_at;
+        self
+    }
+
+    /// The same delivery, due at `scheduled_for` (a delayed send or a periodic tick).
+    pub fn with_scheduled_for(mut self, scheduled_for: Option<SystemTime>) -> Delivery {
+        self.scheduled_for = scheduled_for;
+        self
+    }
+
     /// When this signal was meant to run: the due time of a delayed send
     /// (`SendOptions::delay`, `SendOptions::at`), the same on every attempt. `None` for a
     /// signal sent to run at once. A worker that was down at that time runs the signal when

@@ -15,7 +15,7 @@ pub enum Runmode {
 }
 
 /// The values a runmode may take, for error messages.
-pub const ALLOWED_RUNMODES: &str =
+pub(crate) const ALLOWED_RUNMODES: &str =
     "`sync` or `async` (or the original's names: `SQ_SYNC`, `SQ_ASYNC_MGMT` mean sync; `SQ_ASYNC_REQUEST`, `SQ_ASYNC_DAEMON` mean async)";
 
 impl FromStr for Runmode {

@@ -21,6 +21,10 @@ use crate::schedule::ScheduleDef;
 pub type ErasedArgs = Box<dyn Any + Send>;
 
 /// Everything the runtime knows about one signal. One `static` per `#[async_signal]`.
+///
+/// Its fields are public to read. It is built only by the macros, as a `const` struct literal
+/// (so it cannot be `#[non_exhaustive]`): building one by hand is not public API, and a field
+/// may be added in any release.
 #[derive(Debug)]
 pub struct SignalDef {
     /// The wire name: what the envelope carries and the worker looks up.
@@ -65,7 +69,10 @@ impl SignalDef {
     }
 
     /// Decodes a payload into this signal's arguments; the error names the declared arguments,
-    /// so a producer can see what it should have sent.
+    /// so a producer can see what it should have sent. Not public API: the arguments are
+    /// type-erased, for the worker's dispatch (a tool checks a payload with
+    /// [`SignalDef::args_to_json`]).
+    #[doc(hidden)]
     pub fn decode_args(&self, payload: &Payload) -> Result<ErasedArgs, DecodeError> {
         (self.decode)(payload).map_err(|e| self.explain(e))
     }
@@ -86,7 +93,7 @@ impl SignalDef {
     }
 }
 
-/// One of a signal's `providing_args`.
+/// One of a signal's `providing_args`. Built by the macros only, like [`SignalDef`].
 #[derive(Debug)]
 pub struct ArgDef {
     /// The argument's name.
@@ -242,22 +249,24 @@ impl Sent {
 }
 
 /// The codec glue a `SignalDef` points to. Not public API.
-#[doc(hidden)]
-pub mod glue {
+pub(crate) mod glue {
     use super::*;
 
+    /// [`SignalDef::decode`] for arguments `A`.
     pub fn decode<A: DeserializeOwned + Send + 'static>(
         payload: &Payload,
     ) -> Result<ErasedArgs, DecodeError> {
         crate::codec::decode::<A>(payload).map(|a| Box::new(a) as ErasedArgs)
     }
 
+    /// [`SignalDef::to_json`] for arguments `A`.
     pub fn to_json<A: DeserializeOwned + Serialize>(
         payload: &Payload,
     ) -> Result<serde_json::Value, DecodeError> {
         crate::codec::to_json::<A>(payload)
     }
 
+    /// [`SignalDef::from_json`] for arguments `A`: JSON in, the codec's bytes out.
     pub fn from_json<A: DeserializeOwned + Serialize>(
         value: serde_json::Value,
         codec: Codec,

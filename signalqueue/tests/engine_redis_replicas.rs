@@ -151,10 +151,7 @@ fn batch_size() -> usize {
 }
 
 fn outgoing(payload: String, not_before: Option<SystemTime>) -> Outgoing {
-    Outgoing {
-        not_before,
-        ..Outgoing::new(EnvelopeId::new(), payload.into_bytes())
-    }
+    Outgoing::new(EnvelopeId::new(), payload.into_bytes()).not_before(not_before)
 }
 
 /// Everything a queue holds, claimed (and acknowledged) until it is empty.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use signalqueue::dispatch::{prepare, PrepareError, Prepared};
+use signalqueue::__private::{prepare, PrepareError, Prepared};
 use signalqueue::{
     async_signal, receiver, BoxError, Codec, Mapping, Model, Outcome, Ref, SendOptions, Sender,
     Signal, Stores,

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use signalqueue::__private::relay_once;
 use signalqueue::engine::{self, EngineOptions, SharedEngine};
-use signalqueue::outbox::{relay, Outbox};
+use signalqueue::outbox::Outbox;
 use signalqueue::{async_signal, Envelope, Runtime, SendOptions};
 
 /// Sent when an order row is saved.
@@ -106,9 +107,7 @@ async fn into_the_outbox_then_relayed_when_the_queue_is_elsewhere() {
     assert_eq!(outbox.stats().await.expect("stats").depth, 2);
     assert_eq!(queue.counts().await.expect("counts").pending, 0);
 
-    let moved = relay::relay_once(&outbox, &runtime, 100)
-        .await
-        .expect("relay");
+    let moved = relay_once(&outbox, &runtime, 100).await.expect("relay");
     assert_eq!(moved, 2);
     assert_eq!(outbox.stats().await.expect("stats").depth, 0);
     let claimed = queue
@@ -204,12 +203,7 @@ async fn a_delayed_send_in_stays_scheduled_in_the_queue_and_through_the_outbox()
             tx.commit().expect("commit");
         })
         .await;
-    assert_eq!(
-        relay::relay_once(&outbox, &runtime, 100)
-            .await
-            .expect("relay"),
-        1
-    );
+    assert_eq!(relay_once(&outbox, &runtime, 100).await.expect("relay"), 1);
 
     for (queue, n) in [(&colocated, 2), (&elsewhere, 1)] {
         let counts = queue.counts().await.expect("counts");

@@ -269,7 +269,7 @@ async fn sync_runmode_failures_are_errors_and_arguments_go_through_the_codec() {
     assert!(text.contains("`shop.flaky`"), "{text}");
     assert!(text.contains("flaky sync-a failed as asked"), "{text}");
     match &err {
-        signalqueue::Error::ReceiversFailed { reports } => {
+        signalqueue::Error::ReceiversFailed { reports, .. } => {
             assert_eq!(reports.len(), 1);
             assert_eq!(reports[0].failures().count(), 1);
         }
@@ -318,7 +318,7 @@ async fn sync_runmode_failures_are_errors_and_arguments_go_through_the_codec() {
         .await
         .expect_err("a batch with failures");
     match &err {
-        signalqueue::Error::ReceiversFailed { reports } => assert_eq!(reports.len(), 2),
+        signalqueue::Error::ReceiversFailed { reports, .. } => assert_eq!(reports.len(), 2),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -485,6 +485,17 @@ fn send_blocking_refuses_inside_an_async_runtime() {
 #[tokio::test]
 async fn the_hygiene_crates_receivers_run() {
     assert_eq!(hygiene::run_all().await, 3);
+}
+
+#[test]
+fn the_hygiene_crate_builds_deliveries_and_configurations_from_outside() {
+    assert_eq!(hygiene::call_a_receiver_directly(), 2);
+    let config = hygiene::configure();
+    assert_eq!(config.runmode, signalqueue::Runmode::Sync);
+    assert_eq!(config.worker.retries, 3);
+    assert_eq!(config.queues["default"].url, "memory://hygiene");
+    assert_eq!(config.queues["default"].lease, Duration::from_secs(10));
+    assert!(!config.outbox.relay);
 }
 
 #[test]

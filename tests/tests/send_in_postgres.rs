@@ -390,7 +390,7 @@ async fn sqlx_transactions_and_connections() {
         .await;
     let outbox = &runtime.outboxes()[0];
     assert_eq!(outbox.stats().await.expect("stats").depth, 1);
-    let moved = signalqueue::outbox::relay::relay_once(outbox, &runtime, 10)
+    let moved = signalqueue::__private::relay_once(outbox, &runtime, 10)
         .await
         .expect("relay");
     assert_eq!(moved, 1);
@@ -509,7 +509,7 @@ async fn a_delayed_send_in_stays_scheduled_in_the_queue_and_through_the_outbox()
         })
         .await;
     let outbox = &relayed.outboxes()[0];
-    let moved = signalqueue::outbox::relay::relay_once(outbox, &relayed, 10)
+    let moved = signalqueue::__private::relay_once(outbox, &relayed, 10)
         .await
         .expect("relay");
     assert_eq!(moved, 2);

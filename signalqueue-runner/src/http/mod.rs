@@ -208,10 +208,10 @@ impl ServedQueue {
     ) -> Result<T, EngineError> {
         match tokio::time::timeout(ENGINE_DEADLINE, call).await {
             Ok(result) => result,
-            Err(_) => Err(EngineError::Unavailable {
-                engine: self.engine.describe(),
-                message: format!("no answer within {} ms", ENGINE_DEADLINE.as_millis()),
-            }),
+            Err(_) => Err(EngineError::unavailable(
+                self.engine.describe(),
+                format!("no answer within {} ms", ENGINE_DEADLINE.as_millis()),
+            )),
         }
     }
 }

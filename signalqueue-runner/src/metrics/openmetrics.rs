@@ -289,13 +289,7 @@ mod tests {
             m,
             Gauges {
                 queues: vec![
-                    (
-                        "default".into(),
-                        Ok(Counts {
-                            pending: 4,
-                            ..Default::default()
-                        }),
-                    ),
+                    ("default".into(), Ok(Counts::new(4, 0, 0, 0))),
                     ("down".into(), Err("cannot reach redis".into())),
                 ],
                 outboxes: vec![],

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rand::Rng;
-use signalqueue::backoff::Backoff;
+use signalqueue::__private::Backoff;
 
 /// The delay before attempt `failed_attempt + 1` of a receiver that failed on
 /// `failed_attempt` (from 1): `base * 2^(failed_attempt - 1)`, capped at `max`, then moved by up

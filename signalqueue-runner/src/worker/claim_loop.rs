@@ -148,7 +148,7 @@ fn start(
                 queue = %lane2.name,
                 key = %claimed.token.key,
                 "handling a signal panicked in the worker itself: {}; it comes back when its lease expires",
-                signalqueue::dispatch::panic_message(panic.as_ref())
+                signalqueue::__private::panic_message(panic.as_ref())
             );
         }
     });

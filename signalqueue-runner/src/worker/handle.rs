@@ -7,12 +7,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use signalqueue::__private::{describe_missing, prepare, run_receivers, PrepareError, Prepared};
 use signalqueue::config::WorkerConfig;
-use signalqueue::dispatch::{
-    describe_missing, prepare, run_receivers, Outcome, PrepareError, Prepared,
-};
 use signalqueue::engine::Claimed;
-use signalqueue::{Delivery, Envelope, EnvelopeId, ReceiverDef, Registry};
+use signalqueue::{Delivery, Envelope, EnvelopeId, Outcome, ReceiverDef, Registry};
 
 use crate::metrics::{Metrics, RunResult};
 use crate::worker::backoff::retry_delay;
@@ -33,6 +31,7 @@ pub(crate) const UNKNOWN_SIGNAL: &str = "<unknown>";
 
 /// Why an entry was dead-lettered, in one word (the `reason` label of the metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DeadKind {
     /// Receivers failed and used up their retries.
     Receiver,
@@ -273,14 +272,11 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         // Nothing here to run: the arguments are not this worker's to judge either.
         return decision(decide(&envelope, Vec::new(), missing, cx, now));
     }
-    let delivery = Delivery {
-        id: envelope.id,
-        signal: def.name,
-        attempt: envelope.attempt,
-        sender: envelope.sender.clone(),
-        enqueued_at: envelope.enqueued_at,
-        scheduled_for: envelope.scheduled_for,
-    };
+    let delivery = Delivery::new(envelope.id, def.name)
+        .with_attempt(envelope.attempt)
+        .with_sender(envelope.sender.clone())
+        .with_enqueued_at(envelope.enqueued_at)
+        .with_scheduled_for(envelope.scheduled_for);
     // An entry from another language without `enqueued_at_ms` has an unknown time (the Unix
     // epoch): it would count as a 56-year latency.
     let known_time = envelope.enqueued_at > SystemTime::UNIX_EPOCH;
@@ -361,6 +357,9 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
             Outcome::Succeeded => RunResult::Succeeded,
             Outcome::Failed(_) => RunResult::Failed,
             Outcome::Panicked(_) => RunResult::Panicked,
+            // `Outcome` may grow (it is `#[non_exhaustive]`); anything that is not a success is
+            // retried like a failure, so count it as one.
+            _ => RunResult::Failed,
         };
         let error = (!run.outcome.is_success()).then(|| run.outcome.to_string());
         cx.metrics.record_run(
@@ -416,12 +415,10 @@ fn decide(
     }
     let attempt = envelope.attempt.max(1);
     let owing = |receivers: Vec<String>, attempt: u32| {
-        Envelope {
-            attempt,
-            owed: Some(receivers),
-            ..envelope.clone()
-        }
-        .encode()
+        let mut owing = envelope.clone();
+        owing.attempt = attempt;
+        owing.owed = Some(receivers);
+        owing.encode()
     };
     // A failed receiver's pieces carry its failure in their history (bounded by the
     // envelope), so the console, `dump` and `dead list` can say what happened on any engine.

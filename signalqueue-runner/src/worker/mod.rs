@@ -84,6 +84,7 @@ pub enum Halt {
 
 /// What became of one signal (given to [`WorkerBuilder::on_outcome`]).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SignalOutcome {
     /// The queue it came from.
     pub queue: String,
@@ -97,10 +98,12 @@ pub struct SignalOutcome {
 
 /// How one signal's handling ended.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum SignalResult {
     /// Every receiver owed it succeeded and the engine took the acknowledgement.
     Handled,
     /// A receiver failed; it runs again later, in an entry of its own.
+    #[non_exhaustive]
     Retried {
         /// The receiver that runs again (one: each failed receiver is retried on its own).
         receivers: Vec<String>,
@@ -110,6 +113,7 @@ pub enum SignalResult {
         delay: Duration,
     },
     /// Given up on and kept as a dead letter.
+    #[non_exhaustive]
     Dead {
         /// Why, in one word.
         kind: DeadKind,
@@ -119,6 +123,7 @@ pub enum SignalResult {
     /// Given back unhandled, without counting an attempt, for a worker that knows its signal
     /// or links the receivers it owes (a rolling deploy); dead-lettered once `unknown_grace`
     /// has passed since it was sent.
+    #[non_exhaustive]
     GivenBack {
         /// What this worker does not know: `unknown_signal` or `unknown_receiver`.
         unknown: &'static str,
@@ -127,6 +132,7 @@ pub enum SignalResult {
     },
     /// The signal's receivers parted ways: each part is what became of one of them (or of the
     /// receivers given back), written together.
+    #[non_exhaustive]
     Split {
         /// `Retried`, `Dead` and `GivenBack` results, one per new entry or dead letter.
         parts: Vec<SignalResult>,
@@ -137,6 +143,7 @@ pub enum SignalResult {
 
 /// What a worker did, when it returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Signals handled and acknowledged.
     pub handled: u64,

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use signalqueue::outbox::relay::{self, RelayOptions};
+use signalqueue::__private::{run_relay, RelayOptions};
 use signalqueue::{Config, Runtime};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,7 +25,7 @@ impl Relays {
         let mut options = RelayOptions::default();
         options.batch = batch;
         for outbox in runtime.outboxes() {
-            tasks.spawn(relay::run(
+            tasks.spawn(run_relay(
                 outbox.clone(),
                 runtime.clone(),
                 options.clone(),

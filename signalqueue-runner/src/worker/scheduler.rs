@@ -12,8 +12,7 @@
 use std::time::{Duration, SystemTime};
 
 use signalqueue::engine::{Outgoing, SharedEngine};
-use signalqueue::schedule::{CatchUp, ScheduleDef};
-use signalqueue::{Envelope, Registry, Runtime, SignalDef};
+use signalqueue::{CatchUp, Envelope, Registry, Runtime, ScheduleDef, SignalDef};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 

@@ -128,10 +128,7 @@ async fn write_pieces(
             let dead: Vec<DeadLetter> = pieces
                 .dead
                 .iter()
-                .map(|d| DeadLetter {
-                    payload: d.payload.clone(),
-                    reason: d.reason.clone(),
-                })
+                .map(|d| DeadLetter::new(d.payload.clone(), d.reason.clone()))
                 .collect();
             with_retries(lane, "split", || lane.engine.split(token, &entries, &dead)).await
         }

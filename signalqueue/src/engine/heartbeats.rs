@@ -14,11 +14,22 @@ use crate::engine::EngineError;
 
 /// One live worker, as it last described itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Beat {
     /// The worker's identity ([`consumer_id`](crate::engine::consumer_id)).
     pub worker: String,
     /// What it said about itself (JSON from `signalqueue-worker`).
     pub info: Vec<u8>,
+}
+
+impl Beat {
+    /// The beat of `worker`, described by `info`: what [`Heartbeats::workers`] returns.
+    pub fn new(worker: impl Into<String>, info: impl Into<Vec<u8>>) -> Beat {
+        Beat {
+            worker: worker.into(),
+            info: info.into(),
+        }
+    }
 }
 
 /// Keeping and listing the heartbeats of the workers that serve a queue.

@@ -13,6 +13,16 @@
 //! - Every claim carries a fence. Acknowledging, renewing, retrying, dead-lettering or
 //!   splitting with a token whose lease was lost (and perhaps re-claimed elsewhere) is refused (`false`), so two
 //!   workers never both complete one claim.
+//!
+//! An engine in another crate implements [`Engine`], registers its URL schemes with
+//! [`register_engine!`](crate::register_engine), and passes the contract suite
+//! (`signalqueue/tests/support/contract.rs`; `docs/engines.md`). The values it returns are
+//! `#[non_exhaustive]`, so that a field added later does not break it: it builds them with
+//! [`Claimed::new`], [`Entry::new`], [`DeadEntry::new`], [`Counts::new`],
+//! [`Beat::new`](heartbeats::Beat::new), [`EngineError::unavailable`] and
+//! [`EngineError::failed`]. Extra capabilities are extension traits an engine hands out from a
+//! method with a default (`None`), such as [`Engine::ticks`] and [`Engine::heartbeats`], so a
+//! new one never breaks an engine that does not have it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -45,6 +55,7 @@ pub type SharedEngine = Arc<dyn Engine>;
 
 /// One signal to enqueue: its id, its encoded envelope, and when it may be claimed.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Outgoing {
     /// The envelope's id (unique, sortable by time).
     pub id: EnvelopeId,
@@ -89,6 +100,7 @@ pub struct ClaimToken {
 
 /// An entry handed to a worker under a lease.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Claimed {
     /// What to present back to the engine to finish this claim.
     pub token: ClaimToken,
@@ -99,8 +111,20 @@ pub struct Claimed {
     pub deliveries: u32,
 }
 
+impl Claimed {
+    /// A claim of the entry `token` names, holding `payload`, claimed `deliveries` times.
+    pub fn new(token: ClaimToken, payload: Vec<u8>, deliveries: u32) -> Claimed {
+        Claimed {
+            token,
+            payload,
+            deliveries,
+        }
+    }
+}
+
 /// A dead letter to write, as one of the pieces a claim is split into ([`Engine::split`]).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct DeadLetter {
     /// The bytes to keep (what `dead list` shows and `dead replay` puts back).
     pub payload: Vec<u8>,
@@ -108,8 +132,19 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
+impl DeadLetter {
+    /// A dead letter keeping `payload`, dead for `reason`.
+    pub fn new(payload: impl Into<Vec<u8>>, reason: impl Into<String>) -> DeadLetter {
+        DeadLetter {
+            payload: payload.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// An entry read without being removed (for `dump`, the admin page, `dead list`).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Entry {
     /// The engine's key for the entry.
     pub key: String,
@@ -117,8 +152,19 @@ pub struct Entry {
     pub payload: Vec<u8>,
 }
 
+impl Entry {
+    /// The entry `key`, holding `payload`.
+    pub fn new(key: impl Into<String>, payload: Vec<u8>) -> Entry {
+        Entry {
+            key: key.into(),
+            payload,
+        }
+    }
+}
+
 /// A dead letter: an entry the worker gave up on, with why.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct DeadEntry {
     /// The engine's key for the dead entry (what `replay_dead` takes).
     pub key: String,
@@ -130,8 +176,26 @@ pub struct DeadEntry {
     pub died_at: SystemTime,
 }
 
+impl DeadEntry {
+    /// The dead letter `key`, holding `payload`, dead for `reason` since `died_at`.
+    pub fn new(
+        key: impl Into<String>,
+        payload: Vec<u8>,
+        reason: impl Into<String>,
+        died_at: SystemTime,
+    ) -> DeadEntry {
+        DeadEntry {
+            key: key.into(),
+            payload,
+            reason: reason.into(),
+            died_at,
+        }
+    }
+}
+
 /// How many entries an engine holds, by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Counts {
     /// Claimable now, entries whose lease ran out included (anyone may claim them again).
     pub pending: u64,
@@ -143,8 +207,22 @@ pub struct Counts {
     pub dead: u64,
 }
 
+impl Counts {
+    /// The counts of an engine holding `pending`, `scheduled`, `in_flight` and `dead` entries
+    /// (in the order of the fields; a state added later counts 0 here).
+    pub fn new(pending: u64, scheduled: u64, in_flight: u64, dead: u64) -> Counts {
+        Counts {
+            pending,
+            scheduled,
+            in_flight,
+            dead,
+        }
+    }
+}
+
 /// Options every engine takes, from the queue's configuration.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// The queue's name (`default`, `emails`...); engines use it to name their keys or rows.
     pub queue: String,
@@ -167,12 +245,32 @@ impl EngineOptions {
             dead_ttl: Duration::from_secs(14 * 24 * 3600),
         }
     }
+
+    /// The same options, polling every `poll_interval`.
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// The same options, keeping at most `dead_max` dead letters.
+    pub fn with_dead_max(mut self, dead_max: u64) -> Self {
+        self.dead_max = dead_max;
+        self
+    }
+
+    /// The same options, keeping dead letters for at most `dead_ttl`.
+    pub fn with_dead_ttl(mut self, dead_ttl: Duration) -> Self {
+        self.dead_ttl = dead_ttl;
+        self
+    }
 }
 
 /// What went wrong inside an engine.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The engine's server could not be reached or the connection broke; retrying later may work.
+    #[non_exhaustive]
     #[error("cannot reach {engine}: {message}; check that the server runs and the URL is right")]
     Unavailable {
         /// The engine's redacted URL.
@@ -181,6 +279,7 @@ pub enum EngineError {
         message: String,
     },
     /// The engine answered with an error.
+    #[non_exhaustive]
     #[error("{engine} failed: {message}")]
     Failed {
         /// The engine's redacted URL.
@@ -191,6 +290,23 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// [`EngineError::Unavailable`]: `engine` (its redacted URL) cannot be reached, and the
+    /// client library said `message`.
+    pub fn unavailable(engine: impl Into<String>, message: impl Into<String>) -> EngineError {
+        EngineError::Unavailable {
+            engine: engine.into(),
+            message: message.into(),
+        }
+    }
+
+    /// [`EngineError::Failed`]: `engine` (its redacted URL) answered with the error `message`.
+    pub fn failed(engine: impl Into<String>, message: impl Into<String>) -> EngineError {
+        EngineError::Failed {
+            engine: engine.into(),
+            message: message.into(),
+        }
+    }
+
     /// True when the failure is about reaching the engine (worth a reconnect and retry).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, EngineError::Unavailable { .. })

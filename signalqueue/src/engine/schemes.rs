@@ -52,7 +52,7 @@ inventory::collect!(EngineScheme);
 macro_rules! register_engine {
     (schemes: [$($scheme:literal),+ $(,)?], form: $form:literal, open: $open:expr $(,)?) => {
         $crate::__private::inventory::submit! {
-            $crate::engine::schemes::EngineScheme {
+            $crate::__private::EngineScheme {
                 schemes: &[$($scheme),+],
                 form: $form,
                 open: $open,

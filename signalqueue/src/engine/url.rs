@@ -8,6 +8,7 @@ use crate::error::Error;
 
 /// A queue URL, split into the engine kind and the rest.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineUrl {
     /// The scheme: `memory`, `sqlite`, `redis`, `rediss`, `redis-set`, ...
     pub scheme: String,

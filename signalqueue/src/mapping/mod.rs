@@ -25,9 +25,8 @@ pub use self::model::Model;
 pub use self::reference::{MissingRef, OnMissing, Ref};
 pub use self::stores::Stores;
 
-/// What generated code uses. Not public API.
-#[doc(hidden)]
-pub mod glue {
+/// What generated code uses, re-exported under `__private`. Not public API.
+pub(crate) mod glue {
     pub use super::custom::{deserialize_with, serialize_with};
     pub use super::reference::{downcast_args, resolved, Reference, ResolveFuture, Resolved};
     pub use super::stores::{store_future, StoreFuture, StoreRegistration};

@@ -215,6 +215,7 @@ pub enum OnMissing {
 
 /// A `Ref` argument whose row was not found when the signal was handled.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MissingRef {
     /// The argument's name.
     pub arg: &'static str,

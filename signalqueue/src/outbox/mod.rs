@@ -4,12 +4,12 @@
 //! `[outbox] url = "postgres://..."` (or `sqlite://app.db`) in `signalqueue.toml` names the
 //! app's database. Opening it (at `signalqueue::init`, in the web app and in every worker)
 //! creates the outbox table there, so that `send_in` finds it; every worker then runs the
-//! [`relay`], which moves committed rows into each signal's queue, oldest first, and deletes a
+//! relay, which moves committed rows into each signal's queue, oldest first, and deletes a
 //! row only after that queue's engine acknowledged it. `signalqueue-worker relay` runs the relay
 //! alone.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -20,25 +20,24 @@ use crate::transaction::OutboxTarget;
 
 #[cfg(feature = "postgres")]
 mod postgres;
-pub mod relay;
+pub(crate) mod relay;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 /// One row of an outbox, as the relay reads it.
 #[derive(Clone, Debug)]
-pub struct OutboxRow {
+pub(crate) struct OutboxRow {
     /// The row's id in the outbox (increasing with insertion).
     pub id: i64,
     /// The queue it is for.
     pub queue: String,
     /// The signal, as its queue's engine takes it.
     pub outgoing: Outgoing,
-    /// When the app's transaction wrote it.
-    pub created_at: SystemTime,
 }
 
 /// How full an outbox is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OutboxStats {
     /// Rows waiting to be relayed.
     pub depth: u64,
@@ -48,7 +47,7 @@ pub struct OutboxStats {
 
 /// What the relay hands a batch to: it enqueues the rows it can and returns the ids of those
 /// its queues acknowledged (and an error, if a queue failed part-way).
-pub type Forward<'a> =
+pub(crate) type Forward<'a> =
     &'a (dyn Fn(Vec<OutboxRow>) -> BoxFuture<'a, (Vec<i64>, Option<Error>)> + Send + Sync);
 
 /// Storage of one outbox (PostgreSQL or SQLite).

@@ -81,7 +81,7 @@ pub(super) async fn open(url: &str) -> Result<Outbox, Error> {
         shown: url.shown.clone(),
         pool,
         select: format!(
-            "SELECT id, queue, envelope_id, payload, created_at, not_before FROM {table}
+            "SELECT id, queue, envelope_id, payload, not_before FROM {table}
              WHERE queue = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
         ),
         delete: format!("DELETE FROM {table} WHERE id = ANY($1)"),
@@ -141,8 +141,7 @@ impl Store for PgOutbox {
                     r.get::<_, String>(2).parse().unwrap_or_default(),
                     r.get(3),
                 )
-                .not_before(r.get::<_, Option<SystemTime>>(5)),
-                created_at: r.get::<_, SystemTime>(4),
+                .not_before(r.get::<_, Option<SystemTime>>(4)),
             })
             .collect();
         let (done, error) = forward(rows).await;

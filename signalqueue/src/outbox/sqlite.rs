@@ -142,7 +142,7 @@ impl Store for SqliteOutbox {
         let rows = self
             .run(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT id, queue, envelope_id, payload, created_at, not_before
+                    "SELECT id, queue, envelope_id, payload, not_before
                      FROM {OUTBOX_TABLE}
                      WHERE queue IN (SELECT value FROM json_each(?1)) ORDER BY id LIMIT ?2"
                 ))?;
@@ -154,10 +154,9 @@ impl Store for SqliteOutbox {
                         queue: row.get(1)?,
                         outgoing: Outgoing::new(envelope.parse().unwrap_or_default(), row.get(3)?)
                             .not_before(
-                                row.get::<_, Option<i64>>(5)?
+                                row.get::<_, Option<i64>>(4)?
                                     .map(|ms| from_unix_ms(ms.max(0) as u64)),
                             ),
-                        created_at: from_unix_ms(row.get::<_, i64>(4)?.max(0) as u64),
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()

@@ -86,12 +86,7 @@ pub(crate) fn tokens(claimed: &[Claimed]) -> Vec<ClaimToken> {
 
 /// Counts with the given fields, the rest zero.
 pub(crate) fn counts(pending: u64, scheduled: u64, in_flight: u64, dead: u64) -> Counts {
-    Counts {
-        pending,
-        scheduled,
-        in_flight,
-        dead,
-    }
+    Counts::new(pending, scheduled, in_flight, dead)
 }
 
 /// Claims exactly one entry, waiting for it as long as it takes (within reason).
@@ -376,10 +371,7 @@ pub(crate) async fn stale_token_is_refused(f: &impl Fixture) {
 
 /// A dead letter to write with `split`.
 pub(crate) fn dead_letter(payload: &str, reason: &str) -> DeadLetter {
-    DeadLetter {
-        payload: payload.into(),
-        reason: reason.into(),
-    }
+    DeadLetter::new(payload, reason)
 }
 
 /// `split` replaces a claim with new entries (one due now, one later) and dead letters of their

@@ -138,3 +138,34 @@ pub async fn send_like_the_readme() -> ::core::result::Result<(), ::sq::Error> {
     TWO.send(5, ::std::string::ToString::to_string("y")).await?;
     ::core::result::Result::Ok(())
 }
+
+/// Calls a receiver directly, as a unit test of the app would: the `Delivery` is built with
+/// its public constructor (it is `#[non_exhaustive]`, so not as a struct literal). Returns the
+/// attempt the receiver was given.
+pub fn call_a_receiver_directly() -> u32 {
+    let delivery = ::sq::Delivery::new(::sq::EnvelopeId::new(), "hygiene.direct")
+        .with_attempt(2)
+        .with_sender(::std::option::Option::Some(
+            ::std::string::ToString::to_string("hygiene.Order"),
+        ))
+        .with_enqueued_at(::std::time::SystemTime::UNIX_EPOCH)
+        .with_scheduled_for(::std::option::Option::None);
+    audit(&delivery, Order { id: 6 });
+    delivery.attempt
+}
+
+/// The configuration as an app with its own settings builds it: defaults, then fields. The
+/// structs are `#[non_exhaustive]`, so a struct literal (or `..Default::default()`) would not
+/// compile here.
+pub fn configure() -> ::sq::Config {
+    let mut config = <::sq::Config as ::std::default::Default>::default();
+    config.runmode = ::sq::Runmode::Sync;
+    config.worker.retries = 3;
+    let mut queue = ::sq::config::QueueConfig::new("memory://hygiene");
+    queue.lease = ::std::time::Duration::from_secs(10);
+    config
+        .queues
+        .insert(::std::string::ToString::to_string("default"), queue);
+    config.outbox.relay = false;
+    config
+}
