@@ -15,6 +15,18 @@
 //! With no file and no variables, the default queue is `sqlite://signalqueue.db`: the embedded
 //! engine, no server needed. Every key, with its unit, default and variable, is in
 //! `docs/configuration.md`.
+//!
+//! An app with a configuration system of its own builds a [`Config`] in code and hands it to
+//! [`Runtime::from_config`](crate::Runtime::from_config). The structs are `#[non_exhaustive]`
+//! (a key added later becomes a field), so they are built as their defaults with fields set:
+//! ```
+//! let mut config = signalqueue::Config::default();
+//! config.worker.retries = 3;
+//! config.queues.insert(
+//!     "emails".into(),
+//!     signalqueue::config::QueueConfig::new("memory://emails"),
+//! );
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
