@@ -211,10 +211,8 @@ async fn console_on(engine: SharedEngine, shots: &str) {
             DOOMED.send(7).await.unwrap();
         })
         .await;
-    let settings = WorkerConfig {
-        retry_base: Duration::from_secs(3600),
-        ..WorkerConfig::default()
-    };
+    let mut settings = WorkerConfig::default();
+    settings.retry_base = Duration::from_secs(3600);
     let outcomes = Arc::new(Mutex::new(0usize));
     let seen = outcomes.clone();
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -423,11 +423,9 @@ fn decide(
     // A failed receiver's pieces carry its failure in their history (bounded by the
     // envelope), so the console, `dump` and `dead list` can say what happened on any engine.
     let failed = |f: &Failure, attempt_after: u32| {
-        let mut next = Envelope {
-            attempt: attempt_after,
-            owed: Some(vec![f.receiver.clone()]),
-            ..envelope.clone()
-        };
+        let mut next = envelope.clone();
+        next.attempt = attempt_after;
+        next.owed = Some(vec![f.receiver.clone()]);
         next.record_failure(attempt, &f.receiver, &f.error, now);
         next.encode()
     };
