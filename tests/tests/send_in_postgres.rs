@@ -648,3 +648,47 @@ async fn outbox_inserts_notify_only_while_a_relay_waits() {
     let _ = driver.await;
     drop(schema);
 }
+
+/// A queue schema without the function `send_in` (made before schema step 6, or with the
+/// function dropped) still gets `send_in`'s rows, by the `INSERT` it used before; a delayed one
+/// too, moved out of the claim's table by the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_in_writes_without_the_schemas_function_too() {
+    if !support::postgres::available("send_in_writes_without_the_schemas_function_too").await {
+        return;
+    }
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (_sb, runtime) = sandbox(&config).await;
+    let queue = runtime.queue("default").expect("queue").clone();
+    let mut client = app_client().await;
+    client
+        .batch_execute(&format!(
+            "DROP FUNCTION \"{}\".send_in(text, bytea[], text, float8[])",
+            schema.name
+        ))
+        .await
+        .expect("drop the function");
+    runtime
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in(&tx, Ref::from_key(1))
+                .await
+                .expect("send_in");
+            let _ = ORDER_PLACED
+                .send_in_with(
+                    &tx,
+                    signalqueue::SendOptions::new().delay(Duration::from_secs(3600)),
+                    Ref::from_key(2),
+                )
+                .await
+                .expect("send_in_with a delay");
+            tx.commit().await.expect("commit");
+        })
+        .await;
+    let counts = queue.counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.scheduled), (1, 1), "{counts:?}");
+    assert_eq!(ids_in(&queue).await, BTreeMap::from([(1, 1), (2, 1)]));
+    drop(schema);
+}
