@@ -532,3 +532,163 @@ async fn a_delayed_send_in_stays_scheduled_in_the_queue_and_through_the_outbox()
     }
     drop((schema, outbox_schema));
 }
+
+/// Commits one `ORDER_PLACED.send_in` with `runtime`, whose queue is not in the app's database.
+async fn send_in_the_outbox(runtime: &Runtime, client: &mut tokio_postgres::Client, key: i64) {
+    runtime
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in(&tx, Ref::from_key(key))
+                .await
+                .expect("send_in into the outbox");
+            tx.commit().await.expect("commit");
+        })
+        .await
+}
+
+/// An outbox's inserts notify only while a relay waits (outbox step 2), and a waiting relay
+/// is woken by the next one at once, not at its next look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_inserts_notify_only_while_a_relay_waits() {
+    if !support::postgres::available("outbox_inserts_notify_only_while_a_relay_waits").await {
+        return;
+    }
+    let schema = Schema::new();
+    let config = format!(
+        "[queues.default]\nurl = \"memory://notify-{}\"\n[outbox]\nurl = \"{}\"\n",
+        schema.name,
+        schema.url()
+    );
+    let (_sb, runtime) = sandbox(&config).await;
+    let queue = runtime.queue("default").expect("queue").clone();
+    let outbox = runtime.outboxes()[0].clone();
+
+    // Every notification on the outbox's channel, as it arrives.
+    let (listener, mut connection) = support::postgres::url()
+        .parse::<tokio_postgres::Config>()
+        .expect("url")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (seen, mut notified) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let tokio_postgres::AsyncMessage::Notification(_) = message {
+                let _ = seen.send(());
+            }
+        }
+    });
+    listener
+        .batch_execute(&format!("LISTEN \"{}.outbox\"", schema.name))
+        .await
+        .expect("listen");
+    let count = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>| {
+        let mut n = 0;
+        while rx.try_recv().is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let mut client = app_client().await;
+    // No relay waits: the commit notifies nobody (and so queues behind no other commit).
+    send_in_the_outbox(&runtime, &mut client, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count(&mut notified),
+        0,
+        "an insert notified with no relay waiting"
+    );
+
+    // A relay that looks only every 5 s (the longest it waits on a mark) unless woken.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut options = signalqueue::outbox::relay::RelayOptions::default();
+    options.idle_wait = Duration::from_secs(60);
+    let relay = tokio::spawn(signalqueue::outbox::relay::run(
+        outbox,
+        runtime.clone(),
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let relayed = |n: usize| {
+        let queue = queue.clone();
+        async move {
+            let start = Instant::now();
+            while queue.pending(10).await.expect("pending").len() < n {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "the relay did not move row {n}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            start.elapsed()
+        }
+    };
+    relayed(1).await;
+    // The relay is waiting now, marked: the next commit notifies and wakes it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = count(&mut notified);
+    send_in_the_outbox(&runtime, &mut client, 2).await;
+    let took = relayed(2).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "the waiting relay took {took:?}: the commit did not wake it"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        count(&mut notified) >= 1,
+        "the insert did not notify the waiting relay"
+    );
+
+    let _ = stop.send(());
+    relay.await.expect("relay task");
+    drop(listener);
+    let _ = driver.await;
+    drop(schema);
+}
+
+/// A queue schema without the function `send_in` (made before schema step 6, or with the
+/// function dropped) still gets `send_in`'s rows, by the `INSERT` it used before; a delayed one
+/// too, moved out of the claim's table by the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_in_writes_without_the_schemas_function_too() {
+    if !support::postgres::available("send_in_writes_without_the_schemas_function_too").await {
+        return;
+    }
+    let schema = Schema::new();
+    let config = format!("[queues.default]\nurl = \"{}\"\n", schema.url());
+    let (_sb, runtime) = sandbox(&config).await;
+    let queue = runtime.queue("default").expect("queue").clone();
+    let mut client = app_client().await;
+    client
+        .batch_execute(&format!(
+            "DROP FUNCTION \"{}\".send_in(text, bytea[], text, float8[])",
+            schema.name
+        ))
+        .await
+        .expect("drop the function");
+    runtime
+        .scope(async {
+            let tx = client.transaction().await.expect("begin");
+            let _ = ORDER_PLACED
+                .send_in(&tx, Ref::from_key(1))
+                .await
+                .expect("send_in");
+            let _ = ORDER_PLACED
+                .send_in_with(
+                    &tx,
+                    signalqueue::SendOptions::new().delay(Duration::from_secs(3600)),
+                    Ref::from_key(2),
+                )
+                .await
+                .expect("send_in_with a delay");
+            tx.commit().await.expect("commit");
+        })
+        .await;
+    let counts = queue.counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.scheduled), (1, 1), "{counts:?}");
+    assert_eq!(ids_in(&queue).await, BTreeMap::from([(1, 1), (2, 1)]));
+    drop(schema);
+}

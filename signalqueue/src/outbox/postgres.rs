@@ -4,7 +4,9 @@
 //! them, deletes those the queue acknowledged and commits: a relay killed mid-way rolls back
 //! and the rows stay (to be relayed again: duplicates bounded by one batch), and several relays
 //! share the outbox without waiting for each other. A trigger notifies the schema's
-//! `SCHEMA.outbox` channel at every insert's commit, so an idle relay wakes at once.
+//! `SCHEMA.outbox` channel at an insert's commit while a relay waits, so an idle relay wakes at
+//! once; a relay marks itself waiting in `outbox_sleepers` as a queue's worker does in
+//! `sleepers` (`engine/postgres/idle.rs`, the same statements and the same rule).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::engine::postgres::connect::{self, Opened};
 use crate::engine::postgres::error::{engine_error, pool_error};
+use crate::engine::postgres::idle::{Idle, Mark, MARK_FOR};
 use crate::engine::postgres::schema::quoted;
 use crate::engine::postgres::wake::Listener;
 use crate::engine::{EngineError, Outgoing};
@@ -47,10 +50,43 @@ const STEPS: &[&str] = &[
     CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox();
     "#,
+    // Step 2: notify only while a relay waits, the queue's rule (queue step 3): a transaction
+    // that notifies commits one WAL flush after every other notifying one, so app transactions
+    // using `send_in` into the outbox committed one at a time. The relays mark themselves in
+    // `outbox_sleepers` (`queue` is always ''); the trigger takes the outbox's lock shared,
+    // then notifies if a mark is there (always, outside READ COMMITTED). SECURITY DEFINER, so
+    // a role allowed only to INSERT into `outbox` need not read `outbox_sleepers`.
+    r#"
+    CREATE TABLE {schema}.outbox_sleepers (
+        queue      text        NOT NULL,
+        sleeper    text        NOT NULL,
+        generation bigint      NOT NULL,
+        until      timestamptz NOT NULL,
+        PRIMARY KEY (queue, sleeper)
+    );
+    CREATE OR REPLACE FUNCTION {schema}.notify_outbox() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS $$
+    DECLARE
+        channel text := TG_TABLE_SCHEMA || '.outbox';
+    BEGIN
+        PERFORM pg_advisory_xact_lock_shared(hashtext(channel), hashtext(''));
+        IF current_setting('transaction_isolation') <> 'read committed'
+           OR EXISTS (SELECT 1 FROM {schema}.outbox_sleepers AS s
+                      WHERE s.queue = '' AND s.until > now()) THEN
+            PERFORM pg_notify(channel, '');
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    "#,
 ];
 
-/// Connections a relay needs: one for its batch, one for stats and the admin page.
+/// Connections a relay needs: one for its batch, one for stats and the admin page, one for its
+/// idle mark.
 const POOL_SIZE: usize = 4;
+
+/// How long a waiting relay naps when an insert is about to commit (its mark could not be made).
+const PENDING_NAP: Duration = Duration::from_millis(2);
 
 struct PgOutbox {
     shown: String,
@@ -59,6 +95,8 @@ struct PgOutbox {
     delete: String,
     stats: String,
     arrived: Arc<Notify>,
+    /// This relay's mark in `outbox_sleepers`, which makes inserts notify.
+    idle: Arc<Idle>,
     _listener: Listener,
 }
 
@@ -68,6 +106,13 @@ pub(super) async fn open(url: &str) -> Result<Outbox, Error> {
     opened.migrate(COMPONENT, STEPS, origin).await?;
     let Opened { url, tls, pool } = opened;
     let table = format!("{}.outbox", quoted(&url.schema));
+    let idle = Arc::new(Idle::in_table(
+        pool.clone(),
+        &format!("{}.outbox_sleepers", quoted(&url.schema)),
+        format!("{}.outbox", url.schema),
+        String::new(),
+        url.shown.clone(),
+    ));
     let arrived = Arc::new(Notify::new());
     let listener = Listener::spawn_on(
         url.config.clone(),
@@ -90,6 +135,7 @@ pub(super) async fn open(url: &str) -> Result<Outbox, Error> {
              FROM {table}"
         ),
         arrived,
+        idle,
         _listener: listener,
     };
     Ok(Outbox {
@@ -132,6 +178,12 @@ impl Store for PgOutbox {
         if read == 0 {
             return Ok((0, None));
         }
+        if read == max {
+            // A full batch: more rows are likely waiting, so the relay will not wait next and
+            // inserts need not notify meanwhile. (After a partial batch it waits again, and
+            // keeps its mark.)
+            self.idle.busy();
+        }
         let rows: Vec<OutboxRow> = rows
             .iter()
             .map(|r| OutboxRow {
@@ -159,7 +211,27 @@ impl Store for PgOutbox {
     }
 
     async fn wait(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.arrived.notified()).await;
+        // Created before marking, so a notification in between still wakes this wait.
+        let arrived = self.arrived.notified();
+        // Never longer than half a mark: the mark must outlast the sleep.
+        let timeout = timeout.min(MARK_FOR / 2);
+        match self.idle.before_sleep().await {
+            Ok(Mark::Held(sleeping)) => {
+                let _ = tokio::time::timeout(timeout, arrived).await;
+                drop(sleeping);
+            }
+            // Rows committed before the mark notified nobody: the relay looks once more.
+            Ok(Mark::Made) => {}
+            // An insert is about to commit: look again within a flush.
+            Ok(Mark::InsertPending) => {
+                let _ = tokio::time::timeout(timeout.min(PENDING_NAP), arrived).await;
+            }
+            // Without a mark, only the timeout wakes this relay.
+            Err(e) => {
+                tracing::debug!(outbox = %self.shown, error = %e, "cannot mark the relay idle");
+                let _ = tokio::time::timeout(timeout, arrived).await;
+            }
+        }
     }
 
     async fn stats(&self) -> Result<OutboxStats, EngineError> {

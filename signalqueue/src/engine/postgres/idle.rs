@@ -18,6 +18,9 @@
 //! Marks are never waited for by inserts (the try never blocks), and inserts never wait for
 //! each other (the lock is shared).
 //!
+//! The outbox of `send_in` (`outbox/postgres.rs`) uses the same marks for its relays, in its
+//! own table `outbox_sleepers` and on its own channel, with the empty string for a queue.
+//!
 //! A mark lasts [`MARK_FOR`] unless renewed, so the mark of a worker that died stops costing
 //! notifications by itself; a claim renews its engine's mark when less than half of it is
 //! left. Each mark carries a generation, and an unmark deletes only the generation it saw, so an
@@ -35,10 +38,10 @@ use super::schema::quoted;
 use crate::engine::EngineError;
 
 /// How long a mark lasts on the server.
-pub(super) const MARK_FOR: Duration = Duration::from_secs(10);
+pub(crate) const MARK_FOR: Duration = Duration::from_secs(10);
 
-/// This engine's mark in `sleepers`, and the statements that write it.
-pub(super) struct Idle {
+/// This engine's (or relay's) mark in `sleepers`, and the statements that write it.
+pub(crate) struct Idle {
     /// The lease pool: a lost mark or unmark costs a wake-up at worst, never an entry.
     pool: Pool,
     queue: String,
@@ -65,7 +68,7 @@ struct State {
 
 /// A claim sleeping on the mark; the engine keeps its mark while one lives. Dropped when the
 /// claim wakes, or when its future is dropped mid-sleep.
-pub(super) struct Sleeping(Arc<AtomicUsize>);
+pub(crate) struct Sleeping(Arc<AtomicUsize>);
 
 impl Drop for Sleeping {
     fn drop(&mut self) {
@@ -74,7 +77,7 @@ impl Drop for Sleeping {
 }
 
 /// What [`Idle::before_sleep`] found.
-pub(super) enum Mark {
+pub(crate) enum Mark {
     /// Marked before: sleep.
     Held(Sleeping),
     /// Marked just now: look once more for entries committed before the mark, then sleep.
@@ -85,28 +88,41 @@ pub(super) enum Mark {
 }
 
 impl Idle {
+    /// The mark of a queue's engine, in `SCHEMA.sleepers`.
     pub(super) fn new(pool: Pool, schema: &str, queue: String, shown: String) -> Idle {
-        let s = quoted(schema);
+        let table = format!("{}.sleepers", quoted(schema));
+        Idle::in_table(pool, &table, super::schema::channel(schema), queue, shown)
+    }
+
+    /// A mark in `table` (quoted, with its schema) for `queue`, the inserts of which notify
+    /// `channel`, whose hash with the queue's is the advisory lock's key.
+    pub(crate) fn in_table(
+        pool: Pool,
+        table: &str,
+        channel: String,
+        queue: String,
+        shown: String,
+    ) -> Idle {
         Idle {
             pool,
             queue,
             sleeper: ulid::Ulid::new().to_string(),
-            channel: super::schema::channel(schema),
+            channel,
             shown,
             // One statement, so the lock is held until the mark is committed. Marks of others
             // that ended a minute ago go at the same time (their workers died).
             mark_sql: format!(
                 "WITH free AS (SELECT pg_try_advisory_xact_lock(hashtext($3), hashtext($1)) AS ok),
-                 stale AS (DELETE FROM {s}.sleepers
+                 stale AS (DELETE FROM {table}
                            WHERE queue = $1 AND sleeper <> $2 AND until < now() - interval '1 minute')
-                 INSERT INTO {s}.sleepers (queue, sleeper, generation, until)
+                 INSERT INTO {table} (queue, sleeper, generation, until)
                  SELECT $1, $2, $4, now() + $5::float8 * interval '1 millisecond' FROM free WHERE ok
                  ON CONFLICT (queue, sleeper)
                  DO UPDATE SET generation = excluded.generation, until = excluded.until
                  RETURNING 1"
             ),
             unmark_sql: format!(
-                "DELETE FROM {s}.sleepers WHERE queue = $1 AND sleeper = $2 AND generation = $3"
+                "DELETE FROM {table} WHERE queue = $1 AND sleeper = $2 AND generation = $3"
             ),
             state: Mutex::new(State::default()),
             sleeping: Arc::new(AtomicUsize::new(0)),
@@ -115,7 +131,7 @@ impl Idle {
 
     /// Called by a claim that found nothing, before it sleeps: makes sure the engine is marked.
     /// On `Held` the caller sleeps while it keeps the [`Sleeping`].
-    pub(super) async fn before_sleep(&self) -> Result<Mark, EngineError> {
+    pub(crate) async fn before_sleep(&self) -> Result<Mark, EngineError> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         if let Some((_, until)) = state.mark {
@@ -162,7 +178,7 @@ impl Idle {
     /// Called by a claim that found entries: takes the mark back when no other claim of this
     /// engine sleeps on it, so that sends stop notifying while the worker is busy. The delete
     /// runs in the background; it is harmless if it fails (the mark expires).
-    pub(super) fn busy(self: &Arc<Self>) {
+    pub(crate) fn busy(self: &Arc<Self>) {
         // Cheap when not marked, which is the case on the hot path of a busy worker; a claim
         // marking right now is about to sleep, so its mark stays.
         let Ok(mut state) = self.state.try_lock() else {

@@ -36,7 +36,7 @@ pub(crate) mod connect;
 pub(crate) mod error;
 mod group_commit;
 mod heartbeats;
-mod idle;
+pub(crate) mod idle;
 pub(crate) mod schema;
 mod ticks;
 mod tls;
