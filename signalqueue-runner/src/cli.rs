@@ -17,13 +17,13 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
     version,
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The command; none means `run`.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// `run`'s options, when no command is given.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 impl Cli {
@@ -33,7 +33,7 @@ impl Cli {
     /// makes clap read a mistyped command (`lsit`) as an address and never suggest the
     /// command. A first word that is not an address but is close to a command's name is
     /// therefore reported as clap reports a mistyped subcommand.
-    pub fn parse_args() -> Cli {
+    pub(crate) fn parse_args() -> Cli {
         let cli = Cli::parse();
         if let (None, Some(word)) = (&cli.command, &cli.run.addr) {
             if word.parse::<SocketAddr>().is_err() {
@@ -90,7 +90,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the worker (the default): claim signals and run their receivers until SIGINT/SIGTERM.
     Run(RunArgs),
     /// List the signals and receivers linked into this worker.
@@ -120,11 +120,11 @@ pub enum Command {
 
 /// Options of `run`.
 #[derive(Debug, Args, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The admin HTTP server's address (default: `worker_addr` from the configuration,
     /// 127.0.0.1:11231). Port 0 picks a free port.
     #[arg(value_name = "ADDR:PORT")]
-    pub addr: Option<String>,
+    pub(crate) addr: Option<String>,
     /// A queue to serve; repeat for several.
     #[arg(
         short = 'n',
@@ -132,22 +132,22 @@ pub struct RunArgs {
         value_name = "NAME",
         default_value = "default"
     )]
-    pub queues: Vec<String>,
+    pub(crate) queues: Vec<String>,
     /// How many signals are handled at once (default: `[worker] concurrency`, 64).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub concurrency: Option<u64>,
+    pub(crate) concurrency: Option<u64>,
     /// Exit 0 once the queues have nothing pending, scheduled or in flight.
     #[arg(long)]
-    pub halt_when_exhausted: bool,
+    pub(crate) halt_when_exhausted: bool,
     /// How long in-flight receivers may finish after SIGINT/SIGTERM (default:
     /// `[worker] shutdown_grace_ms`, 30000).
     #[arg(long, value_name = "MS")]
-    pub shutdown_grace_ms: Option<u64>,
+    pub(crate) shutdown_grace_ms: Option<u64>,
 }
 
 /// The queue a command works on.
 #[derive(Debug, Args)]
-pub struct QueueArgs {
+pub(crate) struct QueueArgs {
     /// The queue.
     #[arg(
         short = 'n',
@@ -155,73 +155,73 @@ pub struct QueueArgs {
         value_name = "NAME",
         default_value = "default"
     )]
-    pub queue: String,
+    pub(crate) queue: String,
 }
 
 /// Options of `list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Print one JSON object (`{"signals": [...], "problems": [...]}`) instead of text.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Options of `schedule`.
 #[derive(Debug, Args)]
-pub struct ScheduleArgs {
+pub(crate) struct ScheduleArgs {
     /// Print one JSON object (`{"signals": [...]}`) instead of text.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Options of `check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// A queue to check; repeat for several (default: every configured queue).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
-    pub queues: Vec<String>,
+    pub(crate) queues: Vec<String>,
     /// Print one JSON object (`{"ok", "fine", "warnings", "problems"}`) instead of text; the
     /// exit code is the same.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Options of `dump`.
 #[derive(Debug, Args)]
-pub struct DumpArgs {
+pub(crate) struct DumpArgs {
     /// The queue.
     #[command(flatten)]
-    pub queue: QueueArgs,
+    pub(crate) queue: QueueArgs,
     /// Indent the JSON by N spaces (0: one line).
     #[arg(long, value_name = "N", default_value_t = 2)]
-    pub indent: usize,
+    pub(crate) indent: usize,
 }
 
 /// Options of `purge`.
 #[derive(Debug, Args)]
-pub struct PurgeArgs {
+pub(crate) struct PurgeArgs {
     /// The queue.
     #[command(flatten)]
-    pub queue: QueueArgs,
+    pub(crate) queue: QueueArgs,
     /// Remove the dead letters instead of the pending signals.
     #[arg(long)]
-    pub dead: bool,
+    pub(crate) dead: bool,
     /// Do not ask for confirmation (it is only asked on a terminal).
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
 }
 
 /// Options of `dead`.
 #[derive(Debug, Args)]
-pub struct DeadArgs {
+pub(crate) struct DeadArgs {
     /// What to do.
     #[command(subcommand)]
-    pub action: DeadAction,
+    pub(crate) action: DeadAction,
 }
 
 /// What `dead` does.
 #[derive(Debug, Subcommand)]
-pub enum DeadAction {
+pub(crate) enum DeadAction {
     /// List the dead letters: key, signal, id, when, why.
     List(DeadListArgs),
     /// Put dead letters back in the queue (all, or those with the given keys).
@@ -232,56 +232,56 @@ pub enum DeadAction {
 
 /// Options of `dead list`.
 #[derive(Debug, Args)]
-pub struct DeadListArgs {
+pub(crate) struct DeadListArgs {
     /// The queue.
     #[command(flatten)]
-    pub queue: QueueArgs,
+    pub(crate) queue: QueueArgs,
     /// Print a JSON array, one object per dead letter (as `dump`'s, plus `died_at` and
     /// `reason`), instead of text.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Options of `dead replay`.
 #[derive(Debug, Args)]
-pub struct DeadReplayArgs {
+pub(crate) struct DeadReplayArgs {
     /// The queue.
     #[command(flatten)]
-    pub queue: QueueArgs,
+    pub(crate) queue: QueueArgs,
     /// The keys to replay (as `dead list` shows them); none means all.
     #[arg(value_name = "KEY")]
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
 }
 
 /// Options of `dead purge`.
 #[derive(Debug, Args)]
-pub struct DeadPurgeArgs {
+pub(crate) struct DeadPurgeArgs {
     /// The queue.
     #[command(flatten)]
-    pub queue: QueueArgs,
+    pub(crate) queue: QueueArgs,
     /// Do not ask for confirmation (it is only asked on a terminal).
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
 }
 
 /// Options of `send`.
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// The signal's wire name (as `list` shows it).
     #[arg(value_name = "SIGNAL")]
-    pub signal: String,
+    pub(crate) signal: String,
     /// The arguments as one JSON object, by name: `{"instance": {...}}`.
     #[arg(long, value_name = "JSON")]
-    pub json: String,
+    pub(crate) json: String,
     /// The sender label (receivers may filter on it).
     #[arg(long, value_name = "SENDER")]
-    pub sender: Option<String>,
+    pub(crate) sender: Option<String>,
     /// The queue (default: the signal's own).
     #[arg(short = 'n', long = "queue", value_name = "NAME")]
-    pub queue: Option<String>,
+    pub(crate) queue: Option<String>,
     /// Runs it this long from now, not before (`30s`, `5m`, `2h 30m`): a delayed send.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub delay: Option<std::time::Duration>,
+    pub(crate) delay: Option<std::time::Duration>,
 }
 
 #[cfg(test)]

@@ -29,11 +29,11 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-pub mod cli;
+mod cli;
 mod commands;
 mod error;
 pub mod http;
-pub mod logging;
+mod logging;
 pub mod metrics;
 mod periodic;
 pub mod worker;

@@ -11,14 +11,8 @@ use tracing_subscriber::EnvFilter;
 /// The progress bar of this process, when `dequeue` runs on a terminal.
 static PROGRESS: OnceLock<ProgressBar> = OnceLock::new();
 
-/// Installs the log subscriber with the default filter `info`; does nothing if one is already
-/// installed (embedding, tests).
-pub fn init() {
-    init_with_default("info");
-}
-
 /// Installs the log subscriber; `default` is the filter when `RUST_LOG` is not set.
-pub fn init_with_default(default: &str) {
+pub(crate) fn init_with_default(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

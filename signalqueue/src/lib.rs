@@ -42,7 +42,7 @@
 //! ```
 //!
 //! Run the receivers with `cargo run -p signalqueue-worker` (or a two-line binary of your
-//! own that links your crates: see `signalqueue-worker`). Arguments can also travel by
+//! own that links your crates: depend on `signalqueue-runner`). Arguments can also travel by
 //! reference (a [`Model`] row sent as [`Ref`], loaded again in the worker) or through a custom
 //! [`Mapping`]: see [`mapping`]. Longer topics live in `docs/`: `ARCHITECTURE.md`,
 //! `mappings.md`, `wire-format.md`, `engines.md`.
@@ -197,11 +197,11 @@ pub use signalqueue_macros::async_signal;
 /// receiver's stable name; default: its Rust path).
 pub use signalqueue_macros::receiver;
 
-/// What generated code and this workspace's worker crate use. Not public API: it changes
+/// What generated code and the worker library (`signalqueue-runner`) use. Not public API: it changes
 /// without notice, in any release.
 ///
 /// The macros' expansions name only paths under here, so users depend on `signalqueue` alone.
-/// The worker crate (`signalqueue-worker`) reaches the dispatch and relay internals through here
+/// The worker library (`signalqueue-runner`) reaches the dispatch and relay internals through here
 /// too: it depends on this crate's exact version, so nothing here needs to stay stable.
 #[doc(hidden)]
 pub mod __private {

@@ -602,9 +602,9 @@ async fn outbox_inserts_notify_only_while_a_relay_waits() {
 
     // A relay that looks only every 5 s (the longest it waits on a mark) unless woken.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut options = signalqueue::outbox::relay::RelayOptions::default();
+    let mut options = signalqueue::__private::RelayOptions::default();
     options.idle_wait = Duration::from_secs(60);
-    let relay = tokio::spawn(signalqueue::outbox::relay::run(
+    let relay = tokio::spawn(signalqueue::__private::run_relay(
         outbox,
         runtime.clone(),
         options,
