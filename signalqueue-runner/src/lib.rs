@@ -63,11 +63,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    let code = match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
+            logging::flush();
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
-    }
+    };
+    logging::flush();
+    code
 }
