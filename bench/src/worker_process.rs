@@ -33,7 +33,7 @@ pub(crate) struct WorkerProcess {
 /// How the worker is run.
 #[derive(Clone, Debug)]
 pub(crate) struct WorkerSettings {
-    /// `RUST_LOG` for the worker (its default is `info`: one line per receiver run).
+    /// `RUST_LOG` for the worker (its default is `info`: one line per signal).
     pub(crate) log: String,
     /// `[worker] concurrency`; `None`: the worker's default.
     pub(crate) concurrency: Option<usize>,

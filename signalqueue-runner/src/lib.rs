@@ -44,7 +44,7 @@ pub use crate::worker::{Halt, SignalOutcome, SignalResult, Summary, Worker, Work
 /// Parses the command line (`std::env::args`) and runs the worker or the command it names.
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse_args();
-    // `dequeue` draws a progress bar on a terminal; a log line per receiver would tear it, so
+    // `dequeue` draws a progress bar on a terminal; a log line per signal would tear it, so
     // there it logs warnings only (unless RUST_LOG says otherwise).
     let bar =
         matches!(cli.command, Some(cli::Command::Dequeue(_))) && std::io::stdout().is_terminal();

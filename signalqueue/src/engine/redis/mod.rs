@@ -37,8 +37,8 @@ use self::connection::{Connection, Target, MAX_BLOCK, RESPONSE_TIMEOUT};
 use self::keys::QueueKeys;
 use self::replicated::{Replicated, ReplicatedWrites};
 use crate::engine::{
-    AckedAndClaimed, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError, EngineOptions,
-    EngineUrl, Entry, Outgoing, SharedEngine,
+    AckedAndClaimed, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 
@@ -519,9 +519,8 @@ impl Engine for RedisEngine {
         let Value::Array(parts) = reply else {
             return Err(self.malformed("ack_claim"));
         };
-        let [acked, claimed]: [Value; 2] = parts
-            .try_into()
-            .map_err(|_| self.malformed("ack_claim"))?;
+        let [acked, claimed]: [Value; 2] =
+            parts.try_into().map_err(|_| self.malformed("ack_claim"))?;
         let acked = self.flags("ack_claim", acked, acks.len())?;
         // The acknowledgements were made: a claim reply that cannot be read is the claim's
         // failure alone.
