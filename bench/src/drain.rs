@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::send::load;
-use crate::signals::{FanoutArgs, KibArgs, NoopArgs, FANOUT, KIB, NOOP};
+use crate::signals::{FanoutArgs, IncrArgs, KibArgs, NoopArgs, FANOUT, INCR, KIB, NOOP};
 use crate::target::{Kind, Servers, Target};
 use crate::worker_process::{Memory, WorkerProcess, WorkerSettings};
 
@@ -19,6 +19,9 @@ pub(crate) enum Variant {
     Fanout,
     /// `bench.kib`: one no-op receiver, a 1 KiB argument.
     Kib,
+    /// `bench.incr`: one receiver doing one real round trip, an `INCR` on the queue's Redis
+    /// (Redis only).
+    Incr,
 }
 
 impl Variant {
@@ -27,6 +30,7 @@ impl Variant {
             Variant::Noop => "drain_noop",
             Variant::Fanout => "drain_fanout4",
             Variant::Kib => "drain_1kib",
+            Variant::Incr => "drain_incr",
         }
     }
 }
@@ -72,6 +76,7 @@ async fn drain_on(
                 match variant {
                     Variant::Noop => NOOP.send_many(batch.map(|n| NoopArgs { n })).await,
                     Variant::Fanout => FANOUT.send_many(batch.map(|n| FanoutArgs { n })).await,
+                    Variant::Incr => INCR.send_many(batch.map(|n| IncrArgs { n })).await,
                     Variant::Kib => {
                         KIB.send_many(batch.map(|n| KibArgs {
                             n,
@@ -133,6 +138,16 @@ async fn drain_on(
             ));
         }
     };
+    if let Variant::Incr = variant {
+        // The receivers' work, checked: every signal incremented the counter once.
+        let counted = target.incr_count().await?;
+        if counted < n {
+            return Err(format!(
+                "drained {n} signals but the INCR receiver counted {counted}; the worker's log ends:\n{}",
+                worker.log_tail()
+            ));
+        }
+    }
     let memory = worker.memory().or(peak);
     let per_signal_us = |secs: f64| secs * 1e6 / n as f64;
     let worker_cpu_us = worker.cpu_secs().map(per_signal_us);

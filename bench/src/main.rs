@@ -6,7 +6,7 @@
 //!
 //! It measures `send` throughput (one task awaiting each send, 64 tasks, `send_many`), the
 //! end-to-end drain of a 200k backlog by one worker process (no-op receiver, four receivers,
-//! a 1 KiB argument), latency from `send` to the receiver's start at a steady 5k signals/s,
+//! a 1 KiB argument, and one `INCR` on the same Redis per signal), latency from `send` to the receiver's start at a steady 5k signals/s,
 //! idle wake-up, the worker's memory, and what a million delayed sends waiting cost the claims
 //! of ready entries; on PostgreSQL also what `send_in` adds to the app's own one-row
 //! transaction. It runs `redis-benchmark` against the same Redis and `pgbench` against the same
@@ -510,8 +510,12 @@ impl Bench {
 
     async fn drains(&self, kind: Kind, scales: &Scales) -> Result<(), String> {
         let s = &self.sizes;
-        for variant in [Variant::Noop, Variant::Fanout, Variant::Kib] {
+        for variant in [Variant::Noop, Variant::Fanout, Variant::Kib, Variant::Incr] {
             if !self.wanted(variant.name()) {
+                continue;
+            }
+            if matches!(variant, Variant::Incr) && kind != Kind::Redis {
+                // Its receiver's round trip is to the queue's own Redis.
                 continue;
             }
             let mut rates = Vec::new();

@@ -20,6 +20,13 @@ pub(crate) const QUEUE: &str = "bench";
 /// from `send` to the receiver's start).
 pub(crate) const SAMPLES_ENV: &str = "SQ_BENCH_SAMPLES";
 
+/// The Redis URL the `INCR` receiver counts on, in the worker process's environment.
+pub(crate) const INCR_URL_ENV: &str = "SQ_BENCH_INCR_URL";
+
+/// The key the `INCR` receiver increments (one of the run's private queue keys, so the
+/// queue's cleanup deletes it).
+pub(crate) const INCR_KEY_ENV: &str = "SQ_BENCH_INCR_KEY";
+
 /// The drain's signal: one no-op receiver.
 #[async_signal(providing_args = [n: u64], name = "bench.noop", queue = "bench")]
 pub static NOOP: Noop;
@@ -31,6 +38,11 @@ pub static FANOUT: Fanout;
 /// The drain with a 1 KiB argument: one no-op receiver.
 #[async_signal(providing_args = [n: u64, blob: String], name = "bench.kib", queue = "bench")]
 pub static KIB: Kib;
+
+/// The drain with real work: one receiver that `INCR`s a counter on Redis, through a
+/// connection the worker process keeps (as an app keeps its pool).
+#[async_signal(providing_args = [n: u64], name = "bench.incr", queue = "bench")]
+pub static INCR: Incr;
 
 /// Latency: carries its send time (Unix nanoseconds); the receiver records its age.
 #[async_signal(providing_args = [sent_ns: u64], name = "bench.stamp", queue = "bench")]
@@ -64,6 +76,43 @@ async fn fanout_d(n: u64) {
 #[receiver(KIB)]
 async fn kib(n: u64, blob: String) {
     let _ = (n, blob);
+}
+
+#[receiver(INCR)]
+async fn incr(n: u64) -> Result<(), redis::RedisError> {
+    let _ = n;
+    let (conn, key) = counter().await?;
+    let mut conn = conn.clone();
+    redis::cmd("INCR")
+        .arg(key)
+        .query_async::<i64>(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// The worker process's one connection for the `INCR` receiver, opened at its first run and
+/// shared (multiplexed) by every run after it.
+async fn counter() -> Result<&'static (redis::aio::MultiplexedConnection, String), redis::RedisError>
+{
+    static COUNTER: tokio::sync::OnceCell<(redis::aio::MultiplexedConnection, String)> =
+        tokio::sync::OnceCell::const_new();
+    COUNTER
+        .get_or_try_init(|| async {
+            let unset = |what: &str| {
+                redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "the INCR receiver runs only under sq-bench",
+                    format!("{what} is not set"),
+                ))
+            };
+            let url = std::env::var(INCR_URL_ENV).map_err(|_| unset(INCR_URL_ENV))?;
+            let key = std::env::var(INCR_KEY_ENV).map_err(|_| unset(INCR_KEY_ENV))?;
+            let conn = redis::Client::open(url)?
+                .get_multiplexed_async_connection()
+                .await?;
+            Ok((conn, key))
+        })
+        .await
 }
 
 #[receiver(STAMP)]

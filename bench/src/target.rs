@@ -160,6 +160,36 @@ impl Target {
         }
     }
 
+    /// The key the `INCR` receiver increments: one of this queue's keys, so `cleanup` deletes
+    /// it.
+    pub(crate) fn incr_key(&self) -> String {
+        format!("{{sq:{}}}bench-incr", self.queue)
+    }
+
+    /// What the `INCR` receiver counted on this queue's Redis.
+    pub(crate) async fn incr_count(&self) -> Result<u64, String> {
+        let url = self
+            .redis_url
+            .as_deref()
+            .ok_or("the INCR receiver counts on Redis only")?;
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| e.to_string())?;
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(self.incr_key())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// The Redis URL of this target, if it is on Redis.
+    pub(crate) fn redis_url(&self) -> Option<&str> {
+        self.redis_url.as_deref()
+    }
+
     /// CPU time the server has used, in seconds: Redis's since it started (`INFO cpu`, user
     /// and system); PostgreSQL's as the sum over its processes on this machine (`postgres`
     /// in `/proc`: backends that exited in between are not counted). `None` on SQLite or when

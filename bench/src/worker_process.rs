@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::signals::SAMPLES_ENV;
+use crate::signals::{INCR_KEY_ENV, INCR_URL_ENV, SAMPLES_ENV};
 use crate::target::Target;
 
 /// Set in the environment of the re-executed process: it then runs as the worker.
@@ -33,7 +33,7 @@ pub(crate) struct WorkerProcess {
 /// How the worker is run.
 #[derive(Clone, Debug)]
 pub(crate) struct WorkerSettings {
-    /// `RUST_LOG` for the worker (its default is `info`: one line per receiver run).
+    /// `RUST_LOG` for the worker (its default is `info`: one line per signal).
     pub(crate) log: String,
     /// `[worker] concurrency`; `None`: the worker's default.
     pub(crate) concurrency: Option<usize>,
@@ -81,7 +81,14 @@ impl WorkerProcess {
         let log_file =
             std::fs::File::create(&log).map_err(|e| format!("cannot create {log:?}: {e}"))?;
         let exe = std::env::current_exe().map_err(|e| format!("cannot find sq-bench: {e}"))?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(url) = target.redis_url() {
+            // For the `INCR` receiver (`drain_incr`): the same Redis, a key of the queue's.
+            command
+                .env(INCR_URL_ENV, url)
+                .env(INCR_KEY_ENV, target.incr_key());
+        }
+        let mut child = command
             .env(ROLE_ENV, "worker")
             .env("SIGNALQUEUE_CONFIG", &config)
             .env_remove("SIGNALQUEUE_URL")

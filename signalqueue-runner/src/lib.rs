@@ -44,7 +44,7 @@ pub use crate::worker::{Halt, SignalOutcome, SignalResult, Summary, Worker, Work
 /// Parses the command line (`std::env::args`) and runs the worker or the command it names.
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse_args();
-    // `dequeue` draws a progress bar on a terminal; a log line per receiver would tear it, so
+    // `dequeue` draws a progress bar on a terminal; a log line per signal would tear it, so
     // there it logs warnings only (unless RUST_LOG says otherwise).
     let bar =
         matches!(cli.command, Some(cli::Command::Dequeue(_))) && std::io::stdout().is_terminal();
@@ -63,11 +63,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    let code = match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
+            logging::flush();
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
-    }
+    };
+    logging::flush();
+    code
 }

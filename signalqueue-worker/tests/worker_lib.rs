@@ -415,7 +415,7 @@ async fn a_claim_acknowledged_while_its_lease_was_being_renewed_is_not_reported_
     );
     // The renewal found the lease gone because the claim was finished, not lost: no alarm.
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("receiver ran"), "{logs}");
+    assert!(logs.contains("signal ran"), "{logs}");
     assert!(!logs.contains("lost the lease"), "{logs}");
 }
 

@@ -1,5 +1,6 @@
 //! One queue's claim loop: waits for free slots, claims that many entries, and starts a task
-//! for each.
+//! for each. While the queue is busy, most claims are made by the acker instead, in the call
+//! that acknowledges a finished batch, for that batch's slots (`ack.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
@@ -45,12 +46,15 @@ pub(crate) async fn claim_loop(
         }
         // A slot first: claiming more than can start at once would leave entries waiting under
         // lease, hidden from other workers that have room.
-        let first = tokio::select! {
-            permit = shared.permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shared.stop.stopped() => break,
+        let first = {
+            let _waiting = Waiting::new(&lane, &shared);
+            tokio::select! {
+                permit = shared.permits.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = shared.stop.stopped() => break,
+            }
         };
         let mut permits = vec![first];
         let most = if idle {
@@ -110,8 +114,31 @@ pub(crate) async fn claim_loop(
     }
 }
 
-/// Starts the task that handles one claimed entry, holding one slot.
-fn start(
+/// Marks a claim loop as waiting for a slot while it lives, so the ackers of other queues
+/// leave their freed slots to it (`ack.rs`).
+struct Waiting<'a> {
+    lane: &'a Lane,
+    shared: &'a Shared,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(lane: &'a Lane, shared: &'a Shared) -> Self {
+        lane.waiting.store(true, Ordering::Relaxed);
+        shared.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting { lane, shared }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.lane.waiting.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Starts the task that handles one claimed entry, holding one slot (from the claim loop, or
+/// from the acker when it refills a finished batch's slots).
+pub(crate) fn start(
     lane: &Arc<Lane>,
     shared: &Arc<Shared>,
     claimed: Claimed,

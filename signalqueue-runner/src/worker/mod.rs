@@ -32,7 +32,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -313,6 +313,9 @@ pub(crate) struct Shared {
     pub(crate) totals: Totals,
     /// Rate-limits the warnings about entries given back.
     pub(crate) unknown_warnings: unknown::WarnLimiter,
+    /// How many claim loops wait for a free slot (`Lane::waiting`), so that no queue keeps
+    /// refilling its slots while another waits for one (`ack.rs`).
+    pub(crate) waiting: AtomicUsize,
     on_outcome: Option<Hook>,
 }
 
@@ -331,6 +334,13 @@ impl Shared {
             hook(&outcome);
         }
     }
+
+    /// [`Shared::report`], building the outcome only when someone listens.
+    pub(crate) fn report_with(&self, outcome: impl FnOnce() -> SignalOutcome) {
+        if let Some(hook) = &self.on_outcome {
+            hook(&outcome());
+        }
+    }
 }
 
 /// One served queue.
@@ -343,6 +353,8 @@ pub(crate) struct Lane {
     pub(crate) in_flight: InFlight,
     /// When draining: how many more entries to claim.
     pub(crate) budget: Option<AtomicU64>,
+    /// This queue's claim loop waits for a free slot (counted in `Shared::waiting`).
+    pub(crate) waiting: AtomicBool,
 }
 
 impl Worker {
@@ -443,6 +455,7 @@ impl Worker {
                 unknown_grace,
                 in_flight: InFlight::default(),
                 budget,
+                waiting: AtomicBool::new(false),
             }));
         }
 
@@ -461,6 +474,7 @@ impl Worker {
             },
             totals: Totals::default(),
             unknown_warnings: unknown::WarnLimiter::default(),
+            waiting: AtomicUsize::new(0),
             on_outcome: b.on_outcome,
         });
 
@@ -491,10 +505,13 @@ impl Worker {
         let mut loops = Vec::new();
         for lane in &lanes {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            // Weak: the acker starts tasks that send to it, but must still see the channel
+            // close once the claim loop and every task are done.
             ackers.push(tokio::spawn(ack::run_acker(
                 lane.clone(),
                 shared.clone(),
                 rx,
+                tx.downgrade(),
             )));
             background.push(tokio::spawn(lease::renew_leases(lane.clone())));
             loops.push(tokio::spawn(claim_loop::claim_loop(

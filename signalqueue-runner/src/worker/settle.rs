@@ -29,9 +29,6 @@ pub(crate) async fn settle(
     slot: OwnedSemaphorePermit,
 ) {
     let token = &claimed.token;
-    let id = decision
-        .id
-        .map_or_else(|| format!("key {}", token.key), |id| id.to_string());
     let result = match decision.disposition {
         Disposition::Ack => {
             lane.in_flight.acking(token);
@@ -49,6 +46,10 @@ pub(crate) async fn settle(
             return;
         }
         Disposition::Pieces(pieces) => {
+            // For the log lines: not formatted for an acknowledgement, the common case.
+            let id = decision
+                .id
+                .map_or_else(|| format!("key {}", token.key), |id| id.to_string());
             lane.in_flight.settling(token);
             let kept = write_pieces(lane, claimed, decision.id, &pieces).await;
             let held_since = lane.in_flight.remove(token);

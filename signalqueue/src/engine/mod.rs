@@ -122,6 +122,25 @@ impl Claimed {
     }
 }
 
+/// What [`Engine::ack_and_claim`] did: the acknowledgements always, the claim only if it
+/// could be made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AckedAndClaimed {
+    /// One bool per acknowledged token, as [`Engine::ack`] answers.
+    pub acked: Vec<bool>,
+    /// The entries claimed after the acknowledgements, or why none could be: the
+    /// acknowledgements stand either way.
+    pub claimed: Result<Vec<Claimed>, EngineError>,
+}
+
+impl AckedAndClaimed {
+    /// Both answers, for an engine's own `ack_and_claim`.
+    pub fn new(acked: Vec<bool>, claimed: Result<Vec<Claimed>, EngineError>) -> Self {
+        AckedAndClaimed { acked, claimed }
+    }
+}
+
 /// A dead letter to write, as one of the pieces a claim is split into ([`Engine::split`]).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -392,6 +411,26 @@ pub trait Engine: Send + Sync + 'static {
     /// Finishes claims: the entries are gone for good. One bool per token: `false` when the
     /// lease was lost (the ack is refused and the entry is left to its new owner).
     async fn ack(&self, tokens: &[ClaimToken]) -> Result<Vec<bool>, EngineError>;
+
+    /// Acknowledges `acks`, then claims up to `max` entries for `lease` without waiting for
+    /// any: what a busy worker does once a batch is finished, so that the slots the batch held
+    /// take new entries in the same step. The claim starts only after the acknowledgements
+    /// are done, so a worker never holds more leases than it has slots. An `Err` means the
+    /// acknowledgements may not have been made (and nothing was claimed): as from
+    /// [`Engine::ack`].
+    ///
+    /// The default calls [`Engine::ack`] and then [`Engine::claim`]; an engine that can do
+    /// both in one round trip (Redis: one script) overrides it.
+    async fn ack_and_claim(
+        &self,
+        acks: &[ClaimToken],
+        max: usize,
+        lease: Duration,
+    ) -> Result<AckedAndClaimed, EngineError> {
+        let acked = self.ack(acks).await?;
+        let claimed = self.claim(max, lease, Duration::ZERO).await;
+        Ok(AckedAndClaimed { acked, claimed })
+    }
 
     /// Puts a claimed entry back with a new payload (the envelope with its attempt and owed
     /// receivers updated), claimable again from `not_before`. `false` when the lease was lost.

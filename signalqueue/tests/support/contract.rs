@@ -499,6 +499,50 @@ pub(crate) async fn ack_answers_per_token(f: &impl Fixture) {
     assert_eq!(engine.counts().await.expect("counts"), Counts::default());
 }
 
+/// `ack_and_claim` acknowledges first and then claims, in order, without waiting: the answers
+/// per token as `ack` gives them, the next entries as `claim` would, nothing when none is
+/// ready.
+pub(crate) async fn ack_and_claim_takes_the_next_entries(f: &impl Fixture) {
+    let engine = f.open(options("ack-claim")).await;
+    engine.enqueue(&items("ac", 5)).await.expect("enqueue");
+    let first = engine
+        .claim(2, LONG_LEASE, Duration::ZERO)
+        .await
+        .expect("claim");
+    assert_eq!(texts(&first), ["ac-0", "ac-1"]);
+    let [a, b] = [0, 1].map(|i| first[i].token.clone());
+    let stale_b = ClaimToken {
+        key: b.key.clone(),
+        fence: b.fence.wrapping_add(1_000_003),
+    };
+    let both = engine
+        .ack_and_claim(&[a, stale_b], 2, LONG_LEASE)
+        .await
+        .expect("ack and claim");
+    assert_eq!(both.acked, [true, false]);
+    let next = both.claimed.expect("claim");
+    assert_eq!(texts(&next), ["ac-2", "ac-3"]);
+    assert_eq!(engine.counts().await.expect("counts"), counts(1, 0, 3, 0));
+
+    let mut finished = vec![b];
+    finished.extend(tokens(&next));
+    let both = engine
+        .ack_and_claim(&finished, 10, LONG_LEASE)
+        .await
+        .expect("ack and claim");
+    assert_eq!(both.acked, [true, true, true]);
+    let last = both.claimed.expect("claim");
+    assert_eq!(texts(&last), ["ac-4"]);
+
+    let both = engine
+        .ack_and_claim(&tokens(&last), 10, LONG_LEASE)
+        .await
+        .expect("ack and claim");
+    assert_eq!(both.acked, [true]);
+    assert!(both.claimed.expect("claim").is_empty());
+    assert_eq!(engine.counts().await.expect("counts"), Counts::default());
+}
+
 /// A renewed lease outlives the lease the entry was claimed with.
 pub(crate) async fn renew_extends_lease(f: &impl Fixture) {
     let engine = f.open(options("renew")).await;
@@ -1889,6 +1933,7 @@ macro_rules! engine_contract_tests {
             expired_lease_is_refused,
             stale_token_is_refused,
             ack_answers_per_token,
+            ack_and_claim_takes_the_next_entries,
             renew_extends_lease,
             retry_schedules,
             split_replaces_a_claim,

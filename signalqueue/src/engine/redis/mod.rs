@@ -37,8 +37,8 @@ use self::connection::{Connection, Target, MAX_BLOCK, RESPONSE_TIMEOUT};
 use self::keys::QueueKeys;
 use self::replicated::{Replicated, ReplicatedWrites};
 use crate::engine::{
-    ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError, EngineOptions,
-    EngineUrl, Entry, Outgoing, SharedEngine,
+    AckedAndClaimed, ClaimToken, Claimed, Counts, DeadEntry, DeadLetter, Engine, EngineError,
+    EngineOptions, EngineUrl, Entry, Outgoing, SharedEngine,
 };
 use crate::error::Error;
 
@@ -275,6 +275,11 @@ impl RedisEngine {
                     .arg(crate::engine::consumer_id());
             })
             .await?;
+        self.claimed_from(reply)
+    }
+
+    /// The claim script's reply: `(hint, claimed)`, as [`RedisEngine::claim_once`] returns it.
+    fn claimed_from(&self, reply: Value) -> Result<(Option<Duration>, Vec<Claimed>), EngineError> {
         let bad = || self.malformed("claim");
         let Value::Array(items) = reply else {
             return Err(bad());
@@ -491,6 +496,36 @@ impl Engine for RedisEngine {
             .script(&scripts::ACK, |inv| Self::token_args(inv, tokens))
             .await?;
         self.flags("ack", reply, tokens.len())
+    }
+
+    async fn ack_and_claim(
+        &self,
+        acks: &[ClaimToken],
+        max: usize,
+        lease: Duration,
+    ) -> Result<AckedAndClaimed, EngineError> {
+        if max == 0 {
+            return Ok(AckedAndClaimed::new(self.ack(acks).await?, Ok(Vec::new())));
+        }
+        let reply = self
+            .script(&scripts::ACK_CLAIM, |inv| {
+                inv.arg(max.min(MAX_CLAIM))
+                    .arg(millis(lease).max(1))
+                    .arg(SWEEP)
+                    .arg(crate::engine::consumer_id());
+                Self::token_args(inv, acks);
+            })
+            .await?;
+        let Value::Array(parts) = reply else {
+            return Err(self.malformed("ack_claim"));
+        };
+        let [acked, claimed]: [Value; 2] =
+            parts.try_into().map_err(|_| self.malformed("ack_claim"))?;
+        let acked = self.flags("ack_claim", acked, acks.len())?;
+        // The acknowledgements were made: a claim reply that cannot be read is the claim's
+        // failure alone.
+        let claimed = self.claimed_from(claimed).map(|(_, claimed)| claimed);
+        Ok(AckedAndClaimed::new(acked, claimed))
     }
 
     async fn retry(

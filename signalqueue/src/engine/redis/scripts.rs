@@ -1,6 +1,8 @@
 //! The Lua scripts behind every multi-key step, so each step is atomic and one round trip.
 //!
-//! Each script is `lua/prelude.lua` (the key names and shared helpers) followed by its own file.
+//! Each script is `lua/prelude.lua` (the key names and shared helpers) followed by its own file,
+//! and before it, for the steps two scripts share, the files that define them as functions
+//! (`ack_fn.lua`, `claim_fn.lua`).
 //! They run with EVALSHA; after a Redis restart (or a failover) left the script cache empty, the
 //! engine sees `NOSCRIPT`, loads the script and runs it again, so nothing has to be registered
 //! up front.
@@ -10,10 +12,10 @@ use std::sync::LazyLock;
 use redis::Script;
 
 macro_rules! script {
-    ($(#[$doc:meta])* $name:ident, $file:literal) => {
+    ($(#[$doc:meta])* $name:ident, $($file:literal),+) => {
         $(#[$doc])*
         pub(crate) static $name: LazyLock<Script> = LazyLock::new(|| {
-            Script::new(concat!(include_str!("lua/prelude.lua"), include_str!($file)))
+            Script::new(concat!(include_str!("lua/prelude.lua"), $(include_str!($file)),+))
         });
     };
 }
@@ -51,12 +53,22 @@ script!(
 script!(
     /// Reclaims expired leases, promotes due retries, then claims a batch.
     CLAIM,
+    "lua/claim_fn.lua",
     "lua/claim.lua"
 );
 script!(
     /// Fenced acknowledgement of many claims.
     ACK,
+    "lua/ack_fn.lua",
     "lua/ack.lua"
+);
+script!(
+    /// Fenced acknowledgement of many claims, then a claim (without waiting): one round trip
+    /// for a busy worker's finished batch and the next.
+    ACK_CLAIM,
+    "lua/ack_fn.lua",
+    "lua/claim_fn.lua",
+    "lua/ack_claim.lua"
 );
 script!(
     /// Fenced lease extension of many claims.
