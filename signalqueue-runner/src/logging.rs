@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// The longest an `info` line waits before it is written.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// Written at once past this many bytes waiting.
 const FLUSH_AT: usize = 64 * 1024;
@@ -63,7 +63,7 @@ pub(crate) fn init_with_default(default: &str) {
 /// Writes the log lines that wait (see the module docs). [`crate::main`] calls it before it
 /// returns; a program that installs the subscriber with [`init`] and exits by other means
 /// should call it first.
-pub fn flush() {
+pub(crate) fn flush() {
     let mut pending = pending();
     write_out(&mut pending);
 }
