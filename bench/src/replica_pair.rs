@@ -32,7 +32,16 @@ impl ReplicaPair {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let info = info_replication(replica).unwrap_or_default();
-            if info.contains("master_link_status:up") && info.contains("master_sync_in_progress:0")
+            // The replica's side says it is in sync before the primary counts it: after a
+            // diskless sync the primary puts a replica online at its first `REPLCONF ACK`, up
+            // to a second later, and until then `WAIT` counts 0 replicas (sends with
+            // `replicas=1` would time out).
+            let online = info_replication(primary)
+                .unwrap_or_default()
+                .contains("state=online");
+            if info.contains("master_link_status:up")
+                && info.contains("master_sync_in_progress:0")
+                && online
             {
                 return Ok(pair);
             }

@@ -54,18 +54,14 @@ fn a_redis_outage_does_not_stop_the_worker() {
     let worker = sb.start(BIN, &["run", "127.0.0.1:0"]);
 
     let before = send(&sb, 1);
-    worker.wait_stderr(&format!(
-        "id={before} receiver=examples::update_event_log attempt=1 outcome=ok"
-    ));
+    worker.wait_stderr(&format!("id={before} attempt=1 receivers=1 failed=0"));
 
     redis.kill();
     worker.wait_stderr("cannot claim; trying again");
     // Same port and directory; it keeps nothing on disk, so it comes back empty.
     redis.restart();
     let after = send(&sb, 2);
-    worker.wait_stderr(&format!(
-        "id={after} receiver=examples::update_event_log attempt=1 outcome=ok"
-    ));
+    worker.wait_stderr(&format!("id={after} attempt=1 receivers=1 failed=0"));
 
     worker.signal("TERM");
     let out = worker.wait();

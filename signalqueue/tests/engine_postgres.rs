@@ -116,6 +116,21 @@ contract::engine_contract_tests!(optional: Pg::new);
 
 /// Options for queue `default` that never poll within a test: only a notification, or the
 /// engine's own sleep until a due time, can end a wait early.
+/// A claim of up to 10 entries already waiting (up to two minutes) when the test goes on;
+/// answers with what it got and when it returned.
+fn waiting_claim(
+    engine: &SharedEngine,
+) -> tokio::task::JoinHandle<(Vec<signalqueue::engine::Claimed>, SystemTime)> {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let got = engine
+            .claim(10, LONG_LEASE, Duration::from_secs(120))
+            .await
+            .expect("claim");
+        (got, SystemTime::now())
+    })
+}
+
 fn no_polling() -> EngineOptions {
     let mut options = EngineOptions::new("default");
     options.poll_interval = Duration::from_secs(600);
@@ -585,16 +600,7 @@ async fn sslmode_require_speaks_tls_and_verifies_the_server() {
 async fn a_delayed_send_is_claimed_at_its_time_by_a_claim_already_waiting() {
     let Some(pg) = Pg::new().await else { return };
     let engine = contract::Fixture::open(&pg, no_polling()).await;
-    let waiting = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let got = engine
-                .claim(10, LONG_LEASE, Duration::from_secs(120))
-                .await
-                .expect("claim");
-            (got, SystemTime::now())
-        })
-    };
+    let waiting = waiting_claim(&engine);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let due = SystemTime::now() + Duration::from_secs(1);
     engine
@@ -938,16 +944,7 @@ async fn rows_in(pg: &Pg, table: &str) -> i64 {
 async fn a_foreign_insert_due_later_waits_out_of_the_claims_table() {
     let Some(pg) = Pg::new().await else { return };
     let engine = contract::Fixture::open(&pg, no_polling()).await;
-    let waiting = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let got = engine
-                .claim(10, LONG_LEASE, Duration::from_secs(120))
-                .await
-                .expect("claim");
-            (got, SystemTime::now())
-        })
-    };
+    let waiting = waiting_claim(&engine);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let due = SystemTime::now() + Duration::from_millis(1500);
     let written = pg

@@ -374,28 +374,26 @@ pub(crate) async fn handle(claimed: &Claimed, cx: &Context<'_>) -> Decision {
         // A line per receiver run only when it failed (with its error) or at debug: at info a
         // signal is one line, below, whatever its fan-out (a line costs about as much as the
         // rest of a no-op signal's handling, `docs/benchmarks.md`).
+        // `tracing` takes the level as a constant, so the one line is written at either level.
+        macro_rules! receiver_ran {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    queue = %cx.queue,
+                    signal = %def.name,
+                    id = %envelope.id,
+                    receiver = %run.receiver,
+                    attempt = envelope.attempt,
+                    outcome = %run.outcome,
+                    duration = ?run.elapsed,
+                    "receiver ran"
+                )
+            };
+        }
         if run.outcome.is_success() {
-            tracing::debug!(
-                queue = %cx.queue,
-                signal = %def.name,
-                id = %envelope.id,
-                receiver = %run.receiver,
-                attempt = envelope.attempt,
-                outcome = %run.outcome,
-                duration = ?run.elapsed,
-                "receiver ran"
-            );
+            receiver_ran!(tracing::Level::DEBUG);
         } else {
-            tracing::info!(
-                queue = %cx.queue,
-                signal = %def.name,
-                id = %envelope.id,
-                receiver = %run.receiver,
-                attempt = envelope.attempt,
-                outcome = %run.outcome,
-                duration = ?run.elapsed,
-                "receiver ran"
-            );
+            receiver_ran!(tracing::Level::INFO);
             let retries = to_run
                 .iter()
                 .find(|r| r.name == run.receiver)
