@@ -1,4 +1,5 @@
-//! Duplicates only from work really in flight, on SQLite, Redis and PostgreSQL, with real
+//! Duplicates only from work really in flight, on SQLite, Redis (list, set and cluster forms)
+//! and PostgreSQL, with real
 //! `shop-worker` processes (`support/in_flight.rs` has the scenarios):
 //! - a live worker at `--concurrency 64` never holds more than 64 leases, counted in the engine
 //!   from outside while it drains a backlog (acknowledgements waiting to be written included);
@@ -16,7 +17,7 @@ mod support;
 use std::time::Duration;
 
 use support::in_flight;
-use support::redis::{Persistence, RedisServer};
+use support::redis::{Persistence, RedisCluster, RedisServer};
 use support::worker_bench::Bench;
 
 // The crates `shop-worker` links, linked here too, so this process's registry is the worker's.
@@ -36,7 +37,7 @@ const STOP_LEASE_MS: u64 = 2_000;
 /// PostgreSQL schema (removed when dropped).
 type Queue = Box<dyn std::any::Any + Send>;
 
-/// The queue of `engine` (`sqlite`, `redis`, `postgres`) for `test`, with `lease_ms`; `None`
+/// The queue of `engine` (`sqlite`, `redis`, `redis-set`, `redis-cluster`, `postgres`) for `test`, with `lease_ms`; `None`
 /// when that engine's server is not there (said on stderr).
 async fn bench(engine: &str, test: &str, lease_ms: u64) -> Option<(Bench, Queue)> {
     let (url, queue) = match engine {
@@ -45,12 +46,19 @@ async fn bench(engine: &str, test: &str, lease_ms: u64) -> Option<(Bench, Queue)
             let url = format!("sqlite://{}", dir.path().join("queue.db").display());
             (url, Box::new(dir) as Queue)
         }
-        "redis" => {
+        "redis" | "redis-set" => {
             if !support::redis::available(test) {
                 return None;
             }
             let redis = RedisServer::start_with(Persistence::None);
-            (redis.url("redis"), Box::new(redis) as Queue)
+            (redis.url(engine), Box::new(redis) as Queue)
+        }
+        "redis-cluster" => {
+            if !support::redis::available(test) {
+                return None;
+            }
+            let cluster = RedisCluster::start();
+            (cluster.url(engine), Box::new(cluster) as Queue)
         }
         _ => {
             if !support::postgres::available(test).await {
@@ -131,4 +139,34 @@ async fn redis_sigterm_under_unpaced_senders_runs_nothing_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sigterm_under_unpaced_senders_runs_nothing_twice() {
     stops("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_set_live_worker_holds_at_most_its_slots_in_leases() {
+    leases("redis-set").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_live_worker_holds_at_most_its_slots_in_leases() {
+    leases("redis-cluster").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_set_kill_9_reruns_only_what_the_dead_worker_held() {
+    kills("redis-set").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_kill_9_reruns_only_what_the_dead_worker_held() {
+    kills("redis-cluster").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_set_sigterm_under_unpaced_senders_runs_nothing_twice() {
+    stops("redis-set").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_sigterm_under_unpaced_senders_runs_nothing_twice() {
+    stops("redis-cluster").await;
 }

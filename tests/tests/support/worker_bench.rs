@@ -93,10 +93,13 @@ impl Bench {
     }
 
     /// A worker's banner names the queue's engine: the one from `SIGNALQUEUE_URL` (its
-    /// scheme and its URL as logs show it), and the configured SQLite file was never made.
+    /// kind and its URL as logs show it), and the configured SQLite file was never made.
     pub fn assert_served(&self, out: &Out) {
+        // The banner names the engine's kind, then its URL: the kind is the scheme, except
+        // for the cluster forms (`redis-cluster://` is a `redis` engine on a cluster).
         let scheme = self.url.split("://").next().unwrap_or_default();
-        let line = format!("queue default: {scheme} {}", redact_url(&self.url));
+        let kind = scheme.strip_suffix("-cluster").unwrap_or(scheme);
+        let line = format!("queue default: {kind} {}", redact_url(&self.url));
         assert!(out.stdout.contains(&line), "{line}: {}", out.stdout);
         assert!(!self.sb.file("not-used.db").exists());
     }
