@@ -851,15 +851,7 @@ async fn inserts_notify_only_while_a_claim_waits() {
     let got = claim_all(&engine, 10).await;
     assert_eq!(got.len(), 1);
     // A claim waits: the next insert, by another program, notifies and wakes it.
-    let waiting = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .claim(10, LONG_LEASE, Duration::from_secs(120))
-                .await
-                .expect("claim")
-        })
-    };
+    let waiting = waiting_claim(&engine);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let woken = notifications_during(&pg, async {
         client.execute(&insert, &[]).await.expect("insert");
@@ -869,7 +861,8 @@ async fn inserts_notify_only_while_a_claim_waits() {
     let got = tokio::time::timeout(Duration::from_secs(60), waiting)
         .await
         .expect("the waiting claim was woken, not left to its 600 s poll")
-        .expect("claim task");
+        .expect("claim task")
+        .0;
     assert_eq!(texts(&got), ["x"]);
     // Busy again, the engine takes its mark back: inserts stop notifying.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -896,15 +889,7 @@ async fn a_role_that_may_only_insert_can_send_and_wake_a_waiting_claim() {
         ))
         .await
         .expect("make a role that may only insert");
-    let waiting = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .claim(10, LONG_LEASE, Duration::from_secs(120))
-                .await
-                .expect("claim")
-        })
-    };
+    let waiting = waiting_claim(&engine);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The trigger reads `sleepers`, which this role may not: it runs as the tables' owner.
     let inserted = client
@@ -923,7 +908,8 @@ async fn a_role_that_may_only_insert_can_send_and_wake_a_waiting_claim() {
     let got = tokio::time::timeout(Duration::from_secs(60), waiting)
         .await
         .expect("the waiting claim was woken, not left to its 600 s poll")
-        .expect("claim task");
+        .expect("claim task")
+        .0;
     assert_eq!(texts(&got), ["from-a-narrow-role"]);
 }
 
