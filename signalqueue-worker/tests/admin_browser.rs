@@ -67,22 +67,7 @@ async fn status_page_shows_counts_and_follows_the_queue_live() {
 
     let browser = Browser::launch().await;
     let mut cdp = Cdp::connect(&browser.ws_url).await;
-    let target = cdp
-        .call(
-            None,
-            "Target.createTarget",
-            json!({ "url": format!("http://{addr}/status") }),
-        )
-        .await;
-    let target_id = target["targetId"].as_str().unwrap().to_string();
-    let attached = cdp
-        .call(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target_id, "flatten": true }),
-        )
-        .await;
-    let session = attached["sessionId"].as_str().unwrap().to_string();
+    let session = cdp.open_tab(&format!("http://{addr}/status")).await;
 
     let pending = r#"document.querySelector('[data-queue="default"][data-count="pending"]')?.textContent ?? null"#;
     let rows = r#"document.querySelectorAll('table[data-queue="default"][data-list="pending"] tbody tr[data-key]').length"#;

@@ -289,21 +289,7 @@ async fn console_on(engine: SharedEngine, shots: &str) {
 
     let chromium = Browser::launch().await;
     let mut cdp = Cdp::connect(&chromium.ws_url).await;
-    let target = cdp
-        .call(
-            None,
-            "Target.createTarget",
-            json!({ "url": format!("http://{addr}/status") }),
-        )
-        .await;
-    let attached = cdp
-        .call(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target["targetId"], "flatten": true }),
-        )
-        .await;
-    let s = attached["sessionId"].as_str().unwrap().to_string();
+    let s = cdp.open_tab(&format!("http://{addr}/status")).await;
     let s = s.as_str();
     // Deleting asks first; the test says yes.
     // The new tab starts on about:blank, itself "complete": wait for the console's own page.

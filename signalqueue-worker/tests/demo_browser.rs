@@ -21,21 +21,6 @@ use support::Sandbox;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_signalqueue-worker");
 
-/// Opens a tab on `url`; returns its session.
-async fn open_tab(cdp: &mut Cdp, url: &str) -> String {
-    let target = cdp
-        .call(None, "Target.createTarget", json!({ "url": url }))
-        .await;
-    let attached = cdp
-        .call(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target["targetId"], "flatten": true }),
-        )
-        .await;
-    attached["sessionId"].as_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     if !browser::chromium_available("the demo app") {
@@ -65,7 +50,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     let mut cdp = Cdp::connect(&chromium.ws_url).await;
 
     // The event log first, empty: what appears later appears live.
-    let log = open_tab(&mut cdp, &format!("{base}/events")).await;
+    let log = cdp.open_tab(&format!("{base}/events")).await;
     cdp.eval_until(
         &log,
         "document.getElementById('empty')?.hidden ?? null",
@@ -76,7 +61,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     cdp.eval(&log, "window.__noReload = 'kept'; true").await;
 
     // The checkout form: fill it in and submit, as a person would.
-    let shop = open_tab(&mut cdp, &format!("{base}/")).await;
+    let shop = cdp.open_tab(&format!("{base}/")).await;
     cdp.eval_until(
         &shop,
         "document.querySelector('#checkout button') !== null",
@@ -165,7 +150,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     // killed later: the console must drop it by itself.
     let doomed = sb.start(WORKER, &["run", "127.0.0.1:0"]);
     // The worker's console: both live workers, from their heartbeats, and the receiver that ran.
-    let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    let console = cdp.open_tab(&format!("http://{admin}/status")).await;
     cdp.set_width(&console, 1280).await;
     let workers = "document.querySelectorAll('table.workers tr[data-worker]').length";
     cdp.eval_until(&console, workers, &json!(2), "two live workers")
@@ -217,7 +202,7 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
     slow.env("DEMO_AGGREGATION_MS", "600000")
         .env("SIGNALQUEUE_ADMIN_TOKEN", "demo-token");
     let slow = support::Running::spawn(slow);
-    let console = open_tab(&mut cdp, &format!("http://{admin}/status")).await;
+    let console = cdp.open_tab(&format!("http://{admin}/status")).await;
     cdp.eval_until(
         &console,
         "document.querySelector('nav.views') !== null",

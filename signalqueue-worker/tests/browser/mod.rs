@@ -119,6 +119,21 @@ impl Cdp {
         Cdp { ws, next_id: 1 }
     }
 
+    /// Opens a tab on `url`; returns its session.
+    pub async fn open_tab(&mut self, url: &str) -> String {
+        let target = self
+            .call(None, "Target.createTarget", json!({ "url": url }))
+            .await;
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target["targetId"], "flatten": true }),
+            )
+            .await;
+        attached["sessionId"].as_str().unwrap().to_string()
+    }
+
     /// Calls `method` (in `session`, or on the browser) and returns its result.
     pub async fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
         let id = self.next_id;
