@@ -8,10 +8,7 @@ local member = lease_member(id, ARGV[2])
 if not live(member, now) then
   return 0
 end
-redis.call('ZREM', K_LEASES, member)
-redis.call('HDEL', K_HOLDERS, id)
-redis.call('HDEL', K_ENTRIES, id)
-redis.call('HDEL', K_DELIVERIES, id)
+forget_claim(id, member)
 redis.call('ZADD', K_DEAD, now, id)
 redis.call('HSET', K_DEAD_PAYLOADS, id, ARGV[3])
 redis.call('HSET', K_DEAD_REASONS, id, ARGV[4])

@@ -86,6 +86,16 @@ local function live(member, now)
   return deadline and tonumber(deadline) > now
 end
 
+-- Forgets the live claim `member` of entry `id` and the entry with it (its lease, holder, stored
+-- payload and delivery count): what a claim that ends in other entries or in the dead letters
+-- leaves behind.
+local function forget_claim(id, member)
+  redis.call('ZREM', K_LEASES, member)
+  redis.call('HDEL', K_HOLDERS, id)
+  redis.call('HDEL', K_ENTRIES, id)
+  redis.call('HDEL', K_DELIVERIES, id)
+end
+
 -- Returns expired leases to the head of the pending list and due retries and delayed sends to
 -- its tail, at most `sweep` of each: what every claim does first, so that any claimer recovers
 -- the claims of a dead worker, and what browsing does first, so that its sections are the ones

@@ -11,10 +11,7 @@ local member = lease_member(id, ARGV[2])
 if not live(member, now) then
   return 0
 end
-redis.call('ZREM', K_LEASES, member)
-redis.call('HDEL', K_HOLDERS, id)
-redis.call('HDEL', K_ENTRIES, id)
-redis.call('HDEL', K_DELIVERIES, id)
+forget_claim(id, member)
 
 local n = tonumber(ARGV[5])
 local first_entry = 6
