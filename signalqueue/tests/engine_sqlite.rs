@@ -243,3 +243,116 @@ async fn concurrent_enqueues_land_once_each_in_order_per_sender() {
         assert_eq!(mine, sorted, "task {t}'s signals out of order or twice");
     }
 }
+
+/// Set in the environment of the second process that
+/// `a_retry_reaches_a_claimer_in_another_process` starts: the queue's URL and name, and the
+/// file the child creates once it waits.
+const CHILD_URL: &str = "SQ_TEST_CHILD_URL";
+const CHILD_QUEUE: &str = "SQ_TEST_CHILD_QUEUE";
+const CHILD_READY: &str = "SQ_TEST_CHILD_READY";
+/// Both processes' poll interval: a worker's, as `tests/tests/rollout_worker.rs` configures it.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The other process of `a_retry_reaches_a_claimer_in_another_process`, which runs this test
+/// binary again with only this test and the variables above; without them it does nothing. It
+/// waits, claim after claim as an idle worker does, acknowledges the first entry it gets and
+/// prints how many deliveries it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_claimer() {
+    let (Ok(url), Ok(queue), Ok(ready)) = (
+        std::env::var(CHILD_URL),
+        std::env::var(CHILD_QUEUE),
+        std::env::var(CHILD_READY),
+    ) else {
+        return;
+    };
+    let engine = engine::open(&url, EngineOptions::new(queue).with_poll_interval(POLL))
+        .await
+        .expect("open");
+    std::fs::write(ready, b"").expect("ready file");
+    loop {
+        let got = engine
+            .claim(1, LONG_LEASE, Duration::from_secs(1))
+            .await
+            .expect("claim");
+        if let Some(c) = got.into_iter().next() {
+            assert_eq!(engine.ack(&[c.token]).await.expect("ack"), [true]);
+            println!("child claimed it at delivery {}", c.deliveries);
+            return;
+        }
+    }
+}
+
+/// Two processes on one file, idle but for one entry that this one keeps giving back (as an
+/// older release does in a rolling deploy): the other must get it, soon. Another process
+/// hears of the retry only as a commit to the file, a moment after it was written, while this
+/// one claims again at once; had both then looked every poll interval from there, this one
+/// would have looked first at every due time and won the entry back every time (in-process
+/// handles share their wake-ups, so the contract's `retries_reach_other_claimers` cannot show
+/// this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_reaches_a_claimer_in_another_process() {
+    const ROUNDS: u32 = 20;
+    let db = Sqlite::new();
+    let options = EngineOptions::new("default").with_poll_interval(POLL);
+    let giver = contract::Fixture::open(&db, options.clone()).await;
+    giver.enqueue(&[item("given-back")]).await.expect("enqueue");
+    let mut mine = claim_all(&giver, 1).await.remove(0);
+
+    let ready = db.dir.path().join("child-ready");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "child_claimer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, &db.url)
+        .env(CHILD_QUEUE, &options.queue)
+        .env(CHILD_READY, &ready)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the other process");
+    while !ready.exists() {
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "the other process ended early"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut rounds = 0;
+    let mut theirs = false;
+    while rounds < ROUNDS && !theirs {
+        rounds += 1;
+        let not_before = std::time::SystemTime::now() + Duration::from_millis(200);
+        assert!(giver
+            .retry(&mine.token, b"given-back", not_before)
+            .await
+            .expect("retry"));
+        // Claims again at once, as a worker's claim loop does; 2 s is well past the due time,
+        // so nothing claimed means the other process has it.
+        match giver
+            .claim(1, LONG_LEASE, Duration::from_secs(2))
+            .await
+            .expect("claim")
+            .pop()
+        {
+            Some(again) => mine = again,
+            None => theirs = true,
+        }
+    }
+    if !theirs {
+        let _ = child.kill();
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("the other process");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        theirs && stdout.contains(&format!("child claimed it at delivery {}", rounds + 1)),
+        "the process that gave the entry back claimed it again first {rounds} times in a row; \
+         the other process waiting on the file said:\n{stdout}"
+    );
+    assert_eq!(giver.counts().await.expect("counts"), Counts::default());
+}

@@ -245,8 +245,8 @@ impl Counts {
 pub struct EngineOptions {
     /// The queue's name (`default`, `emails`...); engines use it to name their keys or rows.
     pub queue: String,
-    /// How often a waiting claim looks for entries even when nothing told it of new ones
-    /// (SQLite: due retries and expired leases are found this way).
+    /// How often, at the latest, a waiting claim looks for entries even when nothing told it
+    /// of new ones (a safety net: SQLite and PostgreSQL also look when the next entry is due).
     pub poll_interval: Duration,
     /// How many dead letters to keep at most; older ones are dropped (retention by default).
     pub dead_max: u64,

@@ -630,6 +630,56 @@ pub(crate) async fn retry_schedules(f: &impl Fixture) {
     assert_eq!(engine.counts().await.expect("counts"), Counts::default());
 }
 
+/// A retry falls due for every claimer waiting on the queue, not first for the handle that wrote
+/// it. Two workers idle on one queue, one of which keeps giving an entry back (an older release
+/// that lacks its receiver, in a rolling deploy): were the one that gave it back always first
+/// to look again once it is due, the other would never get it, and it would end as a dead
+/// letter when the grace ran out. Whoever wins a round is up to timing, so this only asks that
+/// the other handle wins one of many.
+pub(crate) async fn retries_reach_other_claimers(f: &impl Fixture) {
+    const ROUNDS: u32 = 20;
+    let opts = options("fair");
+    let (giver, other) = (f.open(opts.clone()).await, f.open(opts).await);
+    giver.enqueue(&[item("fair-0")]).await.expect("enqueue");
+    let mut mine = claim_one(&giver, LONG_LEASE).await;
+    // The other waits all along, claim after claim, as an idle worker does.
+    let mut theirs = tokio::spawn(async move {
+        loop {
+            let got = other
+                .claim(1, LONG_LEASE, Duration::from_secs(1))
+                .await
+                .expect("claim");
+            if let Some(c) = got.into_iter().next() {
+                return (other, c);
+            }
+        }
+    });
+    for round in 1..=ROUNDS {
+        let not_before = SystemTime::now() + Duration::from_millis(200);
+        assert!(giver
+            .retry(&mine.token, b"fair-0", not_before)
+            .await
+            .expect("retry"));
+        // And it claims again at once, as the claim loop of a worker does.
+        tokio::select! {
+            got = &mut theirs => {
+                let (other, c) = got.expect("the other claimer");
+                assert_eq!(c.payload, b"fair-0");
+                assert_eq!(c.deliveries, round + 1);
+                assert_eq!(other.ack(&[c.token]).await.expect("ack"), [true]);
+                assert_eq!(giver.counts().await.expect("counts"), Counts::default());
+                return;
+            }
+            again = claim_one(&giver, LONG_LEASE) => mine = again,
+        }
+    }
+    theirs.abort();
+    panic!(
+        "the handle that gave the entry back claimed it again first {ROUNDS} times in a row; \
+         another claimer waiting on the queue never got it"
+    );
+}
+
 /// An entry claimable from `not_before` (a delayed send).
 pub(crate) fn delayed(payload: impl Into<Vec<u8>>, not_before: SystemTime) -> Outgoing {
     item(payload).not_before(Some(not_before))
@@ -1936,6 +1986,7 @@ macro_rules! engine_contract_tests {
             ack_and_claim_takes_the_next_entries,
             renew_extends_lease,
             retry_schedules,
+            retries_reach_other_claimers,
             split_replaces_a_claim,
             delayed_sends,
             delayed_in_a_mixed_batch,

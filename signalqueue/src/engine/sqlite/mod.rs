@@ -34,10 +34,12 @@
 //! other connection to the file, another process's enqueue for one, is noticed within
 //! `WATCH_INTERVAL` (5 ms): the claim asks `PRAGMA data_version`, which changes when another
 //! connection commits and is read from SQLite's shared-memory index, without disk I/O and
-//! without waiting for writers. And every `EngineOptions::poll_interval` it looks regardless,
-//! because a retry falling due or a lease running out changes nothing in the file. A commit that
-//! brought nothing for this queue (another queue's entries, another worker's acks) costs one
-//! look that finds nothing and writes nothing.
+//! without waiting for writers. And a retry falling due or a lease running out changes nothing
+//! in the file, so a look that finds nothing also reads when the queue's next entry is due, and
+//! the claim looks again then; and at least every `EngineOptions::poll_interval` regardless
+//! (drawn between half of it and all of it, so workers on one file do not look in step). A
+//! commit that brought nothing for this queue (another queue's entries, another worker's acks)
+//! costs one look that finds nothing and writes nothing.
 //!
 //! Layout (see `docs/engines.md`): the table `entries` holds the entries of every queue in the
 //! file (column `queue`), in insertion order (`id`); `dead` holds dead letters. Ids come from
@@ -305,13 +307,14 @@ impl SqliteEngine {
     }
 
     /// One attempt to claim up to `max` ready entries. Also returns the file's data version as it
-    /// was just before the attempt: a later one that differs means another connection committed
-    /// since, maybe adding entries this attempt did not see.
+    /// was just before the attempt (a later one that differs means another connection committed
+    /// since, maybe adding entries this attempt did not see) and, when it found nothing, when
+    /// the queue's next entry falls due (a retry, a delayed send, a lease), in Unix ms.
     async fn claim_now(
         &self,
         max: usize,
         lease: Duration,
-    ) -> Result<(Vec<Claimed>, i64), EngineError> {
+    ) -> Result<(Vec<Claimed>, i64, Option<i64>), EngineError> {
         let queue = self.options.queue.clone();
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let lease = duration_ms(lease);
@@ -358,10 +361,30 @@ impl SqliteEngine {
                     })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
+            // Nothing ready: when something will be, so the claim sleeps until then rather
+            // than finding it at a later look. Both arms are the first row of an index.
+            let next_due = if claimed.is_empty() {
+                tx.prepare_cached(
+                    "SELECT MIN(due) FROM (
+                         SELECT MIN(lease_until) AS due FROM entries
+                         WHERE queue = ?1 AND lease_until IS NOT NULL
+                         UNION ALL
+                         SELECT MIN(available_at) FROM entries
+                         WHERE queue = ?1 AND lease_until IS NULL AND fence > 0
+                             AND available_at > ?2)",
+                )?
+                .query_row(params![queue, now], |row| row.get::<_, Option<i64>>(0))?
+            } else {
+                None
+            };
             tx.commit()?;
             // RETURNING gives no order; the contract says oldest first.
             claimed.sort_by_key(|(id, _)| *id);
-            Ok((claimed.into_iter().map(|(_, c)| c).collect(), version))
+            Ok((
+                claimed.into_iter().map(|(_, c)| c).collect(),
+                version,
+                next_due,
+            ))
         })
         .await
     }
@@ -418,6 +441,18 @@ impl SqliteEngine {
             None => self.run(data_version).await?,
         };
         Ok(now != version)
+    }
+
+    /// How long a waiting claim goes without looking, at most: the poll interval, drawn at
+    /// random between half of it and all of it each time. Workers sharing a file would otherwise
+    /// look in step, and one that just gave an entry back (an older release, in a rolling deploy)
+    /// claims again a moment before the others: in step, it would be first to look at every due
+    /// time, and win the entry back each time while the worker that can run it never saw it.
+    fn poll_nap(&self) -> Duration {
+        // A zero interval would spin on the file.
+        let poll = self.options.poll_interval.max(Duration::from_millis(1));
+        let whole = u64::try_from(poll.as_micros()).unwrap_or(u64::MAX);
+        Duration::from_micros(rand::random_range(whole / 2..=whole))
     }
 
     /// Deletes dead letters beyond `dead_max` and older than `dead_ttl`.
@@ -694,13 +729,11 @@ impl Engine for SqliteEngine {
             return Ok(Vec::new());
         }
         let deadline = Instant::now() + wait;
-        // A zero interval would spin on the file.
-        let poll = self.options.poll_interval.max(Duration::from_millis(1));
         loop {
             // Created before looking, so an enqueue between the look and the sleep still wakes
             // us (`notify_waiters` reaches every `Notified` created before it).
             let arrived = self.arrived.notified();
-            let (claimed, version) = self.claim_now(max, lease).await?;
+            let (claimed, version, next_due) = self.claim_now(max, lease).await?;
             if !claimed.is_empty() {
                 return Ok(claimed);
             }
@@ -710,9 +743,14 @@ impl Engine for SqliteEngine {
             }
             // Other processes' enqueues (and releases, replays...) are commits to the file and
             // are noticed within WATCH_INTERVAL. A retry falling due or a lease running out
-            // changes nothing in the file: only looking again after `poll` finds those.
-            let look_again = now + (deadline - now).min(poll);
-            self.wait_for_change(version, look_again, arrived).await?;
+            // changes nothing in the file: the claim looks again when the next one is due, and
+            // after a poll interval at the latest.
+            let mut nap = (deadline - now).min(self.poll_nap());
+            if let Some(due) = next_due {
+                let until_due = Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0));
+                nap = nap.min(until_due.max(WATCH_INTERVAL));
+            }
+            self.wait_for_change(version, now + nap, arrived).await?;
         }
     }
 
