@@ -367,12 +367,75 @@ async fn keys_carry_the_hash_tag_and_nothing_is_left_after_acks() {
             .into_iter()
             .filter(|k| k.starts_with(&tag))
             .collect();
+        let in_flight_keys = ["entries", "holders", "leases"].map(|k| format!("{tag}{k}"));
+        let mut expected: Vec<String> = in_flight_keys.to_vec();
+        expected.push(format!("{tag}seq"));
         assert_eq!(
-            left,
-            [format!("{tag}seq")],
-            "{scheme}: only the counter stays"
+            left, expected,
+            "{scheme}: only the counter stays, and the keys of what is in flight hold their guard"
         );
+        // Nothing grows: one member each, the guard, however many signals went through.
+        let mut conn = raw(&server).await;
+        for key in &in_flight_keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("TYPE");
+            let len: usize = redis::cmd(if kind == "zset" { "ZCARD" } else { "HLEN" })
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("length");
+            assert_eq!(len, 1, "{scheme}: {key} holds more than its guard");
+        }
     }
+}
+
+/// The keys of what is in flight (a few dozen entries, below Redis's listpack thresholds) are
+/// kept out of Redis's compact encodings, which are searched from their start at every write:
+/// a skiplist and hash tables from the first claim on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_keys_are_never_listpacks() {
+    let server = RedisServer::start();
+    let options = queue("encoding");
+    let tag = format!("{{sq:{}}}:", options.queue);
+    let engine = open(&server.url("redis"), options).await;
+    engine
+        .enqueue(&items("encoding", 3))
+        .await
+        .expect("enqueue");
+    let claimed = claim_all(&engine, 2).await;
+    assert_eq!(claimed.len(), 3);
+    let mut conn = raw(&server).await;
+    for (key, encoding) in [
+        ("leases", "skiplist"),
+        ("entries", "hashtable"),
+        ("holders", "hashtable"),
+    ] {
+        let got: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(format!("{tag}{key}"))
+            .query_async(&mut conn)
+            .await
+            .expect("OBJECT ENCODING");
+        assert_eq!(got, encoding, "{key}");
+    }
+    // The guard is nobody's entry: not counted, listed or found.
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 3, 0));
+    let browse = engine.browse().expect("browse");
+    let listed = contract::browse_all(browse, Section::InFlight, 2).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let guard = format!("\0sq:guard:{}", "-".repeat(64));
+    assert!(browse.find(&guard).await.expect("find").is_none());
+    assert_eq!(
+        engine.ack(&tokens(&claimed)).await.expect("ack"),
+        [true, true, true]
+    );
+    assert_eq!(engine.counts().await.expect("counts"), counts(0, 0, 0, 0));
+    assert!(contract::browse_all(browse, Section::InFlight, 2)
+        .await
+        .is_empty());
 }
 
 /// The pending section is the pending list, read by position: a page starts after wherever the
@@ -470,7 +533,10 @@ async fn claims_without_a_recorded_holder_are_still_browsed() {
         .query_async(&mut conn)
         .await
         .expect("HLEN");
-    assert_eq!(recorded, 2, "the claim records both holders");
+    assert_eq!(
+        recorded, 3,
+        "the claim records both holders (and the guard)"
+    );
     redis::cmd("DEL")
         .arg(&holders)
         .query_async::<()>(&mut conn)

@@ -1,6 +1,9 @@
 -- The entry with key ARGV[1], in whichever section: ARGV = key, sweep. Returns the section's
 -- name and the entry as `browse.lua` says, or nothing.
 local key = ARGV[1]
+if key == GUARD then
+  return {}
+end
 local now = now_ms()
 sweep_due(now, tonumber(ARGV[2]))
 local out = {}

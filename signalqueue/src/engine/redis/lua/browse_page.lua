@@ -37,7 +37,10 @@ elseif section == 'in_flight' then
   local leases = zpage(K_LEASES, '(' .. int(now), after_score, after, fetch)
   for i = 1, #leases, 2 do
     local member = leases[i]
-    put(out, in_flight_entry(string.match(member, '^(.*):'), member, leases[i + 1]))
+    -- The guard sorts last (+inf), so skipping it leaves no gap in the page.
+    if member ~= GUARD then
+      put(out, in_flight_entry(string.match(member, '^(.*):'), member, leases[i + 1]))
+    end
   end
 elseif section == 'dead' then
   local ids = zpage(K_DEAD, '-inf', after_score, after, fetch)

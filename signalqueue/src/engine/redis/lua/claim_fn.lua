@@ -31,7 +31,8 @@ local function claim(max, lease, sweep, consumer)
   if not popped then
     local hint = -1
     local first_lease = redis.call('ZRANGE', K_LEASES, 0, 0, 'WITHSCORES')
-    if first_lease[2] then
+    -- The guard (last, at +inf) is first only when no lease is left.
+    if first_lease[2] and first_lease[1] ~= GUARD then
       hint = tonumber(first_lease[2]) - now
     end
     local first_due = redis.call('ZRANGE', K_SCHEDULED, 0, 0, 'WITHSCORES')
@@ -130,6 +131,13 @@ local function claim(max, lease, sweep, consumer)
   end
   -- Deliveries are not written here: most entries are acknowledged after their first, and only
   -- a delivery that ends without an ack (expired lease, retry) is counted, on that rarer path.
+  -- Re-written at every claim, since a key that emptied is gone and its guard with it.
+  new_entries[#new_entries + 1] = GUARD
+  new_entries[#new_entries + 1] = ''
+  leases[#leases + 1] = '+inf'
+  leases[#leases + 1] = GUARD
+  holders[#holders + 1] = GUARD
+  holders[#holders + 1] = ''
   call_chunked('HSET', K_ENTRIES, new_entries)
   call_chunked('ZADD', K_LEASES, leases)
   call_chunked('HSET', K_HOLDERS, holders)

@@ -10,6 +10,6 @@ local due = redis.call('ZCOUNT', K_SCHEDULED, '-inf', now)
 return {
   redis.call('LLEN', K_PENDING) - wake_markers() + ended + due,
   redis.call('ZCARD', K_SCHEDULED) - due,
-  redis.call('ZCARD', K_LEASES) - ended,
+  redis.call('ZCARD', K_LEASES) - ended - (redis.call('ZSCORE', K_LEASES, GUARD) and 1 or 0),
   redis.call('ZCARD', K_DEAD),
 }

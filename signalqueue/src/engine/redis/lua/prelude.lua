@@ -20,6 +20,14 @@ local REF_SET = '\0sq:set:'
 -- Pushed to the empty pending list by a delayed send due before everything scheduled, so a
 -- claim blocked on the list wakes and sleeps again until that entry is due. Claims drop it.
 local WAKE = '\0sq:wake'
+-- Kept in the lease set and in the entries and holders hashes (every claim writes it): a
+-- member longer than Redis's `zset-max-listpack-value` and `hash-max-listpack-value` (64 bytes
+-- by default), so Redis keeps these keys as a skiplist and hash tables, never as listpacks.
+-- They hold what is in flight, 64 entries at the default concurrency, under the listpack
+-- thresholds (128 entries), and a listpack is searched from its start by every ZADD, ZREM,
+-- HSET and HDEL: a fifth of Redis's time in a drain (`docs/benchmarks.md`). No id or lease
+-- member looks like it (they start with a digit); every reader of these keys skips it.
+local GUARD = '\0sq:guard:' .. string.rep('-', 64)
 
 -- How many wake markers the pending list holds (at most one: one is pushed only to an empty
 -- list), for counts; looked for near the head, where it is pushed.
