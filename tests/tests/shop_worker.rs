@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use shop_signals::{FlakyArgs, Order, EMAIL, FLAKY, FORM_SUBMIT, TWO_ARGS, UNNAMED};
 use signalqueue::{Config, Runtime, SendOptions};
@@ -524,6 +525,27 @@ fn list_shows_sender_filters_and_retry_limits_and_check_flags_unconfigured_queue
     );
 }
 
+/// Stops `worker` (SIGSTOP) at a moment it does not hold the write lock of the SQLite file at
+/// `db`. SQLite cannot take a lock from a process that stopped holding it: frozen inside one of
+/// its short write transactions (each claim's look, each renewal), it would block every other
+/// process on the file until it resumes (`docs/engines.md`). So a freeze that lands inside one
+/// is undone and tried again.
+fn freeze_outside_a_write(worker: &support::Running, db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).expect("open the queue's file");
+    for _ in 0..100 {
+        worker.signal("STOP");
+        // Let the signal land before looking.
+        std::thread::sleep(Duration::from_millis(20));
+        // The write lock is free if a write transaction can start at once.
+        if conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
+            return;
+        }
+        worker.signal("CONT");
+        std::thread::sleep(Duration::from_millis(7));
+    }
+    panic!("the worker held the file's write lock at each of 100 freezes");
+}
+
 #[tokio::test]
 async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
     let sb = sandbox(1_000);
@@ -538,13 +560,20 @@ async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
         count(j, "flaky p attempt 1") == 1
     });
     // A freezes (a stalled VM, SIGSTOP) past its lease: the claim goes to B.
-    a.signal("STOP");
+    freeze_outside_a_write(&a, &sb.file("signalqueue.db"));
     let b = sb.start(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"]);
-    sb.wait_journal("worker B to take the claim over", |j| {
-        count(j, "flaky p attempt 1") == 2
-    });
+    let started = std::time::Instant::now();
+    while count(&sb.journal(), "flaky p attempt 1") < 2 {
+        assert!(
+            started.elapsed() < support::DEADLINE,
+            "timed out waiting for worker B to take the claim over; journal:\n{}\nB's stderr:\n{}",
+            sb.journal().join("\n"),
+            b.stderr_so_far()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::write(&release, b"").unwrap();
-    b.wait().ok();
+    let b = b.wait().ok();
     a.signal("CONT");
     // A wakes up: its lease is gone, so whatever it says about the signal is refused.
     a.wait_stderr("lease");
@@ -568,7 +597,14 @@ async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
         "{counts:?}"
     );
     // B's run was the one that counted; nothing ran a third time.
-    assert_eq!(count(&sb.journal(), "flaky p attempt 1"), 2);
+    assert_eq!(
+        count(&sb.journal(), "flaky p attempt 1"),
+        2,
+        "{:?}\nA's stderr:\n{}\nB's stderr:\n{}",
+        sb.journal(),
+        out.stderr,
+        b.stderr
+    );
 }
 
 #[tokio::test]
