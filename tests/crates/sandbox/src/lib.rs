@@ -161,9 +161,21 @@ pub fn registered_banner() -> String {
 pub struct Running {
     /// The process.
     pub child: Child,
-    stdout: std::thread::JoinHandle<String>,
-    stderr: std::thread::JoinHandle<String>,
+    /// Taken by [`Running::wait`].
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     stderr_so_far: Arc<Mutex<String>>,
+}
+
+/// A test that fails while its processes run (a timed-out wait panics) would otherwise leave
+/// them running after it, polling their queues for the rest of the test run.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Running {
@@ -181,12 +193,12 @@ impl Running {
         Running {
             stderr_so_far,
             child,
-            stdout: std::thread::spawn(move || {
+            stdout: Some(std::thread::spawn(move || {
                 let mut s = String::new();
                 let _ = out.read_to_string(&mut s);
                 s
-            }),
-            stderr: std::thread::spawn(move || {
+            })),
+            stderr: Some(std::thread::spawn(move || {
                 let mut lines = std::io::BufReader::new(err);
                 let mut line = String::new();
                 while matches!(lines.read_line(&mut line), Ok(n) if n > 0) {
@@ -195,7 +207,7 @@ impl Running {
                 }
                 let all = sink.lock().unwrap().clone();
                 all
-            }),
+            })),
         }
     }
 
@@ -249,16 +261,21 @@ impl Running {
                 let _ = self.child.wait();
                 panic!(
                     "process did not end within {DEADLINE:?}\n--- stdout\n{}\n--- stderr\n{}",
-                    self.stdout.join().unwrap_or_default(),
-                    self.stderr.join().unwrap_or_default()
+                    joined(self.stdout.take()),
+                    joined(self.stderr.take())
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         Out {
             status,
-            stdout: self.stdout.join().unwrap_or_default(),
-            stderr: self.stderr.join().unwrap_or_default(),
+            stdout: joined(self.stdout.take()),
+            stderr: joined(self.stderr.take()),
         }
     }
+}
+
+/// What a reader thread collected (nothing if it panicked or was taken already).
+fn joined(reader: Option<std::thread::JoinHandle<String>>) -> String {
+    reader.and_then(|r| r.join().ok()).unwrap_or_default()
 }
