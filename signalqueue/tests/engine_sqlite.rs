@@ -270,17 +270,9 @@ async fn child_claimer() {
         .await
         .expect("open");
     std::fs::write(ready, b"").expect("ready file");
-    loop {
-        let got = engine
-            .claim(1, LONG_LEASE, Duration::from_secs(1))
-            .await
-            .expect("claim");
-        if let Some(c) = got.into_iter().next() {
-            assert_eq!(engine.ack(&[c.token]).await.expect("ack"), [true]);
-            println!("child claimed it at delivery {}", c.deliveries);
-            return;
-        }
-    }
+    let c = contract::claim_like_an_idle_worker(&engine).await;
+    assert_eq!(engine.ack(&[c.token]).await.expect("ack"), [true]);
+    println!("child claimed it at delivery {}", c.deliveries);
 }
 
 /// Two processes on one file, idle but for one entry that this one keeps giving back (as an

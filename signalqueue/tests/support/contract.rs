@@ -96,6 +96,20 @@ pub(crate) async fn claim_one(engine: &SharedEngine, lease: Duration) -> Claimed
     got.remove(0)
 }
 
+/// Waits for one entry as an idle worker's claim loop does: claim after claim, each waiting a
+/// second, for as long as it takes.
+pub(crate) async fn claim_like_an_idle_worker(engine: &SharedEngine) -> Claimed {
+    loop {
+        let got = engine
+            .claim(1, LONG_LEASE, Duration::from_secs(1))
+            .await
+            .expect("claim");
+        if let Some(c) = got.into_iter().next() {
+            return c;
+        }
+    }
+}
+
 /// Claims everything claimable now, in batches of `batch`, with a long lease.
 pub(crate) async fn claim_all(engine: &SharedEngine, batch: usize) -> Vec<Claimed> {
     let mut all = Vec::new();
@@ -644,15 +658,8 @@ pub(crate) async fn retries_reach_other_claimers(f: &impl Fixture) {
     let mut mine = claim_one(&giver, LONG_LEASE).await;
     // The other waits all along, claim after claim, as an idle worker does.
     let mut theirs = tokio::spawn(async move {
-        loop {
-            let got = other
-                .claim(1, LONG_LEASE, Duration::from_secs(1))
-                .await
-                .expect("claim");
-            if let Some(c) = got.into_iter().next() {
-                return (other, c);
-            }
-        }
+        let c = claim_like_an_idle_worker(&other).await;
+        (other, c)
     });
     for round in 1..=ROUNDS {
         let not_before = SystemTime::now() + Duration::from_millis(200);
