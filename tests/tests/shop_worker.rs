@@ -562,16 +562,11 @@ async fn a_paused_worker_loses_its_claim_and_its_late_outcome_is_refused() {
     // A freezes (a stalled VM, SIGSTOP) past its lease: the claim goes to B.
     freeze_outside_a_write(&a, &sb.file("signalqueue.db"));
     let b = sb.start(BIN, &["run", "127.0.0.1:0", "--halt-when-exhausted"]);
-    let started = std::time::Instant::now();
-    while count(&sb.journal(), "flaky p attempt 1") < 2 {
-        assert!(
-            started.elapsed() < support::DEADLINE,
-            "timed out waiting for worker B to take the claim over; journal:\n{}\nB's stderr:\n{}",
-            sb.journal().join("\n"),
-            b.stderr_so_far()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    sb.wait_journal_showing(
+        "worker B to take the claim over",
+        |j| count(j, "flaky p attempt 1") == 2,
+        || format!("B's stderr:\n{}", b.stderr_so_far()),
+    );
     std::fs::write(&release, b"").unwrap();
     let b = b.wait().ok();
     a.signal("CONT");

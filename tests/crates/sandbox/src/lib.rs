@@ -130,6 +130,16 @@ impl Sandbox {
 
     /// Waits until `cond` holds on the journal (within [`DEADLINE`]).
     pub fn wait_journal(&self, what: &str, cond: impl Fn(&[String]) -> bool) {
+        self.wait_journal_showing(what, cond, String::new);
+    }
+
+    /// [`Sandbox::wait_journal`], and on a timeout `more()` too (what a process logged, say).
+    pub fn wait_journal_showing(
+        &self,
+        what: &str,
+        cond: impl Fn(&[String]) -> bool,
+        more: impl Fn() -> String,
+    ) {
         let start = Instant::now();
         loop {
             if cond(&self.journal()) {
@@ -137,8 +147,9 @@ impl Sandbox {
             }
             assert!(
                 start.elapsed() < DEADLINE,
-                "timed out waiting for {what}; journal:\n{}",
-                self.journal().join("\n")
+                "timed out waiting for {what}; journal:\n{}\n{}",
+                self.journal().join("\n"),
+                more()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
