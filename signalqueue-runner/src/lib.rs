@@ -36,6 +36,7 @@ pub mod http;
 mod logging;
 pub mod metrics;
 mod periodic;
+mod progress;
 pub mod worker;
 
 pub use crate::error::Error;

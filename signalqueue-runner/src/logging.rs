@@ -11,10 +11,9 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget};
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -32,9 +31,6 @@ static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// drawn.
 static BUFFERED: AtomicBool = AtomicBool::new(false);
 
-/// The progress bar of this process, when `dequeue` runs on a terminal.
-static PROGRESS: OnceLock<ProgressBar> = OnceLock::new();
-
 /// Installs the log subscriber; `default` is the filter when `RUST_LOG` is not set.
 pub(crate) fn init_with_default(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -45,7 +41,7 @@ pub(crate) fn init_with_default(default: &str) {
         .with_ansi(terminal)
         .try_init()
         .is_ok();
-    if installed && !terminal && PROGRESS.get().is_none() {
+    if installed && !terminal && crate::progress::bar().is_none() {
         BUFFERED.store(true, Ordering::Relaxed);
         let flusher = std::thread::Builder::new()
             .name("signalqueue-log".into())
@@ -136,27 +132,24 @@ impl Write for LineWriter {
 }
 
 /// Installs the log subscriber as [`init_with_default`] does, and creates the progress bar
-/// that log lines suspend; hidden until `dequeue` knows its length and shows it.
+/// (`progress`) that log lines suspend.
 pub(crate) fn init_with_progress(default: &str) {
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-    let _ = PROGRESS.set(bar);
+    crate::progress::create();
     init_with_default(default);
 }
 
-/// The progress bar made by [`init_with_progress`], if any.
-pub(crate) fn progress_bar() -> Option<&'static ProgressBar> {
-    PROGRESS.get()
-}
-
 /// stderr, written with the progress bar (if any) cleared and redrawn after. tracing writes
-/// each event with one `write_all`, which reaches [`Write::write`] whole.
+/// each event with one `write_all`, which reaches [`Write::write`] whole. While stderr is the
+/// progress capture's pipe, the capture suspends the bar for each line instead.
 struct SuspendingStderr;
 
 impl Write for SuspendingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match PROGRESS.get() {
-            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
-            None => std::io::stderr().write_all(buf)?,
+        match crate::progress::bar() {
+            Some(bar) if !crate::progress::capturing() => {
+                bar.suspend(|| std::io::stderr().write_all(buf))?
+            }
+            _ => std::io::stderr().write_all(buf)?,
         }
         Ok(buf.len())
     }

@@ -701,6 +701,68 @@ fn dequeue_runs_every_pending_signal_once_and_exits() {
 }
 
 #[test]
+fn dequeue_on_a_terminal_keeps_receivers_output_off_its_progress_bar() {
+    let sb = Sandbox::new(None);
+    sb.run(send_demo(), &["400"]).ok();
+    // On a pseudo-terminal, as from a shell (`script` runs the command on one and copies what
+    // it shows). Each order's receiver prints a line, 20 ms apart per slot, while the bar is
+    // drawn: long enough for the bar to be drawn between them many times.
+    let command = format!("{BIN} dequeue");
+    let out = sb
+        .run_env(
+            "script",
+            &["-qefc", &command, "/dev/null"],
+            &[("DEMO_AGGREGATION_MS", "20")],
+        )
+        .ok();
+    let shown = out.stdout.replace("\r\n", "\n");
+    assert!(
+        shown.contains("dequeued 401 signal(s) from queue default: 401 handled"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("/401 examples.form_submit"),
+        "the bar was never drawn, so this shows nothing: {shown}"
+    );
+    let lines: Vec<usize> = shown
+        .match_indices("event log: order ")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(lines.len(), 400, "each receiver's line, none lost: {shown}");
+    for i in lines {
+        // What the terminal has on this line before the receiver's text: the bar's text if it
+        // was drawn there and not cleared; cursor and erase sequences leave nothing.
+        let start = shown[..i].rfind(['\n', '\r']).map_or(0, |p| p + 1);
+        let before = without_escapes(&shown[start..i]);
+        assert!(
+            before.is_empty(),
+            "a receiver's line shares the bar's: {:?}",
+            &shown[start..(i + 40).min(shown.len())]
+        );
+    }
+}
+
+/// `s` without its ANSI escape sequences (`ESC [` ... a final letter).
+fn without_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
 fn setup_problems_exit_2_with_a_clear_message() {
     let sb = Sandbox::new(Some("[queues.default]\nurl = \"kafka://x\"\n"));
     let out = sb.run(BIN, &["run", "127.0.0.1:0"]);

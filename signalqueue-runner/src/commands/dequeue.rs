@@ -23,8 +23,10 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
     // Receivers may send to any configured queue, so the worker gets them all.
     let runtime = Runtime::from_config(&config).await?;
 
-    // On a terminal (see `main`), a bar that log lines suspend; otherwise a line per signal.
-    let bar = crate::logging::progress_bar();
+    // On a terminal (see `main`), a bar that everything else written suspends; otherwise a
+    // line per signal.
+    let bar = crate::progress::bar();
+    let mut capture = None;
     if let Some(bar) = bar {
         bar.set_length(total);
         bar.set_style(
@@ -32,8 +34,17 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
                 .expect("a valid template")
                 .progress_chars("## "),
         );
-        // On stdout, where `dequeue` reports (the decision to draw one was made on it).
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stdout());
+        // On stdout, where `dequeue` reports (the decision to draw one was made on it), with
+        // receivers' output and log lines moved off its line.
+        match crate::progress::Capture::start(bar) {
+            Ok(c) => capture = Some(c),
+            Err(e) => {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stdout());
+                tracing::warn!(
+                    "receivers' output may share the progress bar's line: cannot redirect it ({e})"
+                );
+            }
+        }
     }
     let done = Arc::new(AtomicU64::new(0));
     let progress = done.clone();
@@ -65,6 +76,7 @@ pub(crate) async fn dequeue(args: QueueArgs) -> Result<ExitCode, Error> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    drop(capture);
     println!(
         "dequeued {} signal(s) from queue {}: {} handled, {} to retry, {} dead-lettered",
         done.load(Ordering::SeqCst),
