@@ -37,7 +37,7 @@ pub struct SignalDef {
     pub queue: &'static str,
     /// Its arguments, in order.
     pub args: &'static [ArgDef],
-    /// The first line of its doc comment, if any.
+    /// The first paragraph of its doc comment, its lines joined by spaces (empty if none).
     pub doc: &'static str,
     #[doc(hidden)]
     pub decode: fn(&Payload) -> Result<ErasedArgs, DecodeError>,

@@ -77,6 +77,8 @@ fn the_registry_sees_every_crate() {
         def.args.iter().map(|a| (a.name, a.ty)).collect::<Vec<_>>(),
         [("a", "u32"), ("b", "String")]
     );
+    // The summary is the doc's first paragraph, as rustdoc's.
+    assert_eq!(def.doc, "Two arguments, with the wire name pinned.");
     assert_eq!(registry.signal("shop.email").unwrap().queue, "emails");
     assert_eq!(
         registry.signal("shop.form_submit").unwrap().doc,

@@ -74,7 +74,14 @@ fn expansion(attr: &SignalAttr, item: &SignalItem, register: bool) -> TokenStrea
     };
     let schedule = schedule_def(&p, attr);
     let docs = item.doc_lines();
-    let first_doc = docs.first().cloned().unwrap_or_default();
+    // The summary, as rustdoc takes it: the first paragraph, its lines joined.
+    let first_doc = docs
+        .iter()
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let params = quote!(#(#names: #tys),*);
     let build_args = quote!(#args_ty { #(#names),* });
     let args_doc = format!("The arguments of [`{ty}`] as one value (what `send_many` takes).");

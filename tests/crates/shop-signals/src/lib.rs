@@ -16,7 +16,10 @@ pub struct Order {
 #[async_signal(providing_args = [instance: Order], name = "shop.form_submit")]
 pub static FORM_SUBMIT: FormSubmit;
 
-/// Two arguments, with the wire name pinned.
+/// Two arguments,
+/// with the wire name pinned.
+///
+/// A second paragraph, not in the summary.
 #[async_signal(providing_args = [a: u32, b: String], name = "shop.two_args", queue = "default")]
 pub static TWO_ARGS: TwoArgs;
 
