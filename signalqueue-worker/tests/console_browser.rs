@@ -142,7 +142,7 @@ async fn every_view_and_action_of_the_console_works_in_a_browser_on_memory() {
     if !browser::chromium_available("the console's views") {
         return;
     }
-    console_on(MemoryEngine::new(EngineOptions::new("default")), "").await;
+    console_on(MemoryEngine::new(EngineOptions::new("default")), "-memory").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,6 +172,21 @@ async fn a_submitted_order_reaches_the_event_log_through_the_worker() {
         "the event-log receiver's run in the receivers view",
     )
     .await;
+    if std::env::var_os("SQ_SCREENSHOT_DIR").is_some() {
+        // For the picture, some traffic on the chart: twenty seconds of quick signals sent
+        // from the shell, a few a second, rising and falling.
+        for second in 0..20u32 {
+            let started = Instant::now();
+            for i in 0..(second % 7) {
+                let args = format!(r#"{{"a": {i}, "b": "from the shell"}}"#);
+                sb.run(WORKER, &["send", "demo.two_args", "--json", &args])
+                    .ok();
+            }
+            tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
+        }
+        // The chart is redrawn every few seconds.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    }
     cdp.screenshot(&console, "console.png").await;
     // Killed without a chance to say goodbye: it drops out when its last heartbeat expires.
     doomed.signal("KILL");

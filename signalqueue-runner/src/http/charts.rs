@@ -66,18 +66,32 @@ fn render_chart(out: &mut String, points: &[Point]) {
     let handled_now = last.handled;
     let failed_total: u64 = points.iter().map(|p| p.failed).sum();
     let handled_total: u64 = points.iter().map(|p| p.handled).sum();
+    let ago = |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs));
+    // The scale, outside the SVG (which stretches to the page's width, text with it): the
+    // peak at the top and half of it on a dashed line, and the time below, oldest at the left.
     let _ = write!(
         out,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none" role="img" aria-label="handled and failed per second over the last hour" data-points="{n}" data-peak="{peak}">
+        r#"<div class="chart-frame">
+<span class="y-label top">{peak}/s</span><span class="y-label mid">{half}/s</span><span class="y-label zero">0</span>
+<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none" role="img" aria-label="handled and failed per second over the last hour" data-points="{n}" data-peak="{peak}">
+<line class="grid" x1="0" y1="{top:.1}" x2="{WIDTH}" y2="{top:.1}"/>
+<line class="grid" x1="0" y1="{mid:.1}" x2="{WIDTH}" y2="{mid:.1}"/>
 <line class="axis" x1="0" y1="{HEIGHT}" x2="{WIDTH}" y2="{HEIGHT}"/>
 <polyline class="handled" fill="none" points="{handled}"/>
 <polyline class="failed" fill="none" points="{failed}"/>
 </svg>
+<div class="x-labels"><span>{oldest} ago</span><span>{middle} ago</span><span>now</span></div>
+</div>
 <p class="legend"><span class="key handled">handled</span> {handled_total}, {handled_now}/s in the last second · <span class="key failed">failed</span> {failed_total} · peak {peak}/s · over the last {span_text}</p>
 "#,
         n = points.len(),
+        half = peak as f64 / 2.0,
+        top = y(peak),
+        mid = HEIGHT - (HEIGHT - 4.0) / 2.0,
         handled = line(|p| p.handled),
         failed = line(|p| p.failed),
-        span_text = humantime::format_duration(std::time::Duration::from_secs(span)),
+        oldest = ago(span),
+        middle = ago(span / 2),
+        span_text = ago(span),
     );
 }

@@ -212,7 +212,7 @@ fn render_registry(out: &mut String, registry: &Registry) {
             doc = if def.doc.is_empty() {
                 String::new()
             } else {
-                format!("<br><small>{}</small>", escape(def.doc))
+                format!("<br><small>{}</small>", doc_html(def.doc))
             },
             args = escape(&args),
             queue = escape(def.queue),
@@ -264,9 +264,36 @@ pub(super) fn escape(s: &str) -> String {
     html_escape::encode_quoted_attribute(s).into_owned()
 }
 
+/// A doc summary as HTML: escaped, its `code spans` set as code (the only markdown a one-line
+/// summary commonly holds; an unpaired backtick stays as it is).
+fn doc_html(doc: &str) -> String {
+    let parts: Vec<&str> = doc.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return escape(doc);
+    }
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{}</code>", escape(part));
+        } else {
+            out.push_str(&escape(part));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_doc_summary_shows_its_code_spans_as_code() {
+        assert_eq!(
+            doc_html("For the CLI's `send`, or `None` <b>"),
+            "For the CLI&#x27;s <code>send</code>, or <code>None</code> &lt;b&gt;"
+        );
+        assert_eq!(doc_html("one ` alone"), "one ` alone");
+    }
 
     #[test]
     fn escapes_markup() {
