@@ -130,39 +130,6 @@ async fn the_engine_contract_holds_on_a_cluster() {
             cluster: &cluster,
             scheme,
         };
-        contract::basics(&f).await;
-        contract::fifo_order(&f).await;
-        contract::batch_of_1000(&f).await;
-        contract::claim_waits(&f).await;
-        contract::lease_expiry(&f).await;
-        contract::expired_lease_is_refused(&f).await;
-        contract::stale_token_is_refused(&f).await;
-        contract::ack_answers_per_token(&f).await;
-        contract::renew_extends_lease(&f).await;
-        contract::retry_schedules(&f).await;
-        contract::split_replaces_a_claim(&f).await;
-        contract::delayed_sends(&f).await;
-        contract::delayed_in_a_mixed_batch(&f).await;
-        contract::dead_letter_keeps_bytes(&f).await;
-        contract::dead_letters_are_capped(&f).await;
-        contract::dead_letters_expire(&f).await;
-        contract::replay_dead(&f).await;
-        contract::purge(&f).await;
-        contract::release(&f).await;
-        contract::counts_by_state(&f).await;
-        contract::garbage_bytes(&f).await;
-        contract::queues_are_independent(&f).await;
-        contract::concurrent_claimers(&f).await;
-        contract::tick_enqueued_once(&f).await;
-        contract::ticks_are_independent(&f).await;
-        contract::concurrent_ticks(&f).await;
-        contract::ticks_survive_reopening(&f).await;
-        contract::delayed_tick(&f).await;
-        contract::browse_sections_agree_with_counts(&f).await;
-        contract::browse_expired_lease_is_pending(&f).await;
-        contract::browse_find(&f).await;
-        contract::browse_delete(&f).await;
-        contract::browse_delete_races_claims(&f).await;
-        contract::browse_run_now(&f).await;
+        contract::engine_contract_tests!(in_sequence: (&f));
     }
 }

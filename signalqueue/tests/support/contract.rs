@@ -1976,10 +1976,16 @@ macro_rules! engine_contract_tests {
     (optional: $fixture:path) => {
         $crate::contract::engine_contract_tests!(@checks @optional $fixture);
     };
+    // Every check, one after the other, on one fixture (an expression), inside an async fn:
+    // for a server too costly to start per check. The same list as the tests, so none is left
+    // out by hand.
+    (in_sequence: $fixture:expr) => {
+        $crate::contract::engine_contract_tests!(@checks @in_sequence $fixture)
+    };
     ($fixture:path) => {
         $crate::contract::engine_contract_tests!(@checks @each $fixture);
     };
-    (@checks @$how:ident $fixture:path) => {
+    (@checks @$how:ident $fixture:tt) => {
         $crate::contract::engine_contract_tests!(
             @$how $fixture;
             basics,
@@ -2028,6 +2034,11 @@ macro_rules! engine_contract_tests {
                 let fixture = $fixture().await;
                 $crate::contract::$check(&fixture).await;
             }
+        )*
+    };
+    (@in_sequence $fixture:tt; $($check:ident),* $(,)?) => {
+        $(
+            $crate::contract::$check($fixture).await;
         )*
     };
     (@optional $fixture:path; $($check:ident),* $(,)?) => {
