@@ -126,7 +126,10 @@ pub async fn prepare(def: &'static SignalDef, payload: &Payload) -> Result<Prepa
 
 /// Loads the `Ref` arguments of decoded `args` (nothing to do for a signal without any) and
 /// applies the signal's `on_missing`. A panicking loader is an error, not a panic.
-pub async fn resolve(def: &'static SignalDef, args: ErasedArgs) -> Result<Prepared, BoxError> {
+pub(crate) async fn resolve(
+    def: &'static SignalDef,
+    args: ErasedArgs,
+) -> Result<Prepared, BoxError> {
     let Some(resolve) = def.resolve else {
         return Ok(Prepared::Run(args));
     };

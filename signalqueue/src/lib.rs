@@ -208,8 +208,7 @@ pub mod __private {
     pub use crate::backoff::Backoff;
     pub use crate::codec::Codec;
     pub use crate::dispatch::{
-        describe_missing, panic_message, prepare, resolve, run_receivers, PrepareError, Prepared,
-        TimedOut,
+        describe_missing, panic_message, prepare, run_receivers, PrepareError, Prepared, TimedOut,
     };
     pub use crate::engine::schemes::EngineScheme;
     pub use crate::envelope::{DecodeError, Payload};
