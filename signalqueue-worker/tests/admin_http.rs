@@ -843,8 +843,18 @@ async fn the_last_hour_is_charted_from_the_handled_and_failed_counts() {
         "one point a second: {t:?}"
     );
     let chart = server.get("/status/chart").await.body;
-    assert!(chart.starts_with("<svg class=\"chart\""), "{chart}");
+    assert!(chart.starts_with("<div class=\"chart-frame\""), "{chart}");
+    assert_eq!(chart.matches("<svg class=\"chart\"").count(), 1, "{chart}");
     assert_eq!(chart.matches("<polyline").count(), 2, "{chart}");
+    // Its scale: the peak at the top, and how far back it reaches.
+    let peak = chart
+        .split("data-peak=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the peak");
+    assert!(chart.contains(&format!(">{peak}/s</span>")), "{chart}");
+    assert!(chart.contains(">1m ago</span>"), "{chart}");
+    assert!(chart.contains(">now</span>"), "{chart}");
     server.shutdown().await;
 }
 
