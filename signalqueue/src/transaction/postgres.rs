@@ -1,16 +1,16 @@
-//! `send_in` with a PostgreSQL transaction: the SQL, shared by the tokio-postgres and sqlx
-//! integrations, and the tokio-postgres one.
+//! `send_in` with a PostgreSQL transaction: the SQL and the decision ([`place`]), shared by
+//! the tokio-postgres and sqlx integrations through a small [`Driver`] trait, and the
+//! tokio-postgres driver.
 //!
-//! Two statements per send, one round trip each (sent with their parameter types, so nothing
-//! is prepared first: on a busy server a round trip is a large part of a short transaction).
-//! A probe that cannot fail (so it never aborts the app's transaction) finds which of the
+//! Two statements per send, sent with their parameter types, so nothing is prepared first. A
+//! probe that cannot fail (so it never aborts the app's transaction) finds which of the
 //! queue's table and the outboxes exist in the transaction's database; then one statement
 //! writes the batch. Into the queue's table that is a call of the schema's function
 //! `send_in` (schema step 6), whose insert PostgreSQL plans once per connection rather than at
 //! every send, as it did the same `INSERT` sent as a statement (schemas made before step 6
-//! still get that `INSERT`). The insert into the queue's table also checks
-//! the schema's instance id, so a database that merely has a signalqueue schema of its own (a
-//! queue of another deployment) is never written as if it were this queue's.
+//! still get that `INSERT`). The insert into the queue's table also checks the schema's
+//! instance id, so a database that merely has a signalqueue schema of its own (a queue of
+//! another deployment) is never written as if it were this queue's.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -173,46 +173,71 @@ pub(crate) fn failed(placement: &Placement, e: impl std::fmt::Display) -> Error 
     ))
 }
 
-/// The whole placement through any tokio-postgres client (a transaction, normally).
-async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Result<(), Error> {
+/// A batch as both drivers bind it.
+pub(crate) struct Batch<'p> {
+    pub(crate) queue: &'p str,
+    pub(crate) payloads: Vec<&'p [u8]>,
+    pub(crate) due: Vec<Option<f64>>,
+}
+
+impl<'p> Batch<'p> {
+    fn new(placement: &'p Placement) -> Batch<'p> {
+        Batch {
+            queue: &placement.queue,
+            payloads: placement
+                .entries
+                .iter()
+                .map(|e| e.payload.as_slice())
+                .collect(),
+            due: due_ms(placement),
+        }
+    }
+}
+
+/// What the shared flow ([`place`]) needs of an app's PostgreSQL connection, one method per
+/// kind of statement; the tokio-postgres and sqlx integrations each implement it over their
+/// own client, so the decision is written once.
+pub(crate) trait Driver: Send {
+    /// The driver's error, shown to the app in [`failed`].
+    type Error: std::fmt::Display + Send;
+
+    /// Runs the probe of [`Plan::probe_sql`].
+    fn probe(&mut self, sql: &str) -> impl Future<Output = Result<Probe, Self::Error>> + Send;
+
+    /// Runs a write into the queue's table; returns how many entries it wrote.
+    fn write_queue(
+        &mut self,
+        write: &QueueWrite<'_>,
+        batch: &Batch<'_>,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// Runs the insert of [`outbox_insert_sql`].
+    fn write_outbox(
+        &mut self,
+        sql: &str,
+        ids: &[String],
+        batch: &Batch<'_>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The whole placement, with either driver: the probe (it cannot fail), then the one write it
+/// allows.
+pub(crate) async fn place<D: Driver>(mut conn: D, placement: Placement) -> Result<(), Error> {
     let plan = Plan::new(&placement);
-    let row = client
-        .query_typed_one(plan.probe_sql().as_str(), &[])
+    let batch = Batch::new(&placement);
+    let wanted = placement.entries.len() as u64;
+    let probe_sql = plan.probe_sql();
+    let probe = conn
+        .probe(&probe_sql)
         .await
         .map_err(|e| failed(&placement, e))?;
-    let probe = Probe {
-        database: row.get(0),
-        has_queue: row.get(1),
-        outbox: row.get(2),
-        has_send_in: row.get(3),
-    };
-    let payloads: Vec<&[u8]> = placement
-        .entries
-        .iter()
-        .map(|e| e.payload.as_slice())
-        .collect();
-    let due = due_ms(&placement);
     if probe.has_queue {
         if let Some(write) = plan.queue_write(probe.has_send_in) {
-            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
-                (&placement.queue, Type::TEXT),
-                (&payloads, Type::BYTEA_ARRAY),
-                (&write.instance, Type::TEXT),
-                (&due, Type::FLOAT8_ARRAY),
-            ];
-            let written = if write.answers_count {
-                let row = client
-                    .query_typed_one(write.sql.as_str(), &params)
-                    .await
-                    .map_err(|e| failed(&placement, e))?;
-                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
-            } else {
-                client
-                    .execute_typed(write.sql.as_str(), &params)
-                    .await
-                    .map_err(|e| failed(&placement, e))?
-            };
-            if written as usize == placement.entries.len() {
+            let written = conn
+                .write_queue(&write, &batch)
+                .await
+                .map_err(|e| failed(&placement, e))?;
+            if written == wanted {
                 return Ok(());
             }
         }
@@ -221,26 +246,87 @@ async fn place<C: GenericClient + Sync>(client: &C, placement: Placement) -> Res
         return Err(placement.nowhere(&format!("PostgreSQL database `{}`", probe.database)));
     };
     let ids: Vec<String> = placement.entries.iter().map(|e| e.id.to_string()).collect();
-    client
-        .execute_typed(
-            outbox_insert_sql(&schema).as_str(),
-            &[
-                (&placement.queue, Type::TEXT),
-                (&ids, Type::TEXT_ARRAY),
-                (&payloads, Type::BYTEA_ARRAY),
-                (&due, Type::FLOAT8_ARRAY),
-            ],
-        )
+    conn.write_outbox(&outbox_insert_sql(&schema), &ids, &batch)
         .await
-        .map_err(|e| failed(&placement, e))?;
-    Ok(())
+        .map_err(|e| failed(&placement, e))
+}
+
+/// The tokio-postgres driver: any client (a transaction, normally). Statements go with their
+/// parameter types, so none is prepared first (one round trip each).
+struct TokioPostgres<'c, C>(&'c C);
+
+impl<C: GenericClient + Sync> TokioPostgres<'_, C> {
+    async fn probe_on(&self, sql: &str) -> Result<Probe, tokio_postgres::Error> {
+        let row = self.0.query_typed_one(sql, &[]).await?;
+        Ok(Probe {
+            database: row.get(0),
+            has_queue: row.get(1),
+            outbox: row.get(2),
+            has_send_in: row.get(3),
+        })
+    }
+
+    async fn write_on(
+        &self,
+        write: &QueueWrite<'_>,
+        batch: &Batch<'_>,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+            (&batch.queue, Type::TEXT),
+            (&batch.payloads, Type::BYTEA_ARRAY),
+            (&write.instance, Type::TEXT),
+            (&batch.due, Type::FLOAT8_ARRAY),
+        ];
+        if write.answers_count {
+            let row = self.0.query_typed_one(write.sql.as_str(), &params).await?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        } else {
+            self.0.execute_typed(write.sql.as_str(), &params).await
+        }
+    }
+}
+
+impl<C: GenericClient + Sync> Driver for TokioPostgres<'_, C> {
+    type Error = tokio_postgres::Error;
+
+    async fn probe(&mut self, sql: &str) -> Result<Probe, Self::Error> {
+        self.probe_on(sql).await
+    }
+
+    async fn write_queue(
+        &mut self,
+        write: &QueueWrite<'_>,
+        batch: &Batch<'_>,
+    ) -> Result<u64, Self::Error> {
+        self.write_on(write, batch).await
+    }
+
+    async fn write_outbox(
+        &mut self,
+        sql: &str,
+        ids: &[String],
+        batch: &Batch<'_>,
+    ) -> Result<(), Self::Error> {
+        self.0
+            .execute_typed(
+                sql,
+                &[
+                    (&batch.queue, Type::TEXT),
+                    (&ids, Type::TEXT_ARRAY),
+                    (&batch.payloads, Type::BYTEA_ARRAY),
+                    (&batch.due, Type::FLOAT8_ARRAY),
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
 }
 
 impl<'t, 'c> AppTransaction for &'t tokio_postgres::Transaction<'c> {
     type Placed = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 't>>;
 
     fn place(self, placement: Placement) -> Self::Placed {
-        Box::pin(place(self, placement))
+        Box::pin(place(TokioPostgres(self), placement))
     }
 }
 
@@ -249,6 +335,6 @@ impl<'t, 'c> AppTransaction for &'t deadpool_postgres::Transaction<'c> {
 
     fn place(self, placement: Placement) -> Self::Placed {
         let tx: &'t tokio_postgres::Transaction<'c> = self;
-        Box::pin(place(tx, placement))
+        Box::pin(place(TokioPostgres(tx), placement))
     }
 }
