@@ -136,10 +136,14 @@ async fn finish(
             // The stop came while the claim was on its way: what it took goes back.
             give_back(&lane, claimed.iter().map(|c| c.token.clone()).collect()).await;
         } else if let Some(acks) = &refill {
-            for c in claimed {
-                let slot = slots.split(1).expect("never more claimed than slots held");
-                start(&lane, &shared, c, slot, acks);
-            }
+            let batch = claimed
+                .into_iter()
+                .map(|c| {
+                    let slot = slots.split(1).expect("never more claimed than slots held");
+                    (c, slot)
+                })
+                .collect();
+            start(&lane, &shared, batch, acks);
         }
     }
     drop(slots);
