@@ -52,14 +52,41 @@ pub(crate) async fn run_acker(
     acks: WeakUnboundedSender<AckItem>,
 ) {
     let mut calls = tokio::task::JoinSet::new();
-    while let Some(first) = rx.recv().await {
+    let mut open = true;
+    while open {
+        let first = if calls.is_empty() {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                item = rx.recv() => item,
+                _ = calls.join_next() => continue,
+            }
+        };
+        let Some(first) = first else { break };
         let mut batch = Vec::with_capacity(ACK_BATCH);
         batch.push(first);
         // Whatever finished while the last call was in flight goes in this one.
-        while batch.len() < ACK_BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+        take_ready(&mut rx, &mut batch);
+        // While a call is at the engine, a batch sent now would only wait behind it there, and
+        // take a call of its own for a few entries: it gathers instead, until this worker has
+        // nothing of the queue still running (every entry it holds is done) or that call
+        // answers. So a busy queue's two calls each carry about half its slots, rather than
+        // one nearly all of them and the other a few, which made the worker and the engine
+        // take turns. An acknowledgement waits at most one round trip more, as it did when
+        // both calls were at the engine.
+        while !calls.is_empty() && batch.len() < ACK_BATCH && lane.in_flight.running() > 0 {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(item) => {
+                        batch.push(item);
+                        take_ready(&mut rx, &mut batch);
+                    }
+                    None => open = false,
+                },
+                _ = calls.join_next() => {}
+            }
+            if !open {
+                break;
             }
         }
         calls.spawn(finish(lane.clone(), shared.clone(), batch, acks.clone()));
@@ -70,6 +97,16 @@ pub(crate) async fn run_acker(
         }
     }
     while calls.join_next().await.is_some() {}
+}
+
+/// Moves what already waits on `rx` into `batch`, up to [`ACK_BATCH`].
+fn take_ready(rx: &mut UnboundedReceiver<AckItem>, batch: &mut Vec<AckItem>) {
+    while batch.len() < ACK_BATCH {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Acknowledges one batch, refilling its slots when the queue is busy.
@@ -136,10 +173,14 @@ async fn finish(
             // The stop came while the claim was on its way: what it took goes back.
             give_back(&lane, claimed.iter().map(|c| c.token.clone()).collect()).await;
         } else if let Some(acks) = &refill {
-            for c in claimed {
-                let slot = slots.split(1).expect("never more claimed than slots held");
-                start(&lane, &shared, c, slot, acks);
-            }
+            let batch = claimed
+                .into_iter()
+                .map(|c| {
+                    let slot = slots.split(1).expect("never more claimed than slots held");
+                    (c, slot)
+                })
+                .collect();
+            start(&lane, &shared, batch, acks);
         }
     }
     drop(slots);

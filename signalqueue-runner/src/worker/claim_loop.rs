@@ -1,12 +1,15 @@
 //! One queue's claim loop: waits for free slots, claims that many entries, and starts a task
 //! for each. While the queue is busy, most claims are made by the acker instead, in the call
-//! that acknowledges a finished batch, for that batch's slots (`ack.rs`).
+//! that acknowledges a finished batch, for that batch's slots (`ack.rs`). A claimed batch runs
+//! in a few tasks, its entries concurrently within them (`start`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use signalqueue::engine::{ClaimToken, Claimed};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::OwnedSemaphorePermit;
@@ -103,10 +106,14 @@ pub(crate) async fn claim_loop(
         }
         let nothing_ready = claimed.is_empty();
         idle = nothing_ready;
-        for c in claimed {
-            let permit = permits.pop().expect("never more claimed than slots held");
-            start(&lane, &shared, c, permit, &acks);
-        }
+        let batch = claimed
+            .into_iter()
+            .map(|c| {
+                let permit = permits.pop().expect("never more claimed than slots held");
+                (c, permit)
+            })
+            .collect();
+        start(&lane, &shared, batch, &acks);
         if nothing_ready && lane.budget.is_some() {
             // Draining: nothing ready means done.
             break;
@@ -136,50 +143,87 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Starts the task that handles one claimed entry, holding one slot (from the claim loop, or
-/// from the acker when it refills a finished batch's slots).
+/// Starts handling a claimed batch, one slot per entry (from the claim loop, or from the acker
+/// when it refills a finished batch's slots).
+///
+/// The entries run concurrently, each on its own, but in at most one task per runtime thread
+/// rather than one task each: spawning and waking a task per entry was most of what a no-op
+/// signal cost the worker (`docs/benchmarks.md`). A slow or blocked entry still holds only its
+/// own slot (the task polls every entry as it is woken), each can be aborted alone at shutdown
+/// (`InFlight::abort_running`), and a panic in the worker's own code ends only its entry.
 pub(crate) fn start(
     lane: &Arc<Lane>,
     shared: &Arc<Shared>,
-    claimed: Claimed,
-    permit: OwnedSemaphorePermit,
+    batch: Vec<(Claimed, OwnedSemaphorePermit)>,
     acks: &UnboundedSender<AckItem>,
 ) {
-    let token = claimed.token.clone();
-    lane.in_flight.insert(token.clone());
-    let (lane2, shared2, acks) = (lane.clone(), shared.clone(), acks.clone());
-    // Tracked, so the drain can wait for every handling task (an aborted one counts out when
-    // it is dropped).
-    let task = shared.tasks.spawn(async move {
-        // The slot goes to `settle` (and, for an acknowledgement, on to the acker); should
-        // this task be aborted or panic first, dropping it frees the slot.
-        let slot = permit;
-        let cx = Context {
-            registry: shared2.registry,
-            settings: &shared2.settings,
-            metrics: &shared2.metrics,
-            queue: &lane2.name,
-            unknown_grace: lane2.unknown_grace,
-        };
-        let work = async {
-            // Receivers that send signals use the worker's queues, not a second runtime.
-            let decision = shared2.runtime.scope(handle(&claimed, &cx)).await;
-            settle(&lane2, &shared2, &claimed, decision, &acks, slot).await;
-        };
-        // Receivers' panics are caught by the dispatcher; this catches the worker's own, so a
-        // bug here cannot leave a claim renewed forever by a task that is gone. The lease then
-        // expires, and an entry that keeps doing this ends as poison.
-        if let Err(panic) = AssertUnwindSafe(work).catch_unwind().await {
-            lane2.in_flight.remove(&claimed.token);
-            tracing::error!(
-                queue = %lane2.name,
-                key = %claimed.token.key,
-                "handling a signal panicked in the worker itself: {}; it comes back when its lease expires",
-                signalqueue::__private::panic_message(panic.as_ref())
-            );
+    if batch.is_empty() {
+        return;
+    }
+    let tasks = shared.threads.clamp(1, batch.len());
+    let per_task = batch.len().div_ceil(tasks);
+    let mut batch = batch.into_iter();
+    loop {
+        let entries: FuturesUnordered<_> = batch
+            .by_ref()
+            .take(per_task)
+            .map(|(claimed, permit)| {
+                let (abort, registration) = AbortHandle::new_pair();
+                lane.in_flight.insert(claimed.token.clone(), abort);
+                Abortable::new(
+                    handle_entry(lane.clone(), shared.clone(), claimed, permit, acks.clone()),
+                    registration,
+                )
+            })
+            .collect();
+        if entries.is_empty() {
+            break;
         }
-    });
-    lane.in_flight.set_abort(&token, task.abort_handle());
+        // Tracked, so the drain can wait for every handling task (an aborted entry counts out
+        // when its future is dropped, its task when every entry is done).
+        shared.tasks.spawn(async move {
+            let mut entries = entries;
+            while entries.next().await.is_some() {}
+        });
+    }
+}
+
+/// Handles one claimed entry in its slot, until its outcome is written (or, for an
+/// acknowledgement, handed to the acker).
+async fn handle_entry(
+    lane: Arc<Lane>,
+    shared: Arc<Shared>,
+    claimed: Claimed,
+    permit: OwnedSemaphorePermit,
+    acks: UnboundedSender<AckItem>,
+) {
+    // The slot goes to `settle` (and, for an acknowledgement, on to the acker); should this
+    // entry be aborted or panic first, dropping it frees the slot.
+    let slot = permit;
+    let cx = Context {
+        registry: shared.registry,
+        settings: &shared.settings,
+        metrics: &shared.metrics,
+        queue: &lane.name,
+        unknown_grace: lane.unknown_grace,
+    };
+    let work = async {
+        // Receivers that send signals use the worker's queues, not a second runtime.
+        let decision = shared.runtime.scope(handle(&claimed, &cx)).await;
+        settle(&lane, &shared, &claimed, decision, &acks, slot).await;
+    };
+    // Receivers' panics are caught by the dispatcher; this catches the worker's own, so a bug
+    // here cannot leave a claim renewed forever by an entry that is gone. The lease then
+    // expires, and an entry that keeps doing this ends as poison.
+    if let Err(panic) = AssertUnwindSafe(work).catch_unwind().await {
+        lane.in_flight.remove(&claimed.token);
+        tracing::error!(
+            queue = %lane.name,
+            key = %claimed.token.key,
+            "handling a signal panicked in the worker itself: {}; it comes back when its lease expires",
+            signalqueue::__private::panic_message(panic.as_ref())
+        );
+    }
 }
 
 /// Releases claims unfinished, so they are claimable again at once.

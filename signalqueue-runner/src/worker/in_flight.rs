@@ -2,11 +2,12 @@
 //! back.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use futures_util::future::AbortHandle;
 use signalqueue::engine::ClaimToken;
-use tokio::task::AbortHandle;
 
 /// Where a claim is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +36,8 @@ struct Slot {
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
     slots: Mutex<HashMap<ClaimToken, Slot>>,
+    /// How many of them are [`Stage::Running`]; changed under the lock, read without it.
+    running: AtomicUsize,
 }
 
 impl InFlight {
@@ -43,18 +46,28 @@ impl InFlight {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A claim was just made.
-    pub(crate) fn insert(&self, token: ClaimToken) {
-        self.lock().insert(
+    /// A claim was just made; `abort` ends its handling (shutdown may need to).
+    pub(crate) fn insert(&self, token: ClaimToken, abort: AbortHandle) {
+        let mut slots = self.lock();
+        let before = slots.insert(
             token,
             Slot {
                 stage: Stage::Running,
                 lost: false,
                 settling: false,
-                abort: None,
+                abort: Some(abort),
                 held_since: Instant::now(),
             },
         );
+        self.count_out(before.as_ref());
+        self.running.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts out a slot that left the map, or left [`Stage::Running`].
+    fn count_out(&self, slot: Option<&Slot>) {
+        if slot.is_some_and(|s| s.stage == Stage::Running) {
+            self.running.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// The engine accepted a renewal of `token` asked for at `asked`.
@@ -69,16 +82,10 @@ impl InFlight {
         self.lock().get(token).map(|slot| slot.held_since)
     }
 
-    /// The task handling `token` started; shutdown may need to abort it.
-    pub(crate) fn set_abort(&self, token: &ClaimToken, abort: AbortHandle) {
-        if let Some(slot) = self.lock().get_mut(token) {
-            slot.abort = Some(abort);
-        }
-    }
-
     /// The claim's work is done; only its acknowledgement is left.
     pub(crate) fn acking(&self, token: &ClaimToken) {
         if let Some(slot) = self.lock().get_mut(token) {
+            self.count_out(Some(slot));
             slot.stage = Stage::Acking;
             slot.abort = None;
         }
@@ -94,7 +101,9 @@ impl InFlight {
     /// The claim is finished (acknowledged, retried, dead-lettered or released); returns when
     /// its lease was last known to hold.
     pub(crate) fn remove(&self, token: &ClaimToken) -> Option<Instant> {
-        self.lock().remove(token).map(|slot| slot.held_since)
+        let slot = self.lock().remove(token);
+        self.count_out(slot.as_ref());
+        slot.map(|slot| slot.held_since)
     }
 
     /// The tokens whose leases are still worth renewing.
@@ -132,12 +141,18 @@ impl InFlight {
             .collect();
         for token in &running {
             if let Some(slot) = slots.remove(token) {
+                self.count_out(Some(&slot));
                 if let Some(abort) = slot.abort {
                     abort.abort();
                 }
             }
         }
         running
+    }
+
+    /// How many claims' work is unfinished (read without the lock: a moment's count).
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -20,10 +20,11 @@
 //! How it works, per queue: a claim loop waits for free slots (`concurrency` in all, shared by
 //! the queues) and claims that many entries in one call, waiting up to a second for work (a
 //! blocking read on Redis, polling at the queue's interval on SQLite). Each entry is handled by
-//! its own task (`handle.rs` decides, `settle.rs` tells the engine), so a slow receiver holds
-//! only its own slot. A renewer extends every held lease each third of the lease (`lease.rs`);
-//! an acker acknowledges finished entries in batches (`ack.rs`). Engine errors never end the
-//! worker: every engine call backs off and tries again.
+//! its own future (a claimed batch shares one task per runtime thread; `handle.rs` decides,
+//! `settle.rs` tells the engine), so a slow receiver holds only its own slot. A renewer extends
+//! every held lease each third of the lease (`lease.rs`); an acker acknowledges finished
+//! entries in batches (`ack.rs`). Engine errors never end the worker: every engine call backs
+//! off and tries again.
 //!
 //! Delivery is at least once: an entry is removed only when its acknowledgement is accepted,
 //! so a worker that dies mid-way leaves its claims to come back when their leases expire, and
@@ -307,8 +308,10 @@ pub(crate) struct Shared {
     pub(crate) runtime: Runtime,
     pub(crate) stop: Stop,
     pub(crate) permits: Arc<Semaphore>,
-    /// The handling tasks, one per claimed entry being worked on.
+    /// The handling tasks, each working on some of a claimed batch's entries.
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    /// How many tasks a claimed batch is spread over at most: the runtime's threads.
+    pub(crate) threads: usize,
     pub(crate) claim_wait: Duration,
     pub(crate) totals: Totals,
     /// Rate-limits the warnings about entries given back.
@@ -467,6 +470,7 @@ impl Worker {
             runtime,
             stop: Stop::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            threads: tokio::runtime::Handle::current().metrics().num_workers(),
             claim_wait: if b.halt == Halt::WhenDrained {
                 Duration::ZERO
             } else {
@@ -536,7 +540,7 @@ impl Worker {
                 tracing::error!("a claim loop ended abnormally: {e}");
             }
         }
-        drain(&shared).await;
+        drain(&shared, &lanes).await;
         for lane in &lanes {
             let unfinished = lane.in_flight.abort_running();
             if !unfinished.is_empty() {
@@ -591,7 +595,7 @@ impl Worker {
 
 /// Waits for the handling tasks: all of them when the worker stopped by itself, at most the
 /// shutdown grace period (from the stop) when it was told to stop.
-async fn drain(shared: &Shared) {
+async fn drain(shared: &Shared, lanes: &[Arc<Lane>]) {
     // The claim loops have ended: no handling task starts after this.
     shared.tasks.close();
     loop {
@@ -605,7 +609,7 @@ async fn drain(shared: &Shared) {
                     tracing::warn!(
                         "shutdown grace period ({} ms) is over with {} signals still being handled",
                         shared.settings.shutdown_grace.as_millis(),
-                        shared.tasks.len()
+                        lanes.iter().map(|l| l.in_flight.running()).sum::<usize>()
                     );
                 }
                 return;
