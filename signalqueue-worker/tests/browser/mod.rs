@@ -1,5 +1,12 @@
 //! A minimal headless-Chromium driver over the DevTools protocol (a websocket on loopback),
-//! shared by the browser tests: the admin status page and the demo app.
+//! shared by the browser tests: the admin status page, the console and the demo app.
+//!
+//! Chosen over Playwright: the tests need only a tab, `Runtime.evaluate` (to read the page and
+//! to click and type as a person would, through the DOM) and screenshots, which this does in a
+//! few hundred lines over crates the workspace already has (tokio-tungstenite). Playwright
+//! would bring Node and npm into `cargo test` and CI, a download at install time (which an
+//! offline machine lacks) and a second language for the tests; this drives Debian's
+//! `/usr/bin/chromium` directly.
 
 #![allow(dead_code, unreachable_pub)]
 
