@@ -10,6 +10,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use signalqueue::engine::unix_ms;
 use support::postgres::Schema;
 use support::redis::{available, RedisServer};
 use support::{Running, Sandbox};
@@ -62,10 +63,7 @@ async fn three_workers_one_tick_each(url: &str) {
     }
     // Stop cleanly; the last ticks are handled by the workers before they go. Ticks after this
     // are the last worker's own (its scheduler catches up only the latest missed one).
-    let stopped_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
+    let stopped_at = unix_ms(std::time::SystemTime::now());
     for w in &workers {
         w.signal("TERM");
     }
@@ -170,11 +168,7 @@ async fn missed_ticks_follow_each_catch_up_policy() {
             .await
             .expect("last tick")
             .expect("the first run enqueued ticks");
-        let ms = last
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        enqueued_before.insert(signal, ms);
+        enqueued_before.insert(signal, unix_ms(last));
     }
     let last_before = |signal: &str| enqueued_before[signal];
     // `schedule` shows the same latest tick, read from the engine.
@@ -186,18 +180,11 @@ async fn missed_ticks_follow_each_catch_up_policy() {
         let name = signal["name"].as_str().expect("a name");
         let shown = humantime::parse_rfc3339(signal["last_tick"].as_str().expect("a last tick"))
             .expect("RFC 3339");
-        let ms = shown
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        assert_eq!(ms, enqueued_before[name], "{signal:#}");
+        assert_eq!(unix_ms(shown), enqueued_before[name], "{signal:#}");
     }
     // Down across several ticks.
     tokio::time::sleep(Duration::from_millis(4_500)).await;
-    let restarted = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let restarted = unix_ms(std::time::SystemTime::now());
     run_for(&sb, &url, 3).await;
     let after = sb.journal();
     let missed = |signal: &str| -> Vec<u64> {
