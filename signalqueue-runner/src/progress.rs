@@ -78,8 +78,13 @@ impl Capture {
             drained,
             threads: 0,
         };
-        capture.forward(out_read, &capture.stdout.try_clone()?, bar, done.clone())?;
-        capture.forward(err_read, &capture.stderr.try_clone()?, bar, done)?;
+        capture.forward(
+            out_read,
+            File::from(capture.stdout.try_clone()?),
+            bar,
+            done.clone(),
+        )?;
+        capture.forward(err_read, File::from(capture.stderr.try_clone()?), bar, done)?;
         let term = Term::read_write_pair_with_style(
             File::from(capture.stdout.try_clone()?),
             File::from(capture.stdout.try_clone()?),
@@ -97,11 +102,10 @@ impl Capture {
     fn forward(
         &mut self,
         pipe: OwnedFd,
-        terminal: &OwnedFd,
+        mut terminal: File,
         bar: &'static ProgressBar,
         done: mpsc::Sender<()>,
     ) -> std::io::Result<()> {
-        let mut terminal = File::from(terminal.try_clone()?);
         std::thread::Builder::new()
             .name("signalqueue-output".into())
             .spawn(move || {
